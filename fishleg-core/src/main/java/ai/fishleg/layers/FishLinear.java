@@ -1,0 +1,164 @@
+package ai.fishleg.layers;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.fishleg.util.Tensors;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The curvature block of a fully connected layer (reference {@code FishLinear}, SPEC 10.1).
+ *
+ * <p>With weight W (out x in) and bias b (out), U = [W | b] (bias as the last column) and
+ *
+ * <pre>
+ *   Q = D_A (RᵀR ⊗ LLᵀ) D_A     on vec_r(U),
+ * </pre>
+ *
+ * with L ((in+1) x (in+1), identity at start) on the input side, R (out x out, identity) on the
+ * output side and A (out x (in+1), all ones) a diagonal rescaling. Without a bias the column of
+ * ones is left out everywhere (L is in x in). The gradients of L and R are masked to their upper
+ * triangles (diagonal included), so the factors stay triangular as in the reference.
+ *
+ * <p>In the reference, {@code FishLinear} subclasses {@code nn.Linear} and replaces the user's
+ * module. DJL blocks cannot be swapped in place, so here the block is attached to the user's
+ * {@link Linear}, which stays as it is; {@link #forLayer} makes one.
+ */
+public final class FishLinear extends KroneckerBlock {
+
+    private final int inFeatures;
+    private final int outFeatures;
+    private final boolean bias;
+    private final Map<String, NDArray> masks = new LinkedHashMap<>();
+
+    /**
+     * A block not attached to any model (for computing with Q directly).
+     *
+     * @param inFeatures input features
+     * @param outFeatures output features
+     * @param bias whether the layer has a bias
+     * @param parent manager under which the block's tensors live
+     * @param dataType element type
+     * @param options full / batchSpeedup
+     */
+    public FishLinear(
+            int inFeatures,
+            int outFeatures,
+            boolean bias,
+            NDManager parent,
+            DataType dataType,
+            CurvatureOptions options) {
+        this("", inFeatures, outFeatures, bias, List.of(), null, parent, dataType, options);
+    }
+
+    private FishLinear(
+            String name,
+            int inFeatures,
+            int outFeatures,
+            boolean bias,
+            List<Supplier<NDArray>> parameters,
+            Linear layer,
+            NDManager parent,
+            DataType dataType,
+            CurvatureOptions options) {
+        super(
+                name,
+                bias ? List.of("weight", "bias") : List.of("weight"),
+                parameters,
+                layer,
+                parent,
+                dataType,
+                outFeatures,
+                inFeatures + (bias ? 1 : 0),
+                options,
+                false);
+        this.inFeatures = inFeatures;
+        this.outFeatures = outFeatures;
+        this.bias = bias;
+        masks.put(L, register(Tensors.upperTriangularMask(manager, getCols(), dataType)));
+        masks.put(R, register(Tensors.upperTriangularMask(manager, getRows(), dataType)));
+    }
+
+    private NDArray register(NDArray mask) {
+        mask.attach(manager);
+        return mask;
+    }
+
+    /**
+     * Attaches a block to an initialised DJL {@link Linear}.
+     *
+     * @param name the layer's dotted name
+     * @param layer the layer (initialised)
+     * @param parent manager under which the block's tensors live
+     * @param options full / batchSpeedup
+     * @return the block
+     */
+    public static FishLinear forLayer(
+            String name, Linear layer, NDManager parent, CurvatureOptions options) {
+        Parameter weight = layer.getParameters().get("weight");
+        Parameter biasParam = layer.getParameters().get("bias");
+        NDArray w = weight.getArray();
+        Shape shape = w.getShape();
+        List<Supplier<NDArray>> params =
+                biasParam == null
+                        ? List.of(weight::getArray)
+                        : List.of(weight::getArray, biasParam::getArray);
+        return new FishLinear(
+                name,
+                Math.toIntExact(shape.get(1)),
+                Math.toIntExact(shape.get(0)),
+                biasParam != null,
+                params,
+                layer,
+                parent,
+                w.getDataType(),
+                options);
+    }
+
+    /** @return the number of input features */
+    public int getInFeatures() {
+        return inFeatures;
+    }
+
+    /** @return the number of output features */
+    public int getOutFeatures() {
+        return outFeatures;
+    }
+
+    /** @return whether the layer has a bias */
+    public boolean hasBias() {
+        return bias;
+    }
+
+    @Override
+    public Map<String, NDArray> getGradientMasks() {
+        return masks;
+    }
+
+    @Override
+    protected NDArray toMatrix(NDList v) {
+        NDArray w = v.get(0);
+        if (!bias) {
+            return w;
+        }
+        return w.concat(v.get(1).reshape(outFeatures, 1), 1);
+    }
+
+    @Override
+    protected NDList fromMatrix(NDArray matrix) {
+        if (!bias) {
+            return new NDList(matrix);
+        }
+        NDArray w = matrix.get(new NDIndex().addAllDim().addSliceDim(0, inFeatures));
+        NDArray b = matrix.get(new NDIndex().addAllDim().addIndices(inFeatures));
+        return new NDList(w, b);
+    }
+}

@@ -1,0 +1,377 @@
+package ai.fishleg.layers;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.fishleg.util.Scope;
+import ai.fishleg.util.Tensors;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The Kronecker-factored block shared by weight-matrix layers (SPEC 10.1, 10.3). The block's
+ * parameters are laid out as one matrix U (out x k, bias as the last column) and
+ *
+ * <pre>
+ *   Q(λ) vec_r(U) = vec_r( A ⊙ (M (A ⊙ U) N) ),   M = RᵀR (out x out),  N = LLᵀ or LᵀL (k x k)
+ * </pre>
+ *
+ * i.e. Q = D_A (M ⊗ N) D_A with D_A = diag(vec_r(A)): symmetric positive semi-definite for every
+ * λ = (L, R, A). With {@link CurvatureOptions#batchSpeedup()} A is left out (Q = M ⊗ N).
+ *
+ * <p>M and N change only when λ changes, so they are cached until {@link #auxChanged()}.
+ */
+public abstract class KroneckerBlock extends CurvatureBlock {
+
+    /** Name of the in-side factor L (k x k). */
+    public static final String L = "L";
+    /** Name of the out-side factor R (out x out). */
+    public static final String R = "R";
+    /** Name of the diagonal rescaling A (out x k). */
+    public static final String A = "A";
+
+    private final int rows;
+    private final int cols;
+    private final CurvatureOptions options;
+    private final boolean inFactorTransposed;
+    private NDArray cachedM;
+    private NDArray cachedN;
+
+    /**
+     * @param name layer name
+     * @param order parameter names
+     * @param parameters suppliers of the live parameter arrays (or empty)
+     * @param layer the DJL layer, or null
+     * @param parent parent manager
+     * @param dataType element type
+     * @param rows out: rows of U
+     * @param cols k: columns of U (fan-in plus one for a bias)
+     * @param options full / batchSpeedup
+     * @param inFactorTransposed false: N = L Lᵀ (Linear); true: N = Lᵀ L (Conv2d)
+     */
+    protected KroneckerBlock(
+            String name,
+            List<String> order,
+            List<Supplier<NDArray>> parameters,
+            Block layer,
+            NDManager parent,
+            DataType dataType,
+            int rows,
+            int cols,
+            CurvatureOptions options,
+            boolean inFactorTransposed) {
+        super(name, order, parameters, layer, parent, dataType);
+        this.rows = rows;
+        this.cols = cols;
+        this.options = options;
+        this.inFactorTransposed = inFactorTransposed;
+        addAux(L, eye(cols));
+        addAux(R, eye(rows));
+        addAux(A, Tensors.create(manager, ones(rows * cols), new Shape(rows, cols), dataType));
+    }
+
+    private NDArray eye(int n) {
+        double[] d = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            d[i * n + i] = 1;
+        }
+        return Tensors.create(manager, d, new Shape(n, n), dataType);
+    }
+
+    private static double[] ones(int n) {
+        double[] d = new double[n];
+        java.util.Arrays.fill(d, 1);
+        return d;
+    }
+
+    /** @return rows of U (output units / channels) */
+    public int getRows() {
+        return rows;
+    }
+
+    /** @return columns of U (fan-in, plus one when there is a bias) */
+    public int getCols() {
+        return cols;
+    }
+
+    /** @return the options this block was built with */
+    public CurvatureOptions getOptions() {
+        return options;
+    }
+
+    /** @return the in-side factor L */
+    public NDArray getL() {
+        return aux(L);
+    }
+
+    /** @return the out-side factor R */
+    public NDArray getR() {
+        return aux(R);
+    }
+
+    /** @return the diagonal rescaling A */
+    public NDArray getA() {
+        return aux(A);
+    }
+
+    /** @return whether A takes part in Q (false under batchSpeedup) */
+    public boolean usesA() {
+        return !options.batchSpeedup();
+    }
+
+    @Override
+    public boolean isTrainable(String auxName) {
+        if (A.equals(auxName)) {
+            return usesA() && options.full();
+        }
+        return true;
+    }
+
+    /**
+     * Lays a block vector out as the matrix U (out x k). It may return an array of {@code v}
+     * itself (no copy) when the layout already matches.
+     *
+     * @param v one array per parameter
+     * @return U
+     */
+    protected abstract NDArray toMatrix(NDList v);
+
+    /**
+     * Inverse of {@link #toMatrix}.
+     *
+     * @param matrix an out x k matrix
+     * @return one array per parameter, shaped like the parameters
+     */
+    protected abstract NDList fromMatrix(NDArray matrix);
+
+    /** @return M = RᵀR (cached) */
+    protected NDArray outFactor() {
+        if (cachedM == null) {
+            NDArray r = getR();
+            try (NDArray rt = r.transpose()) {
+                cachedM = rt.matMul(r);
+            }
+            cachedM.attach(manager);
+        }
+        return cachedM;
+    }
+
+    /** @return N = LLᵀ or LᵀL (cached) */
+    protected NDArray inFactor() {
+        if (cachedN == null) {
+            NDArray l = getL();
+            try (NDArray lt = l.transpose()) {
+                cachedN = inFactorTransposed ? lt.matMul(l) : l.matMul(lt);
+            }
+            cachedN.attach(manager);
+        }
+        return cachedN;
+    }
+
+    @Override
+    public void auxChanged() {
+        if (cachedM != null) {
+            cachedM.close();
+            cachedM = null;
+        }
+        if (cachedN != null) {
+            cachedN.close();
+            cachedN = null;
+        }
+    }
+
+    @Override
+    public NDList qv(NDList v) {
+        NDManager target = v.head().getManager();
+        NDArray m = outFactor();
+        NDArray n = inFactor();
+        try (Scope s = Scope.open(target)) {
+            s.use(m);
+            s.use(n);
+            s.use(getA());
+            s.use(v);
+            NDArray u = toMatrix(v);
+            NDArray x = usesA() ? u.mul(getA()) : u;
+            NDArray y = m.matMul(x).matMul(n);
+            NDArray out = usesA() ? y.mul(getA()) : y;
+            return Scope.keep(fromMatrix(out), target);
+        }
+    }
+
+    @Override
+    public Tape qvTape(NDList u) {
+        return new KroneckerTape(u);
+    }
+
+    @Override
+    public NDList diagQ() {
+        NDArray m = outFactor();
+        NDArray n = inFactor();
+        try (Scope s = Scope.open(manager)) {
+            s.use(m);
+            s.use(n);
+            s.use(getA());
+            NDArray d = m.diagonal().reshape(rows, 1).mul(n.diagonal().reshape(1, cols));
+            if (usesA()) {
+                d = d.mul(getA().square());
+            }
+            return Scope.keep(fromMatrix(d), manager);
+        }
+    }
+
+    @Override
+    public void warmup(NDList v, double initScale) {
+        if (v == null) {
+            if (usesA()) {
+                getA().muli(Math.sqrt(initScale));
+            } else {
+                // A is unused: Q = (s^¼R)ᵀ(s^¼R) ⊗ (s^¼L)(s^¼L)ᵀ = s·I (SPEC 4.1 [FIX]).
+                double q = Math.pow(initScale, 0.25);
+                getL().muli(q);
+                getR().muli(q);
+            }
+        } else {
+            try (Scope s = Scope.open(manager)) {
+                s.use(v);
+                NDArray d = toMatrix(v);
+                if (usesA()) {
+                    Tensors.assign(getA(), d);
+                } else {
+                    nearestKroneckerWarmup(d);
+                }
+            }
+        }
+        auxChanged();
+    }
+
+    /**
+     * Warm-up without A (SPEC 4.2 [FIX]): makes diag(M ⊗ N) ≈ D ⊙ D with diagonal R and L from
+     * the leading singular triplet of the positive matrix D ⊙ D.
+     */
+    private void nearestKroneckerWarmup(NDArray d) {
+        double[] p = d.toType(DataType.FLOAT64, true).square().toDoubleArray();
+        double[] u = new double[rows];
+        double[] w = ones(cols);
+        double sigma = 0;
+        for (int iter = 0; iter < 500; iter++) {
+            normalize(w);
+            for (int i = 0; i < rows; i++) {
+                double acc = 0;
+                for (int j = 0; j < cols; j++) {
+                    acc += p[i * cols + j] * w[j];
+                }
+                u[i] = acc;
+            }
+            normalize(u);
+            double prev = sigma;
+            for (int j = 0; j < cols; j++) {
+                double acc = 0;
+                for (int i = 0; i < rows; i++) {
+                    acc += p[i * cols + j] * u[i];
+                }
+                w[j] = acc;
+            }
+            sigma = Math.sqrt(sq(w));
+            if (Math.abs(sigma - prev) <= 1e-15 * sigma) {
+                break;
+            }
+        }
+        normalize(w);
+        double root = Math.sqrt(sigma);
+        double[] rDiag = new double[rows * rows];
+        for (int i = 0; i < rows; i++) {
+            rDiag[i * rows + i] = Math.sqrt(root * Math.abs(u[i]));
+        }
+        double[] lDiag = new double[cols * cols];
+        for (int j = 0; j < cols; j++) {
+            lDiag[j * cols + j] = Math.sqrt(root * Math.abs(w[j]));
+        }
+        try (NDArray r = Tensors.create(manager, rDiag, new Shape(rows, rows), dataType);
+                NDArray l = Tensors.create(manager, lDiag, new Shape(cols, cols), dataType)) {
+            Tensors.assign(getR(), r);
+            Tensors.assign(getL(), l);
+        }
+    }
+
+    private static double sq(double[] x) {
+        double s = 0;
+        for (double e : x) {
+            s += e * e;
+        }
+        return s;
+    }
+
+    private static void normalize(double[] x) {
+        double n = Math.sqrt(sq(x));
+        if (n > 0) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] /= n;
+            }
+        }
+    }
+
+    /** Forward pass that remembers U, X = A ⊙ U and Y = M X N for the VJP. */
+    private final class KroneckerTape implements Tape {
+        private final Scope scope;
+        private final NDManager target;
+        private final NDArray u;
+        private final NDArray x;
+        private final NDArray y;
+        private final NDList v;
+
+        KroneckerTape(NDList input) {
+            target = input.head().getManager();
+            scope = Scope.open(target);
+            scope.use(outFactor());
+            scope.use(inFactor());
+            scope.use(getA());
+            scope.use(getL());
+            scope.use(getR());
+            scope.use(input);
+            u = toMatrix(input);
+            x = usesA() ? u.mul(getA()) : u;
+            y = outFactor().matMul(x).matMul(inFactor());
+            NDArray out = usesA() ? y.mul(getA()) : y;
+            v = fromMatrix(out);
+        }
+
+        @Override
+        public NDList v() {
+            return v;
+        }
+
+        @Override
+        public Map<String, NDArray> vjp(NDList cotangent) {
+            NDArray m = outFactor();
+            NDArray n = inFactor();
+            scope.use(cotangent);
+            NDArray d = toMatrix(cotangent);
+            NDArray da = usesA() ? d.mul(getA()) : d;
+            Map<String, NDArray> grads = new LinkedHashMap<>();
+            // ⟨D, A ⊙ (M X N)⟩ with X = A ⊙ U:
+            //   ∂/∂M = (D⊙A) N Xᵀ,  ∂/∂N = Xᵀ M (D⊙A),  ∂/∂A = D ⊙ Y + (M (D⊙A) N) ⊙ U.
+            NDArray dm = da.matMul(n).matMul(x.transpose());
+            NDArray gr = getR().matMul(dm.add(dm.transpose()));
+            NDArray dn = x.transpose().matMul(m).matMul(da);
+            NDArray dnSym = dn.add(dn.transpose());
+            NDArray gl = inFactorTransposed ? getL().matMul(dnSym) : dnSym.matMul(getL());
+            grads.put(L, Scope.keep(gl, target));
+            grads.put(R, Scope.keep(gr, target));
+            if (isTrainable(A)) {
+                NDArray ga = d.mul(y).add(m.matMul(da).matMul(n).mul(u));
+                grads.put(A, Scope.keep(ga, target));
+            }
+            return grads;
+        }
+
+        @Override
+        public void close() {
+            scope.close();
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package ai.fishleg.likelihood;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Activation;
+
+/**
+ * Bernoulli likelihood on logits: p(y = 1 | f) = sigmoid(f) elementwise (SPEC 12.3). Targets may
+ * be soft, in [0, 1] (e.g. pixel intensities of an auto-encoder).
+ *
+ * <pre>
+ *   nll = 1/N · Σ [ f (1 − y) + softplus(−f) ]     N = batch size
+ * </pre>
+ *
+ * (binary cross-entropy with logits, summed over outputs; the seed documentation's probit form is
+ * not what the reference computes).
+ */
+public final class BernoulliLikelihood extends AbstractLikelihood {
+
+    @Override
+    public NDArray nll(NDArray preds, NDArray observations) {
+        NDArray y = matchTargets(preds, observations);
+        double n = preds.getShape().get(0);
+        // softplus(-f) = max(-f, 0) + log(1 + exp(-|f|)), stable for large |f|
+        NDArray softplusNeg = preds.neg().maximum(0).add(preds.abs().neg().exp().add(1).log());
+        return preds.mul(y.neg().add(1)).add(softplusNeg).sum().div(n);
+    }
+
+    @Override
+    public NDArray draw(NDArray preds) {
+        try (NDArray u = uniformNoise(preds);
+                NDArray p = Activation.sigmoid(preds);
+                NDArray hit = u.lt(p)) {
+            return hit.toType(preds.getDataType(), false);
+        }
+    }
+}

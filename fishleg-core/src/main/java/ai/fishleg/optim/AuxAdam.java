@@ -1,0 +1,105 @@
+package ai.fishleg.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.fishleg.util.Scope;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * Adam over the auxiliary tensors λ, with PyTorch's exact semantics (no weight decay, no amsgrad):
+ *
+ * <pre>
+ *   t ← t + 1;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²
+ *   λ ← λ − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
+ * </pre>
+ *
+ * Each tensor keeps its own step count; a tensor that gets no gradient in a step is left
+ * untouched, state included.
+ */
+public final class AuxAdam implements AutoCloseable {
+
+    private final double beta1;
+    private final double beta2;
+    private final double eps;
+    private final NDManager manager;
+    private final Map<NDArray, State> states = new IdentityHashMap<>();
+
+    /** Moments and step count of one tensor. */
+    static final class State {
+        final NDArray m;
+        final NDArray v;
+        long step;
+
+        State(NDArray m, NDArray v) {
+            this.m = m;
+            this.v = v;
+        }
+    }
+
+    /**
+     * @param beta1 first-moment decay
+     * @param beta2 second-moment decay
+     * @param eps denominator term
+     * @param parent manager for the moments
+     */
+    public AuxAdam(double beta1, double beta2, double eps, NDManager parent) {
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.manager = parent.newSubManager();
+    }
+
+    /**
+     * One step on every tensor that has a gradient.
+     *
+     * @param grads gradient by tensor (identity keys: the live aux tensors)
+     * @param lr learning rate of this step
+     */
+    public void step(Map<NDArray, NDArray> grads, double lr) {
+        for (Map.Entry<NDArray, NDArray> e : grads.entrySet()) {
+            NDArray param = e.getKey();
+            NDArray g = e.getValue();
+            State s = states.computeIfAbsent(param, this::newState);
+            s.step++;
+            try (Scope scope = Scope.open(g.getManager())) {
+                scope.use(s.m);
+                scope.use(s.v);
+                scope.use(param);
+                s.m.muli(beta1).addi(g.mul(1 - beta1));
+                s.v.muli(beta2).addi(g.square().mul(1 - beta2));
+                double bc1 = 1 - Math.pow(beta1, s.step);
+                double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, s.step));
+                NDArray denom = s.v.sqrt().div(bc2Sqrt).add(eps);
+                param.subi(s.m.div(denom).mul(lr / bc1));
+            }
+        }
+    }
+
+    private State newState(NDArray param) {
+        NDArray m = param.zerosLike();
+        NDArray v = param.zerosLike();
+        m.attach(manager);
+        v.attach(manager);
+        return new State(m, v);
+    }
+
+    /**
+     * @param param an aux tensor
+     * @return its step count (0 before its first step)
+     */
+    public long stepCount(NDArray param) {
+        State s = states.get(param);
+        return s == null ? 0 : s.step;
+    }
+
+    /** @return the state by tensor (for checkpoints and tests) */
+    Map<NDArray, State> states() {
+        return states;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

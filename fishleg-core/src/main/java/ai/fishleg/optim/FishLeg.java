@@ -1,0 +1,1234 @@
+package ai.fishleg.optim;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.util.Pair;
+import ai.fishleg.data.BatchSource;
+import ai.fishleg.data.LabeledBatch;
+import ai.fishleg.layers.CurvatureBlock;
+import ai.fishleg.layers.CurvatureOptions;
+import ai.fishleg.layers.FishLinear;
+import ai.fishleg.layers.LayerRegistry;
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.select.LayerSelection;
+import ai.fishleg.select.NamedLayer;
+import ai.fishleg.util.Rng;
+import ai.fishleg.util.Scope;
+import ai.fishleg.util.Tensors;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The FishLeg optimizer (Garcia et al., ICLR 2023): learns online a block-diagonal model Q(λ) of
+ * the inverse damped Fisher matrix (F + γI)⁻¹ by minimising an auxiliary loss, and moves the
+ * parameters along the natural gradient Q(λ)g with momentum.
+ *
+ * <p>Usage mirrors {@code torch.optim}: compute the gradient of the loss, then call {@link
+ * #step()}:
+ *
+ * <pre>{@code
+ * FishLikelihood likelihood = new BernoulliLikelihood();
+ * try (FishLeg opt = FishLeg.builder(model, DrawFunction.of(likelihood),
+ *                                    NllFunction.of(likelihood), auxData)
+ *         .fishLr(0.02).damping(0.3).build()) {
+ *     for (LabeledBatch batch : batches) {
+ *         opt.zeroGrad();
+ *         try (GradientCollector gc = engine.newGradientCollector()) {
+ *             gc.backward(NllFunction.of(likelihood).nll(model, batch));
+ *         }
+ *         opt.step();
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>FishLeg manages the layers it knows ({@link LayerRegistry}; each gets a {@link
+ * CurvatureBlock}) and, when the likelihood has learnable parameters, those too. Parameters of
+ * other layers are left alone (as in the reference) and listed by {@link
+ * #getUnmanagedParameters()} and in the log, so nothing is frozen silently.
+ *
+ * <p>Native memory: the optimizer owns one {@link NDManager} (a child of the model's parameter
+ * manager) for λ, momentum, stored gradients and Adam moments; every temporary of a step lives in a
+ * sub-manager closed at the end of the step. Close the optimizer to free its state.
+ */
+public final class FishLeg implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FishLeg.class);
+
+    /** Name of the likelihood's curvature block. */
+    public static final String LIKELIHOOD_BLOCK = "likelihood";
+
+    private final Block model;
+    private final DrawFunction draw;
+    private final NllFunction nll;
+    private final BatchSource auxData;
+    private final FishLikelihood likelihood;
+    private final Hyperparameters hp;
+    private final NDManager manager;
+    private final List<Group> groups = new ArrayList<>();
+    private final List<NDArray> trainableArrays;
+    private final List<String> unmanagedParameters;
+    private final AuxAdam auxAdam;
+    private final Rng rng;
+
+    private double fishLr;
+    private long stepCount;
+    private long auxUpdateCount;
+    private double auxLoss = Double.NaN;
+    private AuxInfo lastAuxInfo;
+
+    /** Per-block optimizer state: the reference's param group. */
+    static final class Group {
+        final CurvatureBlock block;
+        /** Momentum of the natural gradient ("gradbar"). */
+        final NDList momentum = new NDList();
+        /** The stored gradient u that Q is trained to invert along ("grad"). */
+        final NDList u = new NDList();
+        /** Parameters at construction, when fine-tuning (always for the likelihood block). */
+        final NDList theta0 = new NDList();
+
+        Group(CurvatureBlock block) {
+            this.block = block;
+        }
+    }
+
+    private FishLeg(Builder b) {
+        this.model = b.model;
+        this.draw = b.draw;
+        this.nll = b.nll;
+        this.auxData = b.auxData;
+        this.likelihood = b.likelihood;
+        this.hp = b.hyperparameters();
+        this.fishLr = hp.fishLr();
+        this.rng = new Rng(hp.seed());
+        if (hp.warmup() > 0 && (b.warmupData == null || b.warmupLoss == null)) {
+            throw new IllegalArgumentException(
+                    "warmup = " + hp.warmup() + " > 0 needs warmupData and warmupLoss (the"
+                            + " diagonal warm-up estimates squared gradients from them); set both,"
+                            + " or use warmup = 0 for Q0 = scale·I");
+        }
+        if (b.config != null) {
+            throw new IllegalArgumentException(
+                    "config is only used by the reference's BERT attention block, which FishLeg4J"
+                            + " does not provide; leave it unset");
+        }
+        NDManager parent = firstParameterArray(model).getManager();
+        this.manager = parent.newSubManager(b.device != null ? b.device : parent.getDevice());
+        boolean ok = false;
+        try {
+            CurvatureOptions options = new CurvatureOptions(hp.full(), hp.batchSpeedup());
+            for (NamedLayer layer : selectLayers()) {
+                CurvatureBlock block =
+                        LayerRegistry.factoryFor(layer.layer())
+                                .create(layer.layerName(), layer.layer(), manager, options);
+                reinitialize(block);
+                groups.add(new Group(block));
+                String msg = "FishLeg manages {} ({}, {} parameters)";
+                if (hp.verbose()) {
+                    LOG.info(msg, displayName(block.getName()), block, block.parameterSize());
+                } else {
+                    LOG.debug(msg, displayName(block.getName()), block, block.parameterSize());
+                }
+            }
+            if (groups.isEmpty()) {
+                throw new IllegalArgumentException(
+                        "FishLeg found no layer it can manage in the model (supported types: "
+                                + LayerRegistry.supportedTypes() + "; moduleNames "
+                                + hp.moduleNames() + ", skipNames " + hp.skipNames()
+                                + "; layers in the model: " + describeLayers() + ")");
+            }
+            if (likelihood != null && !likelihood.getParameters().isEmpty()) {
+                CurvatureBlock lb = likelihood.createCurvatureBlock(manager, hp.scale());
+                groups.add(new Group(lb));
+            }
+            for (Group g : groups) {
+                boolean keepTheta0 = hp.fineTune() || g.block.getLayer() == null;
+                for (NDArray p : g.block.getParameterArrays()) {
+                    g.momentum.add(own(p.zerosLike()));
+                    g.u.add(own(p.zerosLike()));
+                    if (keepTheta0) {
+                        g.theta0.add(own(p.duplicate()));
+                    }
+                }
+            }
+            this.trainableArrays = collectTrainableArrays();
+            this.unmanagedParameters = collectUnmanaged();
+            if (!unmanagedParameters.isEmpty()) {
+                LOG.info(
+                        "FishLeg does not manage these parameters (they change only if another"
+                                + " optimizer trains them): {}",
+                        unmanagedParameters);
+            }
+            if (hp.warmup() > 0) {
+                warmupAux(b.warmupData, b.warmupLoss, hp.scale());
+            } else {
+                warmupAux(null, null, hp.scale());
+            }
+            this.auxAdam = new AuxAdam(hp.auxBeta1(), hp.auxBeta2(), hp.auxEps(), manager);
+            ok = true;
+        } finally {
+            if (!ok) {
+                manager.close();
+            }
+        }
+    }
+
+    /**
+     * Starts building an optimizer (the reference constructor's four required arguments).
+     *
+     * @param model the network, initialised (its parameters exist)
+     * @param draw samples targets from the model's predictive distribution
+     * @param nll the negative log-likelihood (batch mean) of the model on a batch
+     * @param auxData hands out one random batch per auxiliary update
+     * @return the builder, with the seed's defaults
+     */
+    public static Builder builder(
+            Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
+        return new Builder(model, draw, nll, auxData);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // construction helpers
+
+    private static NDArray firstParameterArray(Block model) {
+        Objects.requireNonNull(model, "model");
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                throw new IllegalArgumentException(
+                        "parameter " + p.getKey() + " of the model is not initialised: call"
+                                + " model.initialize(manager, dataType, inputShape) before building"
+                                + " FishLeg");
+            }
+        }
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            return p.getValue().getArray();
+        }
+        throw new IllegalArgumentException(
+                "the model has no parameters, so there is nothing for FishLeg to optimise");
+    }
+
+    private NDArray own(NDArray a) {
+        a.attach(manager);
+        return a;
+    }
+
+    private List<NamedLayer> selectLayers() {
+        List<NamedLayer> all = LayerSelection.namedLayers(model);
+        List<String> names = hp.moduleNames();
+        boolean selectAll = names.isEmpty() || "re:*".equals(names.get(0));
+        List<NamedLayer> candidates;
+        if (selectAll) {
+            candidates = all;
+        } else {
+            candidates = new ArrayList<>();
+            for (NamedLayer selected :
+                    LayerSelection.select(all, names, hp.strictModuleNames())) {
+                if (LayerRegistry.factoryFor(selected.layer()) != null) {
+                    candidates.add(selected);
+                } else if (!selected.layer().getDirectParameters().isEmpty()) {
+                    throw new IllegalArgumentException(
+                            "layer " + displayName(selected.layerName()) + " was selected by"
+                                    + " moduleNames but its type "
+                                    + selected.layer().getClass().getSimpleName()
+                                    + " is not supported by FishLeg (supported: "
+                                    + LayerRegistry.supportedTypes() + ")");
+                } else {
+                    // A selected container stands for the supported layers inside it.
+                    for (NamedLayer n : all) {
+                        if (LayerSelection.isDescendant(selected.layerName(), n.layerName())) {
+                            candidates.add(n);
+                        }
+                    }
+                }
+            }
+        }
+        List<NamedLayer> managed = new ArrayList<>();
+        for (NamedLayer c : candidates) {
+            String name = c.layerName();
+            if (LayerRegistry.factoryFor(c.layer()) == null) {
+                continue;
+            }
+            if (managed.stream().anyMatch(m -> LayerSelection.isDescendant(m.layerName(), name))) {
+                continue;
+            }
+            if (hp.skipNames().stream().anyMatch(name::contains)) {
+                LOG.debug("FishLeg skips {} (skipNames)", displayName(name));
+                continue;
+            }
+            managed.add(c);
+        }
+        return managed;
+    }
+
+    private void reinitialize(CurvatureBlock block) {
+        if (!(block instanceof FishLinear) || hp.initialization() == Initialization.UNIFORM) {
+            return;
+        }
+        FishLinear linear = (FishLinear) block;
+        List<NDArray> params = block.getParameterArrays();
+        NDArray w = params.get(0);
+        if (hp.initialization() == Initialization.ZERO) {
+            for (NDArray p : params) {
+                Tensors.zero(p);
+            }
+        } else {
+            double std = 1.0 / Math.sqrt(linear.getInFeatures());
+            double[] z = rng.gaussians(Math.toIntExact(w.size()));
+            for (int i = 0; i < z.length; i++) {
+                z[i] *= std;
+            }
+            try (NDArray init = Tensors.create(manager, z, w.getShape(), w.getDataType())) {
+                Tensors.assign(w, init);
+            }
+        }
+    }
+
+    private List<NDArray> collectTrainableArrays() {
+        List<NDArray> out = new ArrayList<>();
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (p.getValue().requiresGradient()) {
+                out.add(p.getValue().getArray());
+            }
+        }
+        if (likelihood != null) {
+            out.addAll(likelihood.getParameters());
+        }
+        return out;
+    }
+
+    private List<String> collectUnmanaged() {
+        Set<NDArray> managed = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Group g : groups) {
+            managed.addAll(g.block.getParameterArrays());
+        }
+        List<String> out = new ArrayList<>();
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (p.getValue().requiresGradient() && !managed.contains(p.getValue().getArray())) {
+                out.add(p.getKey());
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private String describeLayers() {
+        List<String> out = new ArrayList<>();
+        for (NamedLayer n : LayerSelection.namedLayers(model)) {
+            if (!n.layer().getDirectParameters().isEmpty()) {
+                out.add(displayName(n.layerName()) + ":" + n.layer().getClass().getSimpleName());
+            }
+        }
+        return out.toString();
+    }
+
+    private static String displayName(String name) {
+        return name.isEmpty() ? "<root>" : name;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // the optimizer
+
+    /**
+     * Sets every gradient of the model's trainable parameters (and of learnable likelihood
+     * parameters) to zero. DJL accumulates gradients across backward passes, so call this before
+     * each training backward pass, as {@code optimizer.zero_grad()} in PyTorch.
+     */
+    public void zeroGrad() {
+        try (Scope scope = Scope.open(manager)) {
+            for (NDArray p : trainableArrays) {
+                Tensors.zero(scope.own(p.getGradient()));
+            }
+        }
+    }
+
+    /**
+     * One optimisation step (SPEC section 5), from the gradients left by the last backward pass:
+     *
+     * <ol>
+     *   <li>on an auxiliary step ({@code updateAuxEvery} k > 0 and step % k == 0, or k < 0), store
+     *       u ← gradient and run one (or |k|) {@link #updateAux auxiliary updates};
+     *   <li>natural gradient n = Q(λ)v with v = u on auxiliary steps, else the current gradient;
+     *   <li>momentum m ← βm + (1−β)n;
+     *   <li>p ← p − ηm − wd·p, or with {@code fineTune} p ← p − η(m + wd(p − θ0)).
+     * </ol>
+     *
+     * The model's gradients are left as they were.
+     *
+     * @throws IllegalStateException if no gradient has been computed yet
+     */
+    public void step() {
+        int k = hp.updateAuxEvery();
+        boolean updated = false;
+        if ((k > 0 && stepCount % k == 0) || k < 0) {
+            storeGradients();
+            for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
+                updateAux(true, true);
+            }
+            updated = true;
+        }
+        try (Scope scope = Scope.open(manager)) {
+            NDList[] grads = currentGradients(scope);
+            if (stepCount == 0 && !updated) {
+                requireGradients(grads, scope);
+            }
+            for (int gi = 0; gi < groups.size(); gi++) {
+                Group g = groups.get(gi);
+                scope.use(g.u);
+                scope.use(g.momentum);
+                scope.use(g.theta0);
+                NDList v = updated ? g.u : grads[gi];
+                NDList natural = g.block.qv(v);
+                List<NDArray> params = g.block.getParameterArrays();
+                for (int i = 0; i < params.size(); i++) {
+                    NDArray p = scope.use(params.get(i));
+                    NDArray m = g.momentum.get(i);
+                    m.muli(hp.beta()).addi(natural.get(i).mul(1 - hp.beta()));
+                    if (hp.fineTune()) {
+                        NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
+                        p.subi(pull.addi(m).muli(fishLr));
+                    } else {
+                        NDArray decay = p.mul(hp.weightDecay());
+                        p.subi(m.mul(fishLr)).subi(decay);
+                    }
+                }
+            }
+        }
+        stepCount++;
+    }
+
+    /** u ← current gradient of every managed parameter (missing gradients count as zeros). */
+    private void storeGradients() {
+        try (Scope scope = Scope.open(manager)) {
+            NDList[] grads = currentGradients(scope);
+            requireGradients(grads, scope);
+            for (int gi = 0; gi < groups.size(); gi++) {
+                NDList u = groups.get(gi).u;
+                for (int i = 0; i < u.size(); i++) {
+                    Tensors.assign(u.get(i), grads[gi].get(i));
+                }
+            }
+        }
+    }
+
+    /** The gradient of every managed parameter, per group, attached to the scope. */
+    private NDList[] currentGradients(Scope scope) {
+        NDList[] out = new NDList[groups.size()];
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            NDList list = new NDList();
+            List<NDArray> params = g.block.getParameterArrays();
+            for (int i = 0; i < params.size(); i++) {
+                NDArray p = params.get(i);
+                if (!p.hasGradient()) {
+                    throw new IllegalStateException(
+                            "parameter " + g.block.getOrder().get(i) + " of layer "
+                                    + displayName(g.block.getName()) + " has no gradient attached"
+                                    + " (is it frozen?); FishLeg needs its gradient");
+                }
+                list.add(scope.own(p.getGradient()));
+            }
+            out[gi] = list;
+        }
+        return out;
+    }
+
+    /**
+     * Fails when no backward pass has produced a gradient yet. DJL hands out a fresh zero array
+     * for a parameter that has no gradient yet, so an all-zero gradient is probed: a real one
+     * keeps a value written into it.
+     */
+    private void requireGradients(NDList[] grads, Scope scope) {
+        for (NDList list : grads) {
+            for (NDArray g : list) {
+                if (Tensors.squaredNorm(g) != 0) {
+                    return;
+                }
+            }
+        }
+        NDArray p = groups.get(0).block.getParameterArrays().get(0);
+        NDArray first = scope.own(p.getGradient());
+        first.set(new ai.djl.ndarray.index.NDIndex("..."), 1);
+        NDArray again = scope.own(p.getGradient());
+        boolean exists = Tensors.squaredNorm(again) != 0;
+        Tensors.zero(first);
+        if (!exists) {
+            throw new IllegalStateException(
+                    "step() was called before any gradient was computed: run a backward pass"
+                            + " (GradientCollector.backward(loss)) on the model's loss first");
+        }
+    }
+
+    /**
+     * One auxiliary update of λ (SPEC section 7): draws a random auxiliary batch, samples targets
+     * from the model ({@code fisher}) or uses the batch's own targets (empirical Fisher), computes
+     * the sampled-label gradient g and, with u the stored gradient and V = Q(λ)u, the auxiliary
+     * loss ½(γ⟨V,V⟩ + ⟨g,V⟩²) − ⟨u,V⟩ (divided by ‖u‖² with {@code normalization}); if {@code
+     * train}, takes one Adam step on λ with its analytic gradient. The model's parameters and
+     * gradients are left as they were.
+     *
+     * @param train whether to update λ (false only evaluates)
+     * @param fisher true: targets drawn from the model; false: the batch's targets
+     * @return the loss and its terms
+     */
+    public AuxInfo updateAux(boolean train, boolean fisher) {
+        try (Scope scope = Scope.open(manager)) {
+            LabeledBatch batch = auxData.next(scope.manager());
+            if (batch == null || batch.size() == 0) {
+                throw new IllegalStateException(
+                        "the auxiliary data source returned "
+                                + (batch == null ? "null" : "an empty batch")
+                                + "; it must hand out a non-empty batch on every call");
+            }
+            LabeledBatch samples = fisher ? draw.draw(model, batch.data()) : batch;
+            double g2 = 0;
+            List<NDList> us = new ArrayList<>();
+            for (Group g : groups) {
+                scope.use(g.u);
+                us.add(g.u);
+                for (NDArray u : g.u) {
+                    g2 += Tensors.squaredNorm(u);
+                }
+            }
+            List<NDList> gs = sampledGradients(samples, scope);
+            List<CurvatureBlock.Tape> tapes = new ArrayList<>();
+            try {
+                double quad = 0;
+                double lin = 0;
+                double vv = 0;
+                double align = 0;
+                for (int gi = 0; gi < groups.size(); gi++) {
+                    CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
+                    tapes.add(tape);
+                    NDList v = tape.v();
+                    quad += Tensors.dot(gs.get(gi), v);
+                    lin += Tensors.dot(us.get(gi), v);
+                    vv += Tensors.dot(v, v);
+                    align += Tensors.dot(gs.get(gi), us.get(gi));
+                }
+                double gamma = hp.damping();
+                double reg = gamma * vv;
+                double quad2 = quad * quad;
+                double aux = 0.5 * (reg + quad2) - lin;
+                double check = quad * align + gamma * lin - g2;
+                double norm = 1;
+                if (hp.normalization()) {
+                    if (g2 == 0) {
+                        LOG.warn("auxiliary update skipped: the stored gradient u is zero, so the"
+                                + " normalised auxiliary loss is undefined");
+                        return new AuxInfo(0, 0, lin, quad2, reg, g2);
+                    }
+                    norm = g2;
+                    aux /= g2;
+                    check /= g2;
+                }
+                if (train) {
+                    Map<NDArray, NDArray> auxGrads = new IdentityHashMap<>();
+                    for (int gi = 0; gi < groups.size(); gi++) {
+                        CurvatureBlock block = groups.get(gi).block;
+                        NDList v = tapes.get(gi).v();
+                        NDList d = new NDList();
+                        for (int i = 0; i < v.size(); i++) {
+                            // ∂aux/∂V = γV + ⟨g,V⟩ g − u
+                            NDArray di = v.get(i).mul(gamma)
+                                    .add(gs.get(gi).get(i).mul(quad))
+                                    .sub(us.get(gi).get(i));
+                            d.add(norm == 1 ? di : di.div(norm));
+                        }
+                        Map<String, NDArray> grads = tapes.get(gi).vjp(d);
+                        Map<String, NDArray> masks = block.getGradientMasks();
+                        for (Map.Entry<String, NDArray> e : grads.entrySet()) {
+                            NDArray grad = scope.own(e.getValue());
+                            NDArray mask = masks.get(e.getKey());
+                            if (mask != null) {
+                                grad = grad.mul(scope.use(mask));
+                            }
+                            auxGrads.put(block.getAuxParameters().get(e.getKey()), grad);
+                        }
+                    }
+                    auxAdam.step(auxGrads, currentAuxLr());
+                    for (Group g : groups) {
+                        g.block.auxChanged();
+                    }
+                    auxUpdateCount++;
+                    auxLoss = aux;
+                }
+                lastAuxInfo = new AuxInfo(aux, check, lin, quad2, reg, g2);
+                return lastAuxInfo;
+            } finally {
+                for (CurvatureBlock.Tape t : tapes) {
+                    t.close();
+                }
+            }
+        }
+    }
+
+    /** The learning rate of the next auxiliary Adam step (linear decay when numSteps > 0). */
+    public double currentAuxLr() {
+        if (hp.numSteps() <= 0) {
+            return hp.auxLr();
+        }
+        double left = (double) (hp.numSteps() - auxUpdateCount) / hp.numSteps();
+        return hp.auxLr() * Math.max(0, left);
+    }
+
+    /**
+     * The gradient of the nll on {@code samples} with respect to every managed parameter, computed
+     * without disturbing the gradients the model already holds (they are saved and restored), so
+     * unmanaged parameters see no leaked gradients.
+     */
+    private List<NDList> sampledGradients(LabeledBatch samples, Scope scope) {
+        List<NDArray> saved = new ArrayList<>(trainableArrays.size());
+        List<NDArray> live = new ArrayList<>(trainableArrays.size());
+        for (NDArray p : trainableArrays) {
+            NDArray g = scope.own(p.getGradient());
+            live.add(g);
+            saved.add(scope.own(g.duplicate()));
+            Tensors.zero(g);
+        }
+        try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
+            gc.backward(nll.nll(model, samples));
+        }
+        List<NDList> out = new ArrayList<>();
+        for (Group g : groups) {
+            NDList list = new NDList();
+            for (NDArray p : g.block.getParameterArrays()) {
+                list.add(scope.own(scope.own(p.getGradient()).duplicate()));
+            }
+            out.add(list);
+        }
+        for (int i = 0; i < trainableArrays.size(); i++) {
+            Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
+        }
+        return out;
+    }
+
+    /**
+     * Sets the initial Q (SPEC section 4). Without data (or with {@code warmup = 0}) every block
+     * is scaled so that Q0 = s·I (each call multiplies, as in the reference). With data and a
+     * loss, the squared gradients of {@code ceil(warmup / batch size)} batches are averaged into
+     * g², and linear and convolution blocks start from diag(Q0) = s²/(g² + γ).
+     *
+     * @param data warm-up batches, or null
+     * @param loss the loss whose gradients are squared, or null
+     * @param scale the scale s
+     */
+    public void warmupAux(BatchSource data, NllFunction loss, double scale) {
+        if (data == null || loss == null || hp.warmup() == 0) {
+            for (Group g : groups) {
+                if (g.block.getLayer() != null) { // the likelihood block was scaled at creation
+                    g.block.warmup(null, scale);
+                }
+            }
+            return;
+        }
+        try (Scope scope = Scope.open(manager)) {
+            List<NDArray> saved = new ArrayList<>();
+            for (NDArray p : trainableArrays) {
+                saved.add(scope.own(scope.own(p.getGradient()).duplicate()));
+            }
+            List<NDList> sums = new ArrayList<>();
+            for (Group g : groups) {
+                NDList s = new NDList();
+                for (NDArray p : g.block.getParameterArrays()) {
+                    s.add(scope.own(p.zerosLike()));
+                }
+                sums.add(s);
+            }
+            long consumed = 0;
+            int batches = 0;
+            while (consumed < hp.warmup()) {
+                try (NDManager batchScope = scope.manager().newSubManager()) {
+                    LabeledBatch batch = data.next(batchScope);
+                    if (batch == null || batch.size() == 0) {
+                        throw new IllegalStateException(
+                                "the warm-up data source returned no batch; it must hand out"
+                                        + " non-empty batches until warmup examples are seen");
+                    }
+                    for (NDArray p : trainableArrays) {
+                        NDArray g = p.getGradient();
+                        g.attach(batchScope);
+                        Tensors.zero(g);
+                    }
+                    try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
+                        gc.backward(loss.nll(model, batch));
+                    }
+                    for (int gi = 0; gi < groups.size(); gi++) {
+                        List<NDArray> params = groups.get(gi).block.getParameterArrays();
+                        for (int i = 0; i < params.size(); i++) {
+                            NDArray g = params.get(i).getGradient();
+                            g.attach(batchScope);
+                            sums.get(gi).get(i).addi(g.square());
+                        }
+                    }
+                    consumed += batch.size();
+                    batches++;
+                }
+            }
+            for (int gi = 0; gi < groups.size(); gi++) {
+                Group g = groups.get(gi);
+                if (g.block.getLayer() == null) {
+                    continue; // likelihood block: Q0 = s·I (SPEC 4.1 [FIX])
+                }
+                NDList d = new NDList();
+                for (NDArray sum : sums.get(gi)) {
+                    // d = s / sqrt(mean g² + γ), so that diag(Q0) = d² = s²/(g² + γ)
+                    NDArray root = sum.div(batches).add(hp.damping()).sqrt();
+                    d.add(NDArrays.div(scale, root));
+                }
+                g.block.warmup(d, scale);
+            }
+            for (int i = 0; i < trainableArrays.size(); i++) {
+                Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
+            }
+        }
+    }
+
+    /**
+     * Learns λ without moving the parameters (SPEC section 15), for example on a pre-training task
+     * before fine-tuning. Each iteration stores u ← ∇loss on a random batch (minus the gradient
+     * on a second batch when {@code difference}) and runs one auxiliary update.
+     *
+     * @param data batches for u
+     * @param loss the loss whose gradient is u
+     * @param iterations number of auxiliary updates
+     * @param difference use the difference of two minibatch gradients as u
+     * @param verbose log progress every {@code reportEvery} iterations
+     * @param testData if not null and verbose, also report the average check over 100 evaluation
+     *     updates on this data
+     * @param reportEvery report interval in iterations (the reference's {@code batch_size})
+     * @param fisher sample targets from the model (true) or use the batch's targets
+     * @return per iteration, auxLoss + ½·linearTerm (0 at the optimum; with normalization the
+     *     linear term is normalised too, SPEC 15 [FIX])
+     */
+    public List<Double> pretrainFish(
+            BatchSource data,
+            NllFunction loss,
+            int iterations,
+            boolean difference,
+            boolean verbose,
+            BatchSource testData,
+            int reportEvery,
+            boolean fisher) {
+        if (iterations < 0 || reportEvery <= 0) {
+            throw new IllegalArgumentException(
+                    "iterations must be >= 0 and reportEvery > 0, got " + iterations + " and "
+                            + reportEvery);
+        }
+        List<Double> out = new ArrayList<>(iterations);
+        double checkSum = 0;
+        for (int it = 0; it < iterations; it++) {
+            storeBatchGradient(data, loss, difference);
+            AuxInfo info = updateAux(true, fisher);
+            double lin = hp.normalization() && info.g2() > 0
+                    ? info.linearTerm() / info.g2() : info.linearTerm();
+            out.add(info.auxLoss() + 0.5 * lin);
+            checkSum += info.check();
+            if (verbose && it % reportEvery == 0) {
+                String test = "";
+                if (testData != null) {
+                    double testCheck = 0;
+                    for (int t = 0; t < 100; t++) {
+                        storeBatchGradient(testData, loss, difference);
+                        testCheck += updateAux(false, fisher).check();
+                    }
+                    test = String.format(", test check %.6g", testCheck / 100);
+                }
+                LOG.info(
+                        "pretrainFish {}: train check {}{}; last {}",
+                        it, checkSum / (it == 0 ? 1 : reportEvery), test, info);
+                checkSum = 0;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@link #pretrainFish(BatchSource, NllFunction, int, boolean, boolean, BatchSource, int,
+     * boolean)} with the reference's defaults (no difference, quiet, Fisher sampling).
+     *
+     * @param data batches for u
+     * @param loss the loss whose gradient is u
+     * @param iterations number of auxiliary updates
+     * @return per iteration, auxLoss + ½·linearTerm
+     */
+    public List<Double> pretrainFish(BatchSource data, NllFunction loss, int iterations) {
+        return pretrainFish(data, loss, iterations, false, false, null, 500, true);
+    }
+
+    /** u ← ∇loss(batch) [− ∇loss(batch')], leaving the model's gradients as they were. */
+    private void storeBatchGradient(BatchSource data, NllFunction loss, boolean difference) {
+        try (Scope scope = Scope.open(manager)) {
+            List<NDArray> saved = new ArrayList<>();
+            for (NDArray p : trainableArrays) {
+                NDArray g = scope.own(p.getGradient());
+                saved.add(scope.own(g.duplicate()));
+            }
+            for (int pass = 0; pass < (difference ? 2 : 1); pass++) {
+                for (NDArray p : trainableArrays) {
+                    Tensors.zero(scope.own(p.getGradient()));
+                }
+                LabeledBatch batch = data.next(scope.manager());
+                try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
+                    gc.backward(loss.nll(model, batch));
+                }
+                for (Group g : groups) {
+                    List<NDArray> params = g.block.getParameterArrays();
+                    for (int i = 0; i < params.size(); i++) {
+                        NDArray grad = scope.own(params.get(i).getGradient());
+                        if (pass == 0) {
+                            Tensors.assign(g.u.get(i), grad);
+                        } else {
+                            g.u.get(i).subi(grad);
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < trainableArrays.size(); i++) {
+                Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // accessors
+
+    /** @return the curvature blocks, in parameter-group order */
+    public List<CurvatureBlock> getBlocks() {
+        List<CurvatureBlock> out = new ArrayList<>();
+        for (Group g : groups) {
+            out.add(g.block);
+        }
+        return Collections.unmodifiableList(out);
+    }
+
+    /**
+     * @param name a layer's dotted name (or {@value #LIKELIHOOD_BLOCK})
+     * @return its curvature block
+     * @throws IllegalArgumentException if FishLeg does not manage it
+     */
+    public CurvatureBlock getBlock(String name) {
+        for (Group g : groups) {
+            if (g.block.getName().equals(name)) {
+                return g.block;
+            }
+        }
+        throw new IllegalArgumentException(
+                "FishLeg manages no layer named '" + name + "'; managed: " + managedNames());
+    }
+
+    /** @return the dotted names of the managed layers (and the likelihood block) */
+    public List<String> managedNames() {
+        List<String> out = new ArrayList<>();
+        for (Group g : groups) {
+            out.add(g.block.getName());
+        }
+        return out;
+    }
+
+    /**
+     * @return DJL names of the trainable parameters FishLeg does not manage (they are never
+     *     changed by this optimizer)
+     */
+    public List<String> getUnmanagedParameters() {
+        return unmanagedParameters;
+    }
+
+    /** @return the settings */
+    public Hyperparameters getHyperparameters() {
+        return hp;
+    }
+
+    /** @return the current parameter step size η */
+    public double getFishLr() {
+        return fishLr;
+    }
+
+    /**
+     * Changes η (for learning-rate schedules).
+     *
+     * @param fishLr the new step size, finite and >= 0
+     */
+    public void setFishLr(double fishLr) {
+        if (!(fishLr >= 0) || Double.isInfinite(fishLr)) {
+            throw new IllegalArgumentException("fishLr must be a finite number >= 0, got " + fishLr);
+        }
+        this.fishLr = fishLr;
+    }
+
+    /** @return the number of completed {@link #step()} calls */
+    public long getStepCount() {
+        return stepCount;
+    }
+
+    /** @return the number of auxiliary Adam steps taken so far */
+    public long getAuxUpdateCount() {
+        return auxUpdateCount;
+    }
+
+    /** @return the last auxiliary loss of a training auxiliary update (NaN before the first) */
+    public double getAuxLoss() {
+        return auxLoss;
+    }
+
+    /** @return the result of the last auxiliary update, or null */
+    public AuxInfo getLastAuxInfo() {
+        return lastAuxInfo;
+    }
+
+    /**
+     * @param name a managed layer's dotted name
+     * @return its momentum buffers (live), in block order
+     */
+    public NDList getMomentum(String name) {
+        return group(name).momentum;
+    }
+
+    /**
+     * @param name a managed layer's dotted name
+     * @return its stored gradient u (live), in block order
+     */
+    public NDList getStoredGradient(String name) {
+        return group(name).u;
+    }
+
+    private Group group(String name) {
+        for (Group g : groups) {
+            if (g.block.getName().equals(name)) {
+                return g;
+            }
+        }
+        throw new IllegalArgumentException(
+                "FishLeg manages no layer named '" + name + "'; managed: " + managedNames());
+    }
+
+    /** @return the model */
+    public Block getModel() {
+        return model;
+    }
+
+    /** @return the manager that owns the optimizer's state */
+    public NDManager getManager() {
+        return manager;
+    }
+
+    /** Frees λ, momentum, stored gradients and Adam moments. The model is not touched. */
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * Builds a {@link FishLeg}: the reference constructor's keyword arguments, in camelCase, with
+     * the seed's defaults.
+     */
+    public static final class Builder {
+        private final Block model;
+        private final DrawFunction draw;
+        private final NllFunction nll;
+        private final BatchSource auxData;
+        private FishLikelihood likelihood;
+        private double fishLr = Hyperparameters.DEFAULTS.fishLr();
+        private double damping = Hyperparameters.DEFAULTS.damping();
+        private double weightDecay = Hyperparameters.DEFAULTS.weightDecay();
+        private double beta = Hyperparameters.DEFAULTS.beta();
+        private int updateAuxEvery = Hyperparameters.DEFAULTS.updateAuxEvery();
+        private double auxLr = Hyperparameters.DEFAULTS.auxLr();
+        private double auxBeta1 = Hyperparameters.DEFAULTS.auxBeta1();
+        private double auxBeta2 = Hyperparameters.DEFAULTS.auxBeta2();
+        private double auxEps = Hyperparameters.DEFAULTS.auxEps();
+        private long numSteps;
+        private boolean batchSpeedup;
+        private boolean full = true;
+        private boolean normalization;
+        private boolean fineTune;
+        private List<String> moduleNames = List.of();
+        private List<String> skipNames = List.of();
+        private boolean strictModuleNames;
+        private Initialization initialization = Initialization.UNIFORM;
+        private double scale = 1.0;
+        private int warmup;
+        private BatchSource warmupData;
+        private NllFunction warmupLoss;
+        private Device device;
+        private Object config;
+        private long seed;
+        private boolean verbose;
+
+        private Builder(Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
+            this.model = Objects.requireNonNull(model, "model");
+            this.draw = Objects.requireNonNull(draw, "draw");
+            this.nll = Objects.requireNonNull(nll, "nll");
+            this.auxData = Objects.requireNonNull(auxData, "auxData");
+        }
+
+        /**
+         * @param likelihood a likelihood; only used when it has learnable parameters, which then
+         *     get their own curvature block
+         * @return this
+         */
+        public Builder likelihood(FishLikelihood likelihood) {
+            this.likelihood = likelihood;
+            return this;
+        }
+
+        /** @param v learning rate η of the parameters (default 0.05) @return this */
+        public Builder fishLr(double v) {
+            this.fishLr = v;
+            return this;
+        }
+
+        /** @param v damping γ of the Fisher (default 0.5) @return this */
+        public Builder damping(double v) {
+            this.damping = v;
+            return this;
+        }
+
+        /** @param v weight decay (default 1e-5; see {@link FishLeg#step()}) @return this */
+        public Builder weightDecay(double v) {
+            this.weightDecay = v;
+            return this;
+        }
+
+        /** @param v momentum coefficient of the natural gradient (default 0.9) @return this */
+        public Builder beta(double v) {
+            this.beta = v;
+            return this;
+        }
+
+        /**
+         * @param v k > 0: an auxiliary update every k steps (at steps 0, k, 2k, ...); k < 0: |k|
+         *     auxiliary updates every step; 0: never, Q stays at its warm-up value (default 10)
+         * @return this
+         */
+        public Builder updateAuxEvery(int v) {
+            this.updateAuxEvery = v;
+            return this;
+        }
+
+        /** @param v learning rate of the auxiliary Adam (default 1e-4) @return this */
+        public Builder auxLr(double v) {
+            this.auxLr = v;
+            return this;
+        }
+
+        /**
+         * @param beta1 first-moment decay of the auxiliary Adam (default 0.9)
+         * @param beta2 second-moment decay (default 0.999)
+         * @return this
+         */
+        public Builder auxBetas(double beta1, double beta2) {
+            this.auxBeta1 = beta1;
+            this.auxBeta2 = beta2;
+            return this;
+        }
+
+        /** @param v epsilon of the auxiliary Adam (default 1e-8) @return this */
+        public Builder auxEps(double v) {
+            this.auxEps = v;
+            return this;
+        }
+
+        /**
+         * @param v if positive, the auxiliary learning rate decays linearly from auxLr to 0 over
+         *     this many auxiliary updates (default: no decay)
+         * @return this
+         */
+        public Builder numSteps(long v) {
+            this.numSteps = v;
+            return this;
+        }
+
+        /**
+         * @param v use the Qg form of linear layers, without the rescaling A (default false)
+         * @return this
+         */
+        public Builder batchSpeedup(boolean v) {
+            this.batchSpeedup = v;
+            return this;
+        }
+
+        /**
+         * @param v learn the diagonal rescaling A of Kronecker blocks (default true); false keeps
+         *     A at its warm-up value
+         * @return this
+         */
+        public Builder full(boolean v) {
+            this.full = v;
+            return this;
+        }
+
+        /**
+         * @param v divide the auxiliary loss by ‖u‖², so curvature is learned even when
+         *     gradients are small (default false)
+         * @return this
+         */
+        public Builder normalization(boolean v) {
+            this.normalization = v;
+            return this;
+        }
+
+        /**
+         * @param v weight decay pulls the parameters towards their values at construction θ0,
+         *     scaled by η (default false). Q keeps learning unless {@code updateAuxEvery(0)}.
+         * @return this
+         */
+        public Builder fineTune(boolean v) {
+            this.fineTune = v;
+            return this;
+        }
+
+        /**
+         * @param names layers to manage: dotted names, or {@code re:} regexes matched against a
+         *     prefix of the name; a selected container stands for the layers inside it; empty (or
+         *     a first entry {@code "re:*"}) manages every supported layer (default)
+         * @return this
+         */
+        public Builder moduleNames(List<String> names) {
+            this.moduleNames = List.copyOf(names);
+            return this;
+        }
+
+        /** @param names see {@link #moduleNames(List)} @return this */
+        public Builder moduleNames(String... names) {
+            return moduleNames(List.of(names));
+        }
+
+        /**
+         * @param names layers whose dotted name contains one of these substrings are not managed
+         * @return this
+         */
+        public Builder skipNames(List<String> names) {
+            this.skipNames = List.copyOf(names);
+            return this;
+        }
+
+        /** @param names see {@link #skipNames(List)} @return this */
+        public Builder skipNames(String... names) {
+            return skipNames(List.of(names));
+        }
+
+        /**
+         * @param v if true, every moduleNames entry must select a layer, else construction fails
+         *     naming the entry (the reference's {@code params_strict}; default false)
+         * @return this
+         */
+        public Builder strictModuleNames(boolean v) {
+            this.strictModuleNames = v;
+            return this;
+        }
+
+        /** @param v re-initialisation of managed linear weights (default UNIFORM: keep) @return this */
+        public Builder initialization(Initialization v) {
+            this.initialization = v;
+            return this;
+        }
+
+        /** @param v {@code "uniform"}, {@code "normal"} or {@code "zero"} @return this */
+        public Builder initialization(String v) {
+            return initialization(Initialization.parse(v));
+        }
+
+        /**
+         * @param v initial scale s of Q: Q0 = s·I with warmup 0 (1/damping is the reference's
+         *     suggestion there), diag(Q0) = s²/(g² + γ) with warmup > 0 (suggested 1) (default 1)
+         * @return this
+         */
+        public Builder scale(double v) {
+            this.scale = v;
+            return this;
+        }
+
+        /**
+         * @param v number of examples whose squared gradients set the diagonal of Q0; 0 uses Q0 =
+         *     s·I (default 0). Needs {@link #warmupData} and {@link #warmupLoss}.
+         * @return this
+         */
+        public Builder warmup(int v) {
+            this.warmup = v;
+            return this;
+        }
+
+        /** @param v batches for the warm-up @return this */
+        public Builder warmupData(BatchSource v) {
+            this.warmupData = v;
+            return this;
+        }
+
+        /** @param v loss whose squared gradients the warm-up averages @return this */
+        public Builder warmupLoss(NllFunction v) {
+            this.warmupLoss = v;
+            return this;
+        }
+
+        /**
+         * @param v device of the optimizer's state (default: that of the model's parameters)
+         * @return this
+         */
+        public Builder device(Device v) {
+            this.device = v;
+            return this;
+        }
+
+        /**
+         * Exists for parity with the reference signature only: there {@code config} builds the
+         * replacement of a HuggingFace BERT attention block, which FishLeg4J does not provide.
+         * Leave it unset; a non-null value is rejected at {@link #build()}.
+         *
+         * @param v must be null
+         * @return this
+         */
+        public Builder config(Object v) {
+            this.config = v;
+            return this;
+        }
+
+        /**
+         * @param v seed of the optimizer's own random generator (used by the normal
+         *     initialisation; default 0)
+         * @return this
+         */
+        public Builder seed(long v) {
+            this.seed = v;
+            return this;
+        }
+
+        /** @param v log each managed layer at INFO level (default false) @return this */
+        public Builder verbose(boolean v) {
+            this.verbose = v;
+            return this;
+        }
+
+        Hyperparameters hyperparameters() {
+            return new Hyperparameters(
+                    fishLr, damping, weightDecay, beta, updateAuxEvery, auxLr, auxBeta1, auxBeta2,
+                    auxEps, numSteps, batchSpeedup, full, normalization, fineTune, moduleNames,
+                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose);
+        }
+
+        /**
+         * Builds the optimizer: selects and attaches the curvature blocks, warms Q up and creates
+         * the auxiliary Adam.
+         *
+         * @return the optimizer
+         * @throws IllegalArgumentException naming the setting or layer that is wrong
+         */
+        public FishLeg build() {
+            return new FishLeg(this);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package ai.fishleg.util;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/** Small NDArray helpers used across the library, each in one place. */
+public final class Tensors {
+
+    private static final NDIndex ALL = new NDIndex("...");
+
+    private Tensors() {}
+
+    /**
+     * Copies {@code source} into {@code target} in place (same shape), without going through the
+     * JVM heap. Unlike {@code target.muli(0).addi(source)} it also overwrites NaN or infinite values.
+     *
+     * @param target the array to overwrite
+     * @param source the values
+     */
+    public static void assign(NDArray target, NDArray source) {
+        target.set(ALL, source);
+    }
+
+    /**
+     * Sets every element of {@code target} to zero in place (also NaN or infinite ones).
+     *
+     * @param target the array to clear
+     */
+    public static void zero(NDArray target) {
+        target.set(ALL, 0);
+    }
+
+    /**
+     * Sum over all elements of the products of two lists of arrays (Frobenius inner product over
+     * blocks).
+     *
+     * @param a first list
+     * @param b second list, same shapes
+     * @return sum_i <a_i, b_i>
+     */
+    public static double dot(NDList a, NDList b) {
+        double s = 0;
+        for (int i = 0; i < a.size(); i++) {
+            s += dot(a.get(i), b.get(i));
+        }
+        return s;
+    }
+
+    /**
+     * @param a first array
+     * @param b second array, same shape
+     * @return the sum of the elementwise products, as a double
+     */
+    public static double dot(NDArray a, NDArray b) {
+        try (NDArray p = a.mul(b); NDArray s = p.sum()) {
+            return scalar(s);
+        }
+    }
+
+    /**
+     * @param a a scalar (or one-element) array of a floating-point type
+     * @return its value as a double
+     */
+    public static double scalar(NDArray a) {
+        switch (a.getDataType()) {
+            case FLOAT64:
+                return a.getDouble();
+            case FLOAT32:
+                return a.getFloat();
+            default:
+                try (NDArray d = a.toType(DataType.FLOAT64, true)) {
+                    return d.getDouble();
+                }
+        }
+    }
+
+    /**
+     * @param a an array
+     * @return the sum of squares of its elements
+     */
+    public static double squaredNorm(NDArray a) {
+        return dot(a, a);
+    }
+
+    /**
+     * @param a an array of any shape
+     * @return whether every element is finite
+     */
+    public static boolean isFinite(NDArray a) {
+        try (NDArray nan = a.isNaN(); NDArray inf = a.isInfinite();
+                NDArray bad = nan.logicalOr(inf); NDArray any = bad.any()) {
+            return !any.getBoolean();
+        }
+    }
+
+    /**
+     * An upper-triangular 0/1 matrix (diagonal included).
+     *
+     * @param manager where to create it
+     * @param n size
+     * @param dataType element type
+     * @return the mask
+     */
+    public static NDArray upperTriangularMask(NDManager manager, int n, DataType dataType) {
+        double[] m = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = i; j < n; j++) {
+                m[i * n + j] = 1;
+            }
+        }
+        return create(manager, m, new Shape(n, n), dataType);
+    }
+
+    /**
+     * Creates an array from doubles in the requested type.
+     *
+     * @param manager where to create it
+     * @param values row-major values
+     * @param shape the shape
+     * @param dataType element type
+     * @return the array
+     */
+    public static NDArray create(NDManager manager, double[] values, Shape shape, DataType dataType) {
+        NDArray d = manager.create(values, shape);
+        if (dataType == DataType.FLOAT64) {
+            return d;
+        }
+        NDArray t = d.toType(dataType, false);
+        d.close();
+        return t;
+    }
+}
