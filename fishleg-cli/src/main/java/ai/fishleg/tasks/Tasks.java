@@ -1,0 +1,91 @@
+package ai.fishleg.tasks;
+
+import ai.fishleg.datasets.MnistFolder;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The built-in tasks and their presets. Where each preset comes from (reference settings and the
+ * measured runs that chose it) is written down in the README's "Tasks and presets" section.
+ */
+public final class Tasks {
+
+    /** The default task: generated data, so it runs anywhere. */
+    public static final String DEFAULT = "curves-autoencoder";
+
+    private static final int PIXELS = 28 * 28;
+
+    private static final List<Task> ALL = List.of(
+            new Task(
+                    "curves-autoencoder",
+                    "CURVES auto-encoder 784-400-200-100-50-25-6 (mirrored), generated images, Bernoulli",
+                    Task.Kind.AUTOENCODER, Task.Source.CURVES, false,
+                    () -> Models.autoencoder(PIXELS, 400, 200, 100, 50, 25, 6),
+                    100, 10,
+                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.05, 0.9, 0)),
+            new Task(
+                    "fmnist-autoencoder",
+                    "Fashion-MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli",
+                    Task.Kind.AUTOENCODER, Task.Source.FASHION_MNIST, false,
+                    () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
+                    100, 10,
+                    new FishLegSettings(5e-3, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.05, 0.9, 0)),
+            new Task(
+                    "mnist-autoencoder",
+                    "MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli (data: --data DIR)",
+                    Task.Kind.AUTOENCODER, Task.Source.MNIST, false,
+                    () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
+                    100, 10,
+                    new FishLegSettings(5e-3, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.05, 0.9, 0)),
+            new Task(
+                    "fmnist-mlp",
+                    "Fashion-MNIST classifier, MLP 784-512-256-10 (ReLU), softmax",
+                    Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, false,
+                    () -> Models.mlp(MnistFolder.CLASSES, 512, 256),
+                    100, 5,
+                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.05, 0.9, 0)),
+            new Task(
+                    "fmnist-cnn",
+                    "Fashion-MNIST classifier, CNN 2x(Conv2d 5x5 + BatchNorm + ReLU + max-pool) + Linear, softmax",
+                    Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, true,
+                    () -> Models.cnn(MnistFolder.CLASSES),
+                    100, 5,
+                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.05, 0.9, 0)));
+
+    private Tasks() {}
+
+    /** @return every task, default first */
+    public static List<Task> all() {
+        return ALL;
+    }
+
+    /** @return the names of all tasks */
+    public static List<String> names() {
+        return ALL.stream().map(Task::name).collect(Collectors.toList());
+    }
+
+    /**
+     * @param name a task name
+     * @return the task
+     * @throws IllegalArgumentException listing the known names when there is no such task
+     */
+    public static Task get(String name) {
+        for (Task t : ALL) {
+            if (t.name().equals(name)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException(
+                "unknown task '" + name + "'; tasks: " + String.join(", ", names()));
+    }
+}
