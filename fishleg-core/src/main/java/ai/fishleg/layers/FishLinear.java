@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
+import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +32,12 @@ import java.util.function.Supplier;
  * <p>In the reference, {@code FishLinear} subclasses {@code nn.Linear} and replaces the user's
  * module. DJL blocks cannot be swapped in place, so here the block is attached to the user's
  * {@link Linear}, which stays as it is; {@link #forLayer} makes one.
+ *
+ * <p>With {@link CurvatureOptions#batchSpeedup()} A is left out, Q = RᵀR ⊗ LLᵀ, and Q can also be
+ * applied to the minibatch gradient from the layer's inputs and output gradients without forming
+ * the gradient ({@link #qg}, SPEC 9). The optimizer itself applies Q to the stored gradient U,
+ * which gives the same numbers: DJL offers no hook through which FishLeg could capture a layer's
+ * inputs and output gradients inside a user's model.
  */
 public final class FishLinear extends KroneckerBlock {
 
@@ -136,6 +143,55 @@ public final class FishLinear extends KroneckerBlock {
     /** @return whether the layer has a bias */
     public boolean hasBias() {
         return bias;
+    }
+
+    /**
+     * The reference's {@code Qg} (SPEC 9): Q times the minibatch gradient U = Goutᵀ Â of this layer,
+     * computed from the layer's inputs and output gradients without forming U:
+     *
+     * <pre>
+     *   Qg = (RᵀR Goutᵀ) (Â LLᵀ)      Â = [inputs | 1] (n x (in+1)),  Gout (n x out)
+     * </pre>
+     *
+     * where n is the number of rows after flattening all leading dimensions (the batch, or batch
+     * times sequence length) and Gout already holds the 1/B of a mean loss. This equals {@link
+     * #qv} applied to U and is cheaper when n &lt; min(out, in + 1).
+     *
+     * @param inputs the layer's inputs (..., in)
+     * @param outputGradients dLoss/dOutput (..., out), same leading dimensions
+     * @return Qg, one array per parameter (weight, bias), in the inputs' manager
+     * @throws IllegalStateException if the block was not built with batchSpeedup (with A, Q does
+     *     not factor over the rows)
+     */
+    public NDList qg(NDArray inputs, NDArray outputGradients) {
+        if (usesA()) {
+            throw new IllegalStateException(
+                    "qg needs a block built with batchSpeedup (Q = RᵀR ⊗ LLᵀ without A); this"
+                            + " block of " + getName() + " uses A: apply qv to the gradient");
+        }
+        long n = inputs.size() / inFeatures;
+        if (inputs.size() != n * inFeatures || outputGradients.size() != n * outFeatures) {
+            throw new IllegalArgumentException(
+                    "inputs " + inputs.getShape() + " and output gradients "
+                            + outputGradients.getShape() + " do not fit a linear layer " + inFeatures
+                            + " -> " + outFeatures + " with the same leading dimensions");
+        }
+        NDManager target = inputs.getManager();
+        NDArray m = outFactor();
+        NDArray k = inFactor();
+        try (Scope s = Scope.open(target)) {
+            s.use(m);
+            s.use(k);
+            s.use(inputs);
+            s.use(outputGradients);
+            NDArray a = inputs.reshape(n, inFeatures);
+            if (bias) {
+                a = a.concat(s.manager().ones(new Shape(n, 1), a.getDataType()), 1);
+            }
+            NDArray gOutT = outputGradients.reshape(n, outFeatures).transpose();
+            NDArray qg = m.matMul(gOutT).matMul(a.matMul(k));
+            return Scope.keep(fromMatrix(qg), target);
+        }
     }
 
     @Override
