@@ -121,34 +121,20 @@ public abstract class DiagonalBlock extends CurvatureBlock {
 
     @Override
     public Tape qvTape(NDList u) {
-        NDList v = qv(u);
-        return new Tape() {
-            @Override
-            public NDList v() {
-                return v;
-            }
-
-            @Override
-            public Map<String, NDArray> vjp(NDList cotangent) {
-                // d⟨D, L² ⊙ u⟩/dL = 2 L ⊙ D ⊙ u
-                NDManager target = u.head().getManager();
-                Map<String, NDArray> grads = new LinkedHashMap<>();
-                try (Scope s = Scope.open(target)) {
-                    s.use(u);
-                    s.use(cotangent);
-                    for (int i = 0; i < u.size(); i++) {
-                        NDArray g = cotangent.get(i).mul(u.get(i)).mul(s.use(getFactor(i))).muli(2);
-                        grads.put(auxNames.get(i), Scope.keep(g, target));
-                    }
+        return tape(qv(u), cotangent -> {
+            // d⟨D, L² ⊙ u⟩/dL = 2 L ⊙ D ⊙ u
+            NDManager target = u.head().getManager();
+            Map<String, NDArray> grads = new LinkedHashMap<>();
+            try (Scope s = Scope.open(target)) {
+                s.use(u);
+                s.use(cotangent);
+                for (int i = 0; i < u.size(); i++) {
+                    NDArray g = cotangent.get(i).mul(u.get(i)).mul(s.use(getFactor(i))).muli(2);
+                    grads.put(auxNames.get(i), Scope.keep(g, target));
                 }
-                return grads;
             }
-
-            @Override
-            public void close() {
-                v.close();
-            }
-        };
+            return grads;
+        });
     }
 
     @Override

@@ -1,15 +1,9 @@
 package ai.fishleg.layers;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Convolution;
-import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * The curvature block of a convolution (reference {@code FishConv2d}, SPEC 10.3), for DJL's
@@ -34,35 +28,15 @@ import java.util.function.Supplier;
  */
 public final class FishConvolution extends KroneckerBlock {
 
-    private final Shape weightShape;
-    private final int outChannels;
-    private final int fanIn;
-    private final boolean bias;
-
     private FishConvolution(
             String name,
-            Shape weightShape,
-            boolean bias,
-            List<Supplier<NDArray>> parameters,
+            WeightMatrix layout,
             Convolution layer,
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        super(
-                name,
-                bias ? List.of("weight", "bias") : List.of("weight"),
-                parameters,
-                layer,
-                parent,
-                dataType,
-                Math.toIntExact(weightShape.get(0)),
-                Math.toIntExact(weightShape.size() / weightShape.get(0)) + (bias ? 1 : 0),
-                new CurvatureOptions(options.full(), false),
-                true);
-        this.weightShape = weightShape;
-        this.outChannels = Math.toIntExact(weightShape.get(0));
-        this.fanIn = Math.toIntExact(weightShape.size() / weightShape.get(0));
-        this.bias = bias;
+        super(name, layout, layout.parameters(layer), layer, parent, dataType,
+                new CurvatureOptions(options.full(), false), true, false);
     }
 
     /**
@@ -76,49 +50,23 @@ public final class FishConvolution extends KroneckerBlock {
      */
     public static FishConvolution forLayer(
             String name, Convolution layer, NDManager parent, CurvatureOptions options) {
-        Parameter weight = layer.getParameters().get("weight");
-        Parameter biasParam = layer.getParameters().get("bias");
-        NDArray w = weight.getArray();
-        List<Supplier<NDArray>> params =
-                biasParam == null
-                        ? List.of(weight::getArray)
-                        : List.of(weight::getArray, biasParam::getArray);
-        return new FishConvolution(
-                name, w.getShape(), biasParam != null, params, layer, parent, w.getDataType(),
-                options);
+        WeightMatrix layout = WeightMatrix.of(layer, "weight");
+        DataType type = layer.getParameters().get("weight").getArray().getDataType();
+        return new FishConvolution(name, layout, layer, parent, type, options);
     }
 
     /** @return the weight's shape (out, in/groups, kernel...) */
     public Shape getWeightShape() {
-        return weightShape;
+        return getLayout().weightShape();
     }
 
     /** @return K = (in/groups) · kernel size: the weight columns of U */
     public int getFanIn() {
-        return fanIn;
+        return getLayout().fan();
     }
 
     /** @return whether the layer has a bias */
     public boolean hasBias() {
-        return bias;
-    }
-
-    @Override
-    protected NDArray toMatrix(NDList v) {
-        NDArray w = v.get(0).reshape(outChannels, fanIn);
-        if (!bias) {
-            return w;
-        }
-        return w.concat(v.get(1).reshape(outChannels, 1), 1);
-    }
-
-    @Override
-    protected NDList fromMatrix(NDArray matrix) {
-        if (!bias) {
-            return new NDList(matrix.reshape(weightShape));
-        }
-        NDArray w = matrix.get(new NDIndex().addAllDim().addSliceDim(0, fanIn));
-        NDArray b = matrix.get(new NDIndex().addAllDim().addIndices(fanIn));
-        return new NDList(w.reshape(weightShape), b);
+        return getLayout().bias();
     }
 }

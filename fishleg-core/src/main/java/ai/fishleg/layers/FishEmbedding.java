@@ -1,12 +1,8 @@
 package ai.fishleg.layers;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.core.Embedding;
-import java.util.List;
 
 /**
  * The curvature block of an embedding table (the reference's {@code main} {@code FishEmbedding},
@@ -29,20 +25,10 @@ import java.util.List;
 public final class FishEmbedding extends KroneckerBlock {
 
     private FishEmbedding(
-            String name, Parameter table, Embedding<?> layer, NDManager parent,
-            CurvatureOptions options) {
-        super(
-                name,
-                List.of(table.getName()),
-                List.of(table::getArray),
-                layer,
-                parent,
-                table.getArray().getDataType(),
-                Math.toIntExact(table.getArray().getShape().get(0)),
-                Math.toIntExact(table.getArray().getShape().get(1)),
-                new CurvatureOptions(options.full(), false),
-                false,
-                true);
+            String name, WeightMatrix layout, Embedding<?> layer, NDManager parent,
+            DataType dataType, CurvatureOptions options) {
+        super(name, layout, layout.parameters(layer), layer, parent, dataType,
+                new CurvatureOptions(options.full(), false), false, true);
     }
 
     /**
@@ -56,14 +42,14 @@ public final class FishEmbedding extends KroneckerBlock {
      */
     public static FishEmbedding forLayer(
             String name, Embedding<?> layer, NDManager parent, CurvatureOptions options) {
-        Parameter table = layer.getParameters().get("embedding");
-        Shape shape = table.getArray().getShape();
-        if (shape.dimension() != 2) {
+        WeightMatrix layout = WeightMatrix.of(layer, "embedding");
+        if (layout.weightShape().dimension() != 2 || layout.bias()) {
             throw new IllegalArgumentException(
-                    "embedding " + name + " has a table of shape " + shape
-                            + "; FishEmbedding needs a 2-D (numEmbeddings x dim) table");
+                    "embedding " + name + " has a table of shape " + layout.weightShape()
+                            + "; FishEmbedding needs a 2-D (numEmbeddings x dim) table, no bias");
         }
-        return new FishEmbedding(name, table, layer, parent, options);
+        DataType type = layer.getParameters().get("embedding").getArray().getDataType();
+        return new FishEmbedding(name, layout, layer, parent, type, options);
     }
 
     /** @return the number of rows of the table */
@@ -74,15 +60,5 @@ public final class FishEmbedding extends KroneckerBlock {
     /** @return the embedding size */
     public int getEmbeddingSize() {
         return getCols();
-    }
-
-    @Override
-    protected NDArray toMatrix(NDList v) {
-        return v.get(0);
-    }
-
-    @Override
-    protected NDList fromMatrix(NDArray matrix) {
-        return new NDList(matrix);
     }
 }

@@ -3,10 +3,8 @@ package ai.fishleg.layers;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
@@ -63,33 +61,22 @@ public final class FishLinear extends KroneckerBlock {
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        this("", inFeatures, outFeatures, bias, List.of(), null, parent, dataType, options);
+        this("", new WeightMatrix("weight", new Shape(outFeatures, inFeatures), bias), List.of(),
+                null, parent, dataType, options);
     }
 
     private FishLinear(
             String name,
-            int inFeatures,
-            int outFeatures,
-            boolean bias,
+            WeightMatrix layout,
             List<Supplier<NDArray>> parameters,
             Linear layer,
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        super(
-                name,
-                bias ? List.of("weight", "bias") : List.of("weight"),
-                parameters,
-                layer,
-                parent,
-                dataType,
-                outFeatures,
-                inFeatures + (bias ? 1 : 0),
-                options,
-                false);
-        this.inFeatures = inFeatures;
-        this.outFeatures = outFeatures;
-        this.bias = bias;
+        super(name, layout, parameters, layer, parent, dataType, options, false, false);
+        this.inFeatures = layout.fan();
+        this.outFeatures = layout.rows();
+        this.bias = layout.bias();
         masks.put(L, register(Tensors.upperTriangularMask(manager, getCols(), dataType)));
         masks.put(R, register(Tensors.upperTriangularMask(manager, getRows(), dataType)));
     }
@@ -110,24 +97,10 @@ public final class FishLinear extends KroneckerBlock {
      */
     public static FishLinear forLayer(
             String name, Linear layer, NDManager parent, CurvatureOptions options) {
-        Parameter weight = layer.getParameters().get("weight");
-        Parameter biasParam = layer.getParameters().get("bias");
-        NDArray w = weight.getArray();
-        Shape shape = w.getShape();
-        List<Supplier<NDArray>> params =
-                biasParam == null
-                        ? List.of(weight::getArray)
-                        : List.of(weight::getArray, biasParam::getArray);
+        WeightMatrix layout = WeightMatrix.of(layer, "weight");
+        DataType type = layer.getParameters().get("weight").getArray().getDataType();
         return new FishLinear(
-                name,
-                Math.toIntExact(shape.get(1)),
-                Math.toIntExact(shape.get(0)),
-                biasParam != null,
-                params,
-                layer,
-                parent,
-                w.getDataType(),
-                options);
+                name, layout, layout.parameters(layer), layer, parent, type, options);
     }
 
     /** @return the number of input features */
@@ -197,24 +170,5 @@ public final class FishLinear extends KroneckerBlock {
     @Override
     public Map<String, NDArray> getGradientMasks() {
         return masks;
-    }
-
-    @Override
-    protected NDArray toMatrix(NDList v) {
-        NDArray w = v.get(0);
-        if (!bias) {
-            return w;
-        }
-        return w.concat(v.get(1).reshape(outFeatures, 1), 1);
-    }
-
-    @Override
-    protected NDList fromMatrix(NDArray matrix) {
-        if (!bias) {
-            return new NDList(matrix);
-        }
-        NDArray w = matrix.get(new NDIndex().addAllDim().addSliceDim(0, inFeatures));
-        NDArray b = matrix.get(new NDIndex().addAllDim().addIndices(inFeatures));
-        return new NDList(w, b);
     }
 }

@@ -38,6 +38,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     /** Name of the diagonal rescaling A (out x k). */
     public static final String A = "A";
 
+    private final WeightMatrix layout;
     private final int rows;
     private final int cols;
     private final CurvatureOptions options;
@@ -48,60 +49,30 @@ public abstract class KroneckerBlock extends CurvatureBlock {
 
     /**
      * @param name layer name
-     * @param order parameter names
-     * @param parameters suppliers of the live parameter arrays (or empty)
+     * @param layout how the parameters form U (which also gives their names, in block order)
+     * @param parameters suppliers of the live parameter arrays (or empty for a detached block)
      * @param layer the DJL layer, or null
      * @param parent parent manager
      * @param dataType element type
-     * @param rows out: rows of U
-     * @param cols k: columns of U (fan-in plus one for a bias)
      * @param options full / batchSpeedup
-     * @param inFactorTransposed false: N = L Lᵀ (Linear); true: N = Lᵀ L (Conv2d)
-     */
-    protected KroneckerBlock(
-            String name,
-            List<String> order,
-            List<Supplier<NDArray>> parameters,
-            Block layer,
-            NDManager parent,
-            DataType dataType,
-            int rows,
-            int cols,
-            CurvatureOptions options,
-            boolean inFactorTransposed) {
-        this(name, order, parameters, layer, parent, dataType, rows, cols, options,
-                inFactorTransposed, false);
-    }
-
-    /**
-     * @param name layer name
-     * @param order parameter names
-     * @param parameters suppliers of the live parameter arrays (or empty)
-     * @param layer the DJL layer, or null
-     * @param parent parent manager
-     * @param dataType element type
-     * @param rows out: rows of U
-     * @param cols k: columns of U (fan-in plus one for a bias)
-     * @param options full / batchSpeedup
-     * @param inFactorTransposed false: N = L Lᵀ (Linear); true: N = Lᵀ L (Conv2d)
+     * @param inFactorTransposed false: N = L Lᵀ (Linear, Embedding); true: N = Lᵀ L (Conv2d)
      * @param outFactorDiagonal false: R is out x out and M = RᵀR; true: R is a vector of length
      *     out (all ones at start) and M = diag(R²) (Embedding)
      */
     protected KroneckerBlock(
             String name,
-            List<String> order,
+            WeightMatrix layout,
             List<Supplier<NDArray>> parameters,
             Block layer,
             NDManager parent,
             DataType dataType,
-            int rows,
-            int cols,
             CurvatureOptions options,
             boolean inFactorTransposed,
             boolean outFactorDiagonal) {
-        super(name, order, parameters, layer, parent, dataType);
-        this.rows = rows;
-        this.cols = cols;
+        super(name, layout.order(), parameters, layer, parent, dataType);
+        this.layout = layout;
+        this.rows = layout.rows();
+        this.cols = layout.cols();
         this.options = options;
         this.inFactorTransposed = inFactorTransposed;
         this.outFactorDiagonal = outFactorDiagonal;
@@ -174,6 +145,11 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return true;
     }
 
+    /** @return how the parameters form U */
+    public WeightMatrix getLayout() {
+        return layout;
+    }
+
     /**
      * Lays a block vector out as the matrix U (out x k). It may return an array of {@code v}
      * itself (no copy) when the layout already matches.
@@ -181,7 +157,9 @@ public abstract class KroneckerBlock extends CurvatureBlock {
      * @param v one array per parameter
      * @return U
      */
-    protected abstract NDArray toMatrix(NDList v);
+    protected final NDArray toMatrix(NDList v) {
+        return layout.toMatrix(v);
+    }
 
     /**
      * Inverse of {@link #toMatrix}.
@@ -189,7 +167,9 @@ public abstract class KroneckerBlock extends CurvatureBlock {
      * @param matrix an out x k matrix
      * @return one array per parameter, shaped like the parameters
      */
-    protected abstract NDList fromMatrix(NDArray matrix);
+    protected final NDList fromMatrix(NDArray matrix) {
+        return layout.fromMatrix(matrix);
+    }
 
     /** @return M = RᵀR, or the vector R² when the out factor is diagonal (cached) */
     protected NDArray outFactor() {

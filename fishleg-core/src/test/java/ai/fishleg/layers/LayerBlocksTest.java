@@ -1,6 +1,7 @@
 package ai.fishleg.layers;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.data.Offset.offset;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -13,6 +14,7 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.norm.LayerNorm;
+import ai.fishleg.testing.BlockMatrices;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.testing.LayerModels;
 import ai.fishleg.util.Rng;
@@ -92,10 +94,10 @@ class LayerBlocksTest {
             assertThat((long) n).isEqualTo(block.parameterSize());
 
             double[] v = new Rng(2).gaussians(n);
-            double[] qv = Dense.flatten(block.qv(unflatten(m, block, v)));
+            double[] qv = Dense.flatten(block.qv(BlockMatrices.unflatten(m, block, v)));
             assertThat(Dense.relError(qv, Dense.apply(dense, v))).isLessThan(1e-12);
 
-            double[][] op = operatorMatrix(m, block);
+            double[][] op = BlockMatrices.operator(m, block);
             double scale = maxAbs(dense);
             assertThat(Dense.maxAbsDiff(op, dense)).isLessThan(1e-12 * scale);
             assertThat(Dense.maxAbsDiff(op, Dense.transpose(op))).isLessThan(1e-12 * scale);
@@ -104,7 +106,7 @@ class LayerBlocksTest {
             double[] diag = Dense.flatten(block.diagQ());
             for (int i = 0; i < n; i++) {
                 assertThat(diag[i]).as("diagQ[" + i + "]").isCloseTo(op[i][i],
-                        org.assertj.core.data.Offset.offset(1e-12 * scale));
+                        offset(1e-12 * scale));
             }
         }
     }
@@ -117,8 +119,8 @@ class LayerBlocksTest {
             Rng rng = new Rng(3);
             randomizeAux(block, rng);
             int n = Math.toIntExact(block.parameterSize());
-            NDList u = unflatten(m, block, rng.gaussians(n));
-            NDList d = unflatten(m, block, rng.gaussians(n));
+            NDList u = BlockMatrices.unflatten(m, block, rng.gaussians(n));
+            NDList d = BlockMatrices.unflatten(m, block, rng.gaussians(n));
             Map<String, NDArray> grads;
             try (CurvatureBlock.Tape tape = block.qvTape(u)) {
                 assertThat(Dense.relError(Dense.flatten(tape.v()), Dense.flatten(block.qv(u))))
@@ -156,11 +158,11 @@ class LayerBlocksTest {
             CurvatureBlock block = build(m, c, CurvatureOptions.DEFAULT);
             double s = 2.5;
             block.warmup(null, s);
-            double[][] op = operatorMatrix(m, block);
+            double[][] op = BlockMatrices.operator(m, block);
             for (int i = 0; i < op.length; i++) {
                 for (int j = 0; j < op.length; j++) {
                     assertThat(op[i][j]).as("Q0[" + i + "][" + j + "]")
-                            .isCloseTo(i == j ? s : 0, org.assertj.core.data.Offset.offset(1e-12));
+                            .isCloseTo(i == j ? s : 0, offset(1e-12));
                 }
             }
         }
@@ -176,12 +178,12 @@ class LayerBlocksTest {
             for (int i = 0; i < n; i++) {
                 dv[i] += 0.5;
             }
-            block.warmup(unflatten(m, block, dv), 3.0);
-            double[][] op = operatorMatrix(m, block);
+            block.warmup(BlockMatrices.unflatten(m, block, dv), 3.0);
+            double[][] op = BlockMatrices.operator(m, block);
             double[] diag = Dense.flatten(block.diagQ());
             for (int i = 0; i < n; i++) {
-                assertThat(op[i][i]).isCloseTo(dv[i] * dv[i], org.assertj.core.data.Offset.offset(1e-12));
-                assertThat(diag[i]).isCloseTo(dv[i] * dv[i], org.assertj.core.data.Offset.offset(1e-12));
+                assertThat(op[i][i]).isCloseTo(dv[i] * dv[i], offset(1e-12));
+                assertThat(diag[i]).isCloseTo(dv[i] * dv[i], offset(1e-12));
             }
         }
     }
@@ -300,35 +302,5 @@ class LayerBlocksTest {
         double f = Tensors.dot(d, q);
         q.close();
         return f;
-    }
-
-    /** Splits a flat vector into arrays shaped like the block's parameters. */
-    static NDList unflatten(NDManager m, CurvatureBlock block, double[] flat) {
-        NDList out = new NDList();
-        int o = 0;
-        for (NDArray p : block.getParameterArrays()) {
-            int size = Math.toIntExact(p.size());
-            double[] part = java.util.Arrays.copyOfRange(flat, o, o + size);
-            out.add(Tensors.create(m, part, p.getShape(), p.getDataType()));
-            o += size;
-        }
-        return out;
-    }
-
-    /** The matrix of v ↦ Q v, column by column from unit vectors. */
-    static double[][] operatorMatrix(NDManager m, CurvatureBlock block) {
-        int n = Math.toIntExact(block.parameterSize());
-        double[][] q = new double[n][n];
-        for (int j = 0; j < n; j++) {
-            double[] e = new double[n];
-            e[j] = 1;
-            try (NDManager s = m.newSubManager()) {
-                double[] col = Dense.flatten(block.qv(unflatten(s, block, e)));
-                for (int i = 0; i < n; i++) {
-                    q[i][j] = col[i];
-                }
-            }
-        }
-        return q;
     }
 }

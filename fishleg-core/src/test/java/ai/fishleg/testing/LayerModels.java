@@ -89,7 +89,8 @@ public final class LayerModels {
     }
 
     /**
-     * Images whose class (of 3) is the best-matching of three fixed random templates.
+     * Noisy images of three classes: class k is a fixed random template T_k plus N(0, 1) noise,
+     * x = T_k + ε, with k uniform.
      *
      * @param manager owner
      * @param n number of examples
@@ -106,19 +107,11 @@ public final class LayerModels {
         double[] x = rng.gaussians(n * 64);
         double[] y = new double[n * 3];
         for (int i = 0; i < n; i++) {
-            int best = 0;
-            double bestScore = Double.NEGATIVE_INFINITY;
-            for (int k = 0; k < 3; k++) {
-                double s = 0;
-                for (int j = 0; j < 64; j++) {
-                    s += templates[k][j] * x[i * 64 + j];
-                }
-                if (s > bestScore) {
-                    bestScore = s;
-                    best = k;
-                }
+            int k = rng.nextInt(3);
+            for (int j = 0; j < 64; j++) {
+                x[i * 64 + j] += templates[k][j];
             }
-            y[i * 3 + best] = 1;
+            y[i * 3 + k] = 1;
         }
         NDArray xs = Tensors.create(manager, x, new Shape(n, 1, 8, 8), type);
         NDArray ys = Tensors.create(manager, y, new Shape(n, 3), type);
