@@ -19,6 +19,7 @@ import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
+import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.select.NamedLayer;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
@@ -57,9 +58,12 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>FishLeg manages the layers it knows ({@link LayerRegistry}; each gets a {@link
- * CurvatureBlock}) and, when the likelihood has learnable parameters, those too. Parameters of
- * other layers are left alone (as in the reference) and listed by {@link
- * #getUnmanagedParameters()} and in the log, so nothing is frozen silently.
+ * CurvatureBlock}) and, when the likelihood has learnable parameters, those too. Layers are found
+ * at any depth of the model ({@code SequentialBlock}, {@code ParallelBlock}, user blocks with
+ * children) and named by their dotted paths (see {@link LayerSelection}), for example {@code
+ * 02SequentialBlock.01Linear}; {@link #describeLayers(Block)} lists them with the sizes of their
+ * blocks of Q. Parameters of other layers are left alone (as in the reference) and listed by
+ * {@link #getUnmanagedParameters()} and in the log, so nothing is frozen silently.
  *
  * <p>Native memory: the optimizer owns one {@link NDManager} (a child of the model's parameter
  * manager) for λ, momentum, stored gradients and Adam moments; every temporary of a step lives in a
@@ -84,6 +88,8 @@ public final class FishLeg implements AutoCloseable {
     private final List<String> unmanagedParameters;
     private final AuxAdam auxAdam;
     private final Rng rng;
+    private final ModelState modelState;
+    private final FisherEstimator fisherEstimator;
 
     private double fishLr;
     private long stepCount;
@@ -115,6 +121,8 @@ public final class FishLeg implements AutoCloseable {
         this.hp = b.hyperparameters();
         this.fishLr = hp.fishLr();
         this.rng = new Rng(hp.seed());
+        this.modelState = new ModelState(model);
+        this.fisherEstimator = hp.estimator().create(hp);
         if (hp.warmup() > 0 && (b.warmupData == null || b.warmupLoss == null)) {
             throw new IllegalArgumentException(
                     "warmup = " + hp.warmup() + " > 0 needs warmupData and warmupLoss (the"
@@ -131,7 +139,8 @@ public final class FishLeg implements AutoCloseable {
         boolean ok = false;
         try {
             CurvatureOptions options = new CurvatureOptions(hp.full(), hp.batchSpeedup());
-            for (NamedLayer layer : selectLayers()) {
+            for (NamedLayer layer : ManagedLayers.select(
+                    model, hp.moduleNames(), hp.strictModuleNames(), hp.skipNames())) {
                 CurvatureBlock block =
                         LayerRegistry.factoryFor(layer.layer())
                                 .create(layer.layerName(), layer.layer(), manager, options);
@@ -149,7 +158,7 @@ public final class FishLeg implements AutoCloseable {
                         "FishLeg found no layer it can manage in the model (supported types: "
                                 + LayerRegistry.supportedTypes() + "; moduleNames "
                                 + hp.moduleNames() + ", skipNames " + hp.skipNames()
-                                + "; layers in the model: " + describeLayers() + ")");
+                                + "; layers in the model: " + layerTypes() + ")");
             }
             if (likelihood != null && !likelihood.getParameters().isEmpty()) {
                 CurvatureBlock lb = likelihood.createCurvatureBlock(manager, hp.scale());
@@ -226,54 +235,6 @@ public final class FishLeg implements AutoCloseable {
         return a;
     }
 
-    private List<NamedLayer> selectLayers() {
-        List<NamedLayer> all = LayerSelection.namedLayers(model);
-        List<String> names = hp.moduleNames();
-        boolean selectAll = names.isEmpty() || "re:*".equals(names.get(0));
-        List<NamedLayer> candidates;
-        if (selectAll) {
-            candidates = all;
-        } else {
-            candidates = new ArrayList<>();
-            for (NamedLayer selected :
-                    LayerSelection.select(all, names, hp.strictModuleNames())) {
-                if (LayerRegistry.factoryFor(selected.layer()) != null) {
-                    candidates.add(selected);
-                } else if (!selected.layer().getDirectParameters().isEmpty()) {
-                    throw new IllegalArgumentException(
-                            "layer " + displayName(selected.layerName()) + " was selected by"
-                                    + " moduleNames but its type "
-                                    + selected.layer().getClass().getSimpleName()
-                                    + " is not supported by FishLeg (supported: "
-                                    + LayerRegistry.supportedTypes() + ")");
-                } else {
-                    // A selected container stands for the supported layers inside it.
-                    for (NamedLayer n : all) {
-                        if (LayerSelection.isDescendant(selected.layerName(), n.layerName())) {
-                            candidates.add(n);
-                        }
-                    }
-                }
-            }
-        }
-        List<NamedLayer> managed = new ArrayList<>();
-        for (NamedLayer c : candidates) {
-            String name = c.layerName();
-            if (LayerRegistry.factoryFor(c.layer()) == null) {
-                continue;
-            }
-            if (managed.stream().anyMatch(m -> LayerSelection.isDescendant(m.layerName(), name))) {
-                continue;
-            }
-            if (hp.skipNames().stream().anyMatch(name::contains)) {
-                LOG.debug("FishLeg skips {} (skipNames)", displayName(name));
-                continue;
-            }
-            managed.add(c);
-        }
-        return managed;
-    }
-
     private void reinitialize(CurvatureBlock block) {
         if (!(block instanceof FishLinear) || hp.initialization() == Initialization.UNIFORM) {
             return;
@@ -324,7 +285,7 @@ public final class FishLeg implements AutoCloseable {
         return List.copyOf(out);
     }
 
-    private String describeLayers() {
+    private String layerTypes() {
         List<String> out = new ArrayList<>();
         for (NamedLayer n : LayerSelection.namedLayers(model)) {
             if (!n.layer().getDirectParameters().isEmpty()) {
@@ -335,7 +296,32 @@ public final class FishLeg implements AutoCloseable {
     }
 
     private static String displayName(String name) {
-        return name.isEmpty() ? "<root>" : name;
+        return LayerSelection.displayName(name);
+    }
+
+    /**
+     * Lists the layers of a model that have trainable parameters, with whether FishLeg manages
+     * them by default (every supported layer) and the sizes of their blocks of Q (parameters and
+     * auxiliary parameters λ). Names are dotted paths ({@link LayerSelection}).
+     *
+     * @param model an initialised model
+     * @return one description per layer, in pre-order
+     */
+    public static List<ManagedLayers.LayerDescription> describeLayers(Block model) {
+        return ManagedLayers.describe(model, List.of(), List.of());
+    }
+
+    /**
+     * {@link #describeLayers(Block)} under a selection.
+     *
+     * @param model an initialised model
+     * @param moduleNames as {@link Builder#moduleNames(List)}
+     * @param skipNames as {@link Builder#skipNames(List)}
+     * @return one description per layer, in pre-order
+     */
+    public static List<ManagedLayers.LayerDescription> describeLayers(
+            Block model, List<String> moduleNames, List<String> skipNames) {
+        return ManagedLayers.describe(model, moduleNames, skipNames);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -472,19 +458,22 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /**
-     * One auxiliary update of λ (SPEC section 7): draws a random auxiliary batch, samples targets
-     * from the model ({@code fisher}) or uses the batch's own targets (empirical Fisher), computes
-     * the sampled-label gradient g and, with u the stored gradient and V = Q(λ)u, the auxiliary
-     * loss ½(γ⟨V,V⟩ + ⟨g,V⟩²) − ⟨u,V⟩ (divided by ‖u‖² with {@code normalization}); if {@code
-     * train}, takes one Adam step on λ with its analytic gradient. The model's parameters and
-     * gradients are left as they were.
+     * One auxiliary update of λ (SPEC sections 7 and 14): draws a random auxiliary batch, samples
+     * targets from the model ({@code fisher}) or uses the batch's own targets (empirical Fisher),
+     * takes the direction u (the stored gradient, or Gaussian with {@code uSampling}), V = Q(λ)u,
+     * an estimate F̂V of the Fisher times V ({@code estimator}; the seed's F̂ = g gᵀ from the
+     * sampled-label gradient g by default) and the auxiliary loss ½(γ⟨V,V⟩ + ⟨V,F̂V⟩) − ⟨u,V⟩
+     * (divided by ‖u‖² with {@code normalization}); if {@code train}, takes one Adam step on λ with
+     * its analytic gradient, the vector-Jacobian product of λ ↦ Q(λ)u with D = F̂V + γV − u (with
+     * {@code preconditionAux}: with Q(λ)D·‖u‖/‖V‖). The model's parameters, gradients and running
+     * statistics are left as they were.
      *
      * @param train whether to update λ (false only evaluates)
      * @param fisher true: targets drawn from the model; false: the batch's targets
      * @return the loss and its terms
      */
     public AuxInfo updateAux(boolean train, boolean fisher) {
-        try (Scope scope = Scope.open(manager)) {
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
             LabeledBatch batch = auxData.next(scope.manager());
             if (batch == null || batch.size() == 0) {
                 throw new IllegalStateException(
@@ -493,36 +482,33 @@ public final class FishLeg implements AutoCloseable {
                                 + "; it must hand out a non-empty batch on every call");
             }
             LabeledBatch samples = fisher ? draw.draw(model, batch.data()) : batch;
+            List<NDList> us = auxDirections(scope);
             double g2 = 0;
-            List<NDList> us = new ArrayList<>();
-            for (Group g : groups) {
-                scope.use(g.u);
-                us.add(g.u);
-                for (NDArray u : g.u) {
-                    g2 += Tensors.squaredNorm(u);
+            for (NDList u : us) {
+                for (NDArray x : u) {
+                    g2 += Tensors.squaredNorm(x);
                 }
             }
-            List<NDList> gs = sampledGradients(samples, scope);
             List<CurvatureBlock.Tape> tapes = new ArrayList<>();
             try {
-                double quad = 0;
+                List<NDList> vs = new ArrayList<>();
                 double lin = 0;
                 double vv = 0;
-                double align = 0;
                 for (int gi = 0; gi < groups.size(); gi++) {
                     CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
                     tapes.add(tape);
                     NDList v = tape.v();
-                    quad += Tensors.dot(gs.get(gi), v);
+                    vs.add(v);
                     lin += Tensors.dot(us.get(gi), v);
                     vv += Tensors.dot(v, v);
-                    align += Tensors.dot(gs.get(gi), us.get(gi));
                 }
+                FisherEstimator.FisherEstimate fv =
+                        fisherEstimator.estimate(auxPass(samples, scope), us, vs);
                 double gamma = hp.damping();
                 double reg = gamma * vv;
-                double quad2 = quad * quad;
+                double quad2 = fv.vFv();
                 double aux = 0.5 * (reg + quad2) - lin;
-                double check = quad * align + gamma * lin - g2;
+                double check = fv.uFv() + gamma * lin - g2;
                 double norm = 1;
                 if (hp.normalization()) {
                     if (g2 == 0) {
@@ -535,17 +521,25 @@ public final class FishLeg implements AutoCloseable {
                     check /= g2;
                 }
                 if (train) {
+                    // Preconditioning rescales Q(λ)D by ‖u‖/‖V‖ so its size matches D's.
+                    double preconditionScale = vv > 0 ? Math.sqrt(g2 / vv) : 1;
                     Map<NDArray, NDArray> auxGrads = new IdentityHashMap<>();
                     for (int gi = 0; gi < groups.size(); gi++) {
                         CurvatureBlock block = groups.get(gi).block;
-                        NDList v = tapes.get(gi).v();
+                        NDList v = vs.get(gi);
                         NDList d = new NDList();
                         for (int i = 0; i < v.size(); i++) {
-                            // ∂aux/∂V = γV + ⟨g,V⟩ g − u
+                            // ∂aux/∂V = γV + F̂V − u
                             NDArray di = v.get(i).mul(gamma)
-                                    .add(gs.get(gi).get(i).mul(quad))
+                                    .add(fv.product().get(gi).get(i))
                                     .sub(us.get(gi).get(i));
                             d.add(norm == 1 ? di : di.div(norm));
+                        }
+                        if (hp.preconditionAux()) {
+                            d = block.qv(d);
+                            for (NDArray x : d) {
+                                x.muli(preconditionScale);
+                            }
                         }
                         Map<String, NDArray> grads = tapes.get(gi).vjp(d);
                         Map<String, NDArray> masks = block.getGradientMasks();
@@ -573,6 +567,51 @@ public final class FishLeg implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * The directions u of one auxiliary update: the stored gradients, or fresh N(0, I) draws from
+     * the optimizer's generator with {@link USampling#GAUSSIAN} (SPEC 14.1).
+     */
+    private List<NDList> auxDirections(Scope scope) {
+        List<NDList> us = new ArrayList<>(groups.size());
+        for (Group g : groups) {
+            if (hp.uSampling() == USampling.GRADIENT) {
+                us.add(scope.use(g.u));
+                continue;
+            }
+            NDList u = new NDList(g.u.size());
+            for (NDArray like : g.u) {
+                double[] z = rng.gaussians(Math.toIntExact(like.size()));
+                u.add(Tensors.create(scope.manager(), z, like.getShape(), like.getDataType()));
+            }
+            us.add(u);
+        }
+        return us;
+    }
+
+    /** What the estimator may do with the model in one auxiliary update. */
+    private FisherEstimator.Pass auxPass(LabeledBatch samples, Scope scope) {
+        return new FisherEstimator.Pass() {
+            @Override
+            public Scope scope() {
+                return scope;
+            }
+
+            @Override
+            public List<NDList> sampledGradients() {
+                return FishLeg.this.sampledGradients(samples, scope);
+            }
+
+            @Override
+            public List<List<NDArray>> parameters() {
+                List<List<NDArray>> out = new ArrayList<>(groups.size());
+                for (Group g : groups) {
+                    out.add(g.block.getParameterArrays());
+                }
+                return out;
+            }
+        };
     }
 
     /** The learning rate of the next auxiliary Adam step (linear decay when numSteps > 0). */
@@ -619,7 +658,9 @@ public final class FishLeg implements AutoCloseable {
      * Sets the initial Q (SPEC section 4). Without data (or with {@code warmup = 0}) every block
      * is scaled so that Q0 = s·I (each call multiplies, as in the reference). With data and a
      * loss, the squared gradients of {@code ceil(warmup / batch size)} batches are averaged into
-     * g², and linear and convolution blocks start from diag(Q0) = s²/(g² + γ).
+     * g², and every layer block starts from diag(Q0) = s²/(g² + γ) (Kronecker blocks through A,
+     * or through L and R under batchSpeedup; normalisation blocks through their diagonal).
+     * Running statistics of the model are left as they were.
      *
      * @param data warm-up batches, or null
      * @param loss the loss whose gradients are squared, or null
@@ -634,7 +675,7 @@ public final class FishLeg implements AutoCloseable {
             }
             return;
         }
-        try (Scope scope = Scope.open(manager)) {
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
             List<NDArray> saved = new ArrayList<>();
             for (NDArray p : trainableArrays) {
                 saved.add(scope.own(scope.own(p.getGradient()).duplicate()));
@@ -770,7 +811,7 @@ public final class FishLeg implements AutoCloseable {
 
     /** u ← ∇loss(batch) [− ∇loss(batch')], leaving the model's gradients as they were. */
     private void storeBatchGradient(BatchSource data, NllFunction loss, boolean difference) {
-        try (Scope scope = Scope.open(manager)) {
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
             List<NDArray> saved = new ArrayList<>();
             for (NDArray p : trainableArrays) {
                 NDArray g = scope.own(p.getGradient());
@@ -968,6 +1009,10 @@ public final class FishLeg implements AutoCloseable {
         private Object config;
         private long seed;
         private boolean verbose;
+        private Estimator estimator = Hyperparameters.DEFAULTS.estimator();
+        private double antitheticEps = Hyperparameters.DEFAULTS.antitheticEps();
+        private boolean preconditionAux = Hyperparameters.DEFAULTS.preconditionAux();
+        private USampling uSampling = Hyperparameters.DEFAULTS.uSampling();
 
         private Builder(Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
             this.model = Objects.requireNonNull(model, "model");
@@ -1054,7 +1099,11 @@ public final class FishLeg implements AutoCloseable {
         }
 
         /**
-         * @param v use the Qg form of linear layers, without the rescaling A (default false)
+         * @param v use the Qg form of linear layers (SPEC 9): Q = RᵀR ⊗ LLᵀ without the
+         *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
+         *     diagonal); other layers keep their usual form (default false). Q is applied to
+         *     the stored gradient, which equals the reference's product from saved activations
+         *     ({@link FishLinear#qg}).
          * @return this
          */
         public Builder batchSpeedup(boolean v) {
@@ -1132,7 +1181,12 @@ public final class FishLeg implements AutoCloseable {
             return this;
         }
 
-        /** @param v re-initialisation of managed linear weights (default UNIFORM: keep) @return this */
+        /**
+         * @param v re-initialisation of the weights of managed linear layers (default UNIFORM:
+         *     keep DJL's or the user's values; NORMAL: N(0, 1/in), biases kept; ZERO: weights
+         *     and biases 0). Other layer types are never re-initialised.
+         * @return this
+         */
         public Builder initialization(Initialization v) {
             this.initialization = v;
             return this;
@@ -1213,11 +1267,65 @@ public final class FishLeg implements AutoCloseable {
             return this;
         }
 
+        /**
+         * @param v how auxiliary updates estimate the Fisher-vector product: {@link
+         *     Estimator#RANK1} (the seed, default) or {@link Estimator#ANTITHETIC} (unbiased, two
+         *     extra forward/backward passes)
+         * @return this
+         */
+        public Builder estimator(Estimator v) {
+            this.estimator = v;
+            return this;
+        }
+
+        /** @param v {@code "rank1"} or {@code "antithetic"} @return this */
+        public Builder estimator(String v) {
+            return estimator(Estimator.parse(v));
+        }
+
+        /**
+         * @param v length ε of the parameter perturbation of the {@link Estimator#ANTITHETIC}
+         *     estimator, > 0 (default 1e-4; in float32 much smaller values lose precision)
+         * @return this
+         */
+        public Builder antitheticEps(double v) {
+            this.antitheticEps = v;
+            return this;
+        }
+
+        /**
+         * @param v precondition the auxiliary gradient: pull back Q(λ)D (rescaled by ‖u‖/‖V‖)
+         *     instead of D = (F̂ + γI)V − u, a natural-gradient-like step for λ (the {@code main}
+         *     reference's {@code precondition_aux}; default false)
+         * @return this
+         */
+        public Builder preconditionAux(boolean v) {
+            this.preconditionAux = v;
+            return this;
+        }
+
+        /**
+         * @param v the direction u that Q is trained along: {@link USampling#GRADIENT} (the stored
+         *     gradient, default) or {@link USampling#GAUSSIAN} (fresh N(0, I) per update, learns
+         *     Q in every direction)
+         * @return this
+         */
+        public Builder uSampling(USampling v) {
+            this.uSampling = v;
+            return this;
+        }
+
+        /** @param v {@code "gradient"} or {@code "gaussian"} @return this */
+        public Builder uSampling(String v) {
+            return uSampling(USampling.parse(v));
+        }
+
         Hyperparameters hyperparameters() {
             return new Hyperparameters(
                     fishLr, damping, weightDecay, beta, updateAuxEvery, auxLr, auxBeta1, auxBeta2,
                     auxEps, numSteps, batchSpeedup, full, normalization, fineTune, moduleNames,
-                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose);
+                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose,
+                    estimator, antitheticEps, preconditionAux, uSampling);
         }
 
         /**
