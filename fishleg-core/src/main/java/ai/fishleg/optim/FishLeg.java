@@ -485,92 +485,118 @@ public final class FishLeg implements AutoCloseable {
      */
     public AuxInfo updateAux(boolean train, boolean fisher) {
         try (Scope scope = Scope.open(manager)) {
-            LabeledBatch batch = auxData.next(scope.manager());
-            if (batch == null || batch.size() == 0) {
-                throw new IllegalStateException(
-                        "the auxiliary data source returned "
-                                + (batch == null ? "null" : "an empty batch")
-                                + "; it must hand out a non-empty batch on every call");
-            }
-            LabeledBatch samples = fisher ? draw.draw(model, batch.data()) : batch;
-            double g2 = 0;
-            List<NDList> us = new ArrayList<>();
-            for (Group g : groups) {
-                scope.use(g.u);
-                us.add(g.u);
-                for (NDArray u : g.u) {
-                    g2 += Tensors.squaredNorm(u);
-                }
-            }
-            List<NDList> gs = sampledGradients(samples, scope);
-            List<CurvatureBlock.Tape> tapes = new ArrayList<>();
-            try {
-                double quad = 0;
-                double lin = 0;
-                double vv = 0;
-                double align = 0;
-                for (int gi = 0; gi < groups.size(); gi++) {
-                    CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
-                    tapes.add(tape);
-                    NDList v = tape.v();
-                    quad += Tensors.dot(gs.get(gi), v);
-                    lin += Tensors.dot(us.get(gi), v);
-                    vv += Tensors.dot(v, v);
-                    align += Tensors.dot(gs.get(gi), us.get(gi));
-                }
-                double gamma = hp.damping();
-                double reg = gamma * vv;
-                double quad2 = quad * quad;
-                double aux = 0.5 * (reg + quad2) - lin;
-                double check = quad * align + gamma * lin - g2;
-                double norm = 1;
-                if (hp.normalization()) {
-                    if (g2 == 0) {
-                        LOG.warn("auxiliary update skipped: the stored gradient u is zero, so the"
-                                + " normalised auxiliary loss is undefined");
-                        return new AuxInfo(0, 0, lin, quad2, reg, g2);
-                    }
-                    norm = g2;
-                    aux /= g2;
-                    check /= g2;
-                }
-                if (train) {
-                    Map<NDArray, NDArray> auxGrads = new IdentityHashMap<>();
-                    for (int gi = 0; gi < groups.size(); gi++) {
-                        CurvatureBlock block = groups.get(gi).block;
-                        NDList v = tapes.get(gi).v();
-                        NDList d = new NDList();
-                        for (int i = 0; i < v.size(); i++) {
-                            // ∂aux/∂V = γV + ⟨g,V⟩ g − u
-                            NDArray di = v.get(i).mul(gamma)
-                                    .add(gs.get(gi).get(i).mul(quad))
-                                    .sub(us.get(gi).get(i));
-                            d.add(norm == 1 ? di : di.div(norm));
+            AuxEvaluation eval = evaluateAux(scope, fisher, train);
+            if (train && eval.gradients() != null) {
+                Map<NDArray, NDArray> masked = new IdentityHashMap<>();
+                for (Group g : groups) {
+                    Map<String, NDArray> masks = g.block.getGradientMasks();
+                    for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                        NDArray grad = eval.gradients().get(e.getValue());
+                        if (grad == null) {
+                            continue; // frozen: Adam leaves it and its state alone
                         }
-                        Map<String, NDArray> grads = tapes.get(gi).vjp(d);
-                        Map<String, NDArray> masks = block.getGradientMasks();
-                        for (Map.Entry<String, NDArray> e : grads.entrySet()) {
-                            NDArray grad = scope.own(e.getValue());
-                            NDArray mask = masks.get(e.getKey());
-                            if (mask != null) {
-                                grad = grad.mul(scope.use(mask));
-                            }
-                            auxGrads.put(block.getAuxParameters().get(e.getKey()), grad);
-                        }
+                        NDArray mask = masks.get(e.getKey());
+                        masked.put(e.getValue(), mask == null ? grad : grad.mul(scope.use(mask)));
                     }
-                    auxAdam.step(auxGrads, currentAuxLr());
-                    for (Group g : groups) {
-                        g.block.auxChanged();
-                    }
-                    auxUpdateCount++;
-                    auxLoss = aux;
                 }
-                lastAuxInfo = new AuxInfo(aux, check, lin, quad2, reg, g2);
-                return lastAuxInfo;
-            } finally {
-                for (CurvatureBlock.Tape t : tapes) {
-                    t.close();
+                auxAdam.step(masked, currentAuxLr());
+                for (Group g : groups) {
+                    g.block.auxChanged();
                 }
+                auxUpdateCount++;
+                auxLoss = eval.info().auxLoss();
+            }
+            lastAuxInfo = eval.info();
+            return lastAuxInfo;
+        }
+    }
+
+    /**
+     * The auxiliary loss on one fresh auxiliary batch and, if asked, its gradient with respect to
+     * every trainable aux tensor (unmasked). Changes nothing but the data source's and the
+     * likelihood's random state.
+     *
+     * @param info the loss and its terms
+     * @param gradients by live aux tensor (identity keys), attached to the scope; null if not asked
+     *     for or if the update must be skipped
+     */
+    record AuxEvaluation(AuxInfo info, Map<NDArray, NDArray> gradients) {}
+
+    AuxEvaluation evaluateAux(Scope scope, boolean fisher, boolean withGradient) {
+        LabeledBatch batch = auxData.next(scope.manager());
+        if (batch == null || batch.size() == 0) {
+            throw new IllegalStateException(
+                    "the auxiliary data source returned "
+                            + (batch == null ? "null" : "an empty batch")
+                            + "; it must hand out a non-empty batch on every call");
+        }
+        LabeledBatch samples = fisher ? draw.draw(model, batch.data()) : batch;
+        double g2 = 0;
+        List<NDList> us = new ArrayList<>();
+        for (Group g : groups) {
+            scope.use(g.u);
+            us.add(g.u);
+            for (NDArray u : g.u) {
+                g2 += Tensors.squaredNorm(u);
+            }
+        }
+        List<NDList> gs = sampledGradients(samples, scope);
+        List<CurvatureBlock.Tape> tapes = new ArrayList<>();
+        try {
+            double quad = 0;
+            double lin = 0;
+            double vv = 0;
+            double align = 0;
+            for (int gi = 0; gi < groups.size(); gi++) {
+                CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
+                tapes.add(tape);
+                NDList v = tape.v();
+                quad += Tensors.dot(gs.get(gi), v);
+                lin += Tensors.dot(us.get(gi), v);
+                vv += Tensors.dot(v, v);
+                align += Tensors.dot(gs.get(gi), us.get(gi));
+            }
+            double gamma = hp.damping();
+            double reg = gamma * vv;
+            double quad2 = quad * quad;
+            double aux = 0.5 * (reg + quad2) - lin;
+            double check = quad * align + gamma * lin - g2;
+            double norm = 1;
+            if (hp.normalization()) {
+                if (g2 == 0) {
+                    LOG.warn("auxiliary update skipped: the stored gradient u is zero, so the"
+                            + " normalised auxiliary loss is undefined");
+                    return new AuxEvaluation(new AuxInfo(0, 0, lin, quad2, reg, g2), null);
+                }
+                norm = g2;
+                aux /= g2;
+                check /= g2;
+            }
+            AuxInfo info = new AuxInfo(aux, check, lin, quad2, reg, g2);
+            if (!withGradient) {
+                return new AuxEvaluation(info, null);
+            }
+            Map<NDArray, NDArray> gradients = new IdentityHashMap<>();
+            for (int gi = 0; gi < groups.size(); gi++) {
+                CurvatureBlock block = groups.get(gi).block;
+                NDList v = tapes.get(gi).v();
+                NDList d = new NDList();
+                for (int i = 0; i < v.size(); i++) {
+                    // ∂aux/∂V = γV + ⟨g,V⟩ g − u  (÷ ‖u‖² with normalization)
+                    NDArray di = v.get(i).mul(gamma)
+                            .add(gs.get(gi).get(i).mul(quad))
+                            .sub(us.get(gi).get(i));
+                    d.add(norm == 1 ? di : di.div(norm));
+                }
+                for (Map.Entry<String, NDArray> e : tapes.get(gi).vjp(d).entrySet()) {
+                    gradients.put(
+                            block.getAuxParameters().get(e.getKey()), scope.own(e.getValue()));
+                }
+            }
+            return new AuxEvaluation(info, gradients);
+        } finally {
+            for (CurvatureBlock.Tape t : tapes) {
+                t.close();
             }
         }
     }
