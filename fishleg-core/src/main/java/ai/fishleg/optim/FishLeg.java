@@ -90,6 +90,10 @@ public final class FishLeg implements AutoCloseable {
     private long auxUpdateCount;
     private double auxLoss = Double.NaN;
     private AuxInfo lastAuxInfo;
+    private long skippedSteps;
+    private long skippedAuxUpdates;
+    private long clippedSteps;
+    private double lastClipFactor = 1;
 
     /** Per-block optimizer state: the reference's param group. */
     static final class Group {
@@ -362,63 +366,148 @@ public final class FishLeg implements AutoCloseable {
      *       u ← gradient and run one (or |k|) {@link #updateAux auxiliary updates};
      *   <li>natural gradient n = Q(λ)v with v = u on auxiliary steps, else the current gradient;
      *   <li>momentum m ← βm + (1−β)n;
-     *   <li>p ← p − ηm − wd·p, or with {@code fineTune} p ← p − η(m + wd(p − θ0)).
+     *   <li>p ← p − νηm − wd·p, or with {@code fineTune} p ← p − η(νm + wd(p − θ0)), where ν = 1
+     *       unless {@code klClip} is set (see {@link #getLastClipFactor()}).
      * </ol>
      *
-     * The model's gradients are left as they were.
+     * Nothing is written before everything is known to be finite: a non-finite gradient, natural
+     * gradient or new parameter value throws a {@link NonFiniteException} naming the layer and the
+     * quantity with parameters and momentum untouched, or skips the step (see {@link
+     * Builder#nonFinitePolicy}). The model's gradients are left as they were.
      *
      * @throws IllegalStateException if no gradient has been computed yet
+     * @throws NonFiniteException on a non-finite value under the THROW policy
      */
     public void step() {
-        int k = hp.updateAuxEvery();
-        boolean updated = false;
-        if ((k > 0 && stepCount % k == 0) || k < 0) {
-            storeGradients();
-            for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
-                updateAux(true, true);
-            }
-            updated = true;
-        }
         try (Scope scope = Scope.open(manager)) {
             NDList[] grads = currentGradients(scope);
-            if (stepCount == 0 && !updated) {
+            if (stepCount == 0) {
                 requireGradients(grads, scope);
             }
+            if (rejectsNonFinite(grads, "gradient")) {
+                return;
+            }
+            int k = hp.updateAuxEvery();
+            boolean updated = (k > 0 && stepCount % k == 0) || k < 0;
+            if (updated) {
+                storeGradients(grads);
+                for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
+                    updateAux(true, true);
+                }
+            }
+            NDList[] naturals = new NDList[groups.size()];
+            NDList[] momenta = new NDList[groups.size()];
             for (int gi = 0; gi < groups.size(); gi++) {
                 Group g = groups.get(gi);
                 scope.use(g.u);
                 scope.use(g.momentum);
                 scope.use(g.theta0);
-                NDList v = updated ? g.u : grads[gi];
-                NDList natural = g.block.qv(v);
+                naturals[gi] = g.block.qv(updated ? g.u : grads[gi]);
+            }
+            if (rejectsNonFinite(naturals, "natural gradient")) {
+                return;
+            }
+            for (int gi = 0; gi < groups.size(); gi++) {
+                NDList m = new NDList();
+                for (int i = 0; i < naturals[gi].size(); i++) {
+                    m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
+                            .add(naturals[gi].get(i).mul(1 - hp.beta())));
+                }
+                momenta[gi] = m;
+            }
+            double nu = clipFactor(momenta, grads);
+            NDList[] updatedParams = new NDList[groups.size()];
+            for (int gi = 0; gi < groups.size(); gi++) {
+                Group g = groups.get(gi);
+                NDList out = new NDList();
                 List<NDArray> params = g.block.getParameterArrays();
                 for (int i = 0; i < params.size(); i++) {
                     NDArray p = scope.use(params.get(i));
-                    NDArray m = g.momentum.get(i);
-                    m.muli(hp.beta()).addi(natural.get(i).mul(1 - hp.beta()));
+                    NDArray m = nu == 1 ? momenta[gi].get(i) : momenta[gi].get(i).mul(nu);
                     if (hp.fineTune()) {
                         NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
-                        p.subi(pull.addi(m).muli(fishLr));
+                        out.add(p.sub(pull.addi(m).muli(fishLr)));
                     } else {
                         NDArray decay = p.mul(hp.weightDecay());
-                        p.subi(m.mul(fishLr)).subi(decay);
+                        out.add(p.sub(m.mul(fishLr)).subi(decay));
                     }
+                }
+                updatedParams[gi] = out;
+            }
+            if (rejectsNonFinite(updatedParams, "updated parameter")) {
+                return;
+            }
+            for (int gi = 0; gi < groups.size(); gi++) {
+                Group g = groups.get(gi);
+                List<NDArray> params = g.block.getParameterArrays();
+                for (int i = 0; i < params.size(); i++) {
+                    Tensors.assign(g.momentum.get(i), momenta[gi].get(i));
+                    Tensors.assign(params.get(i), updatedParams[gi].get(i));
                 }
             }
         }
         stepCount++;
     }
 
-    /** u ← current gradient of every managed parameter (missing gradients count as zeros). */
-    private void storeGradients() {
-        try (Scope scope = Scope.open(manager)) {
-            NDList[] grads = currentGradients(scope);
-            requireGradients(grads, scope);
-            for (int gi = 0; gi < groups.size(); gi++) {
-                NDList u = groups.get(gi).u;
-                for (int i = 0; i < u.size(); i++) {
-                    Tensors.assign(u.get(i), grads[gi].get(i));
+    /**
+     * The trust-region factor ν = min(1, √(κ / (η² |⟨Δ, g⟩|))) over all blocks together (the K-FAC
+     * rule), with Δ the momentum about to be applied and g the training gradient; 1 when klClip
+     * is off.
+     */
+    private double clipFactor(NDList[] momenta, NDList[] grads) {
+        if (hp.klClip() <= 0) {
+            lastClipFactor = 1;
+            return 1;
+        }
+        double inner = 0;
+        for (int gi = 0; gi < groups.size(); gi++) {
+            inner += Tensors.dot(momenta[gi], grads[gi]);
+        }
+        double denom = fishLr * fishLr * Math.abs(inner);
+        double nu = denom > 0 ? Math.min(1, Math.sqrt(hp.klClip() / denom)) : 1;
+        if (!(nu >= 0)) {
+            nu = 1; // a non-finite inner product is caught by the finiteness checks
+        }
+        lastClipFactor = nu;
+        if (nu < 1) {
+            clippedSteps++;
+        }
+        return nu;
+    }
+
+    /**
+     * Applies the non-finite policy to per-group values: returns false if all are finite; true if
+     * the step must be skipped (SKIP, counted); throws under THROW.
+     */
+    private boolean rejectsNonFinite(NDList[] values, String quantity) {
+        for (int gi = 0; gi < values.length; gi++) {
+            for (int i = 0; i < values[gi].size(); i++) {
+                if (!Tensors.isFinite(values[gi].get(i))) {
+                    CurvatureBlock b = groups.get(gi).block;
+                    String where = displayName(b.getName()) + " (" + b.getOrder().get(i) + ")";
+                    if (hp.nonFinitePolicy() == NonFinitePolicy.SKIP) {
+                        skippedSteps++;
+                        LOG.warn("step {} skipped: non-finite {} in layer {} (skipped so far: {})",
+                                stepCount, quantity, where, skippedSteps);
+                        return true;
+                    }
+                    throw new NonFiniteException(b.getName(), b.getOrder().get(i), quantity,
+                            "non-finite " + quantity + " in layer " + where + " at step "
+                                    + stepCount + "; parameters and momentum were left as they"
+                                    + " were (lower fishLr, set klClip, or use"
+                                    + " nonFinitePolicy(SKIP) to skip such steps)");
                 }
+            }
+        }
+        return false;
+    }
+
+    /** u ← the given gradients of every managed parameter. */
+    private void storeGradients(NDList[] grads) {
+        for (int gi = 0; gi < groups.size(); gi++) {
+            NDList u = groups.get(gi).u;
+            for (int i = 0; i < u.size(); i++) {
+                Tensors.assign(u.get(i), grads[gi].get(i));
             }
         }
     }
@@ -486,6 +575,14 @@ public final class FishLeg implements AutoCloseable {
     public AuxInfo updateAux(boolean train, boolean fisher) {
         try (Scope scope = Scope.open(manager)) {
             AuxEvaluation eval = evaluateAux(scope, fisher, train);
+            String bad = nonFiniteAux(eval);
+            if (bad != null) {
+                skippedAuxUpdates++;
+                LOG.warn("auxiliary update skipped: non-finite {}; λ keeps its last value"
+                        + " (skipped so far: {})", bad, skippedAuxUpdates);
+                lastAuxInfo = eval.info();
+                return lastAuxInfo;
+            }
             if (train && eval.gradients() != null) {
                 Map<NDArray, NDArray> masked = new IdentityHashMap<>();
                 for (Group g : groups) {
@@ -509,6 +606,25 @@ public final class FishLeg implements AutoCloseable {
             lastAuxInfo = eval.info();
             return lastAuxInfo;
         }
+    }
+
+    /** @return what is not finite in an auxiliary evaluation, or null */
+    private String nonFiniteAux(AuxEvaluation eval) {
+        if (!Double.isFinite(eval.info().auxLoss())) {
+            return "auxiliary loss (" + eval.info().auxLoss() + ")";
+        }
+        if (eval.gradients() != null) {
+            for (Group g : groups) {
+                for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                    NDArray grad = eval.gradients().get(e.getValue());
+                    if (grad != null && !Tensors.isFinite(grad)) {
+                        return "λ-gradient of " + displayName(g.block.getName()) + "."
+                                + e.getKey();
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     /**
@@ -909,6 +1025,26 @@ public final class FishLeg implements AutoCloseable {
         return auxLoss;
     }
 
+    /** @return steps skipped for a non-finite value (policy SKIP) */
+    public long getSkippedSteps() {
+        return skippedSteps;
+    }
+
+    /** @return auxiliary updates skipped because their loss or λ-gradient was not finite */
+    public long getSkippedAuxUpdates() {
+        return skippedAuxUpdates;
+    }
+
+    /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
+    public double getLastClipFactor() {
+        return lastClipFactor;
+    }
+
+    /** @return the number of steps whose update was scaled down by klClip (ν < 1) */
+    public long getClippedSteps() {
+        return clippedSteps;
+    }
+
     /** @return the result of the last auxiliary update, or null */
     public AuxInfo getLastAuxInfo() {
         return lastAuxInfo;
@@ -994,6 +1130,8 @@ public final class FishLeg implements AutoCloseable {
         private Object config;
         private long seed;
         private boolean verbose;
+        private double klClip;
+        private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
 
         private Builder(Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
             this.model = Objects.requireNonNull(model, "model");
@@ -1239,11 +1377,36 @@ public final class FishLeg implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A trust region on every step (not in the reference): with Δ the momentum about to be
+         * applied and g the training gradient, the step is scaled by ν = min(1, √(κ / (η²
+         * |⟨Δ, g⟩|))) over all managed layers together (the K-FAC rule), so that the predicted
+         * change of the loss stays bounded. 0 (default) turns it off.
+         *
+         * @param v κ, >= 0
+         * @return this
+         */
+        public Builder klClip(double v) {
+            this.klClip = v;
+            return this;
+        }
+
+        /**
+         * @param v what a step does on a non-finite gradient, natural gradient or new parameter:
+         *     THROW (default) or SKIP; either way nothing non-finite is written
+         * @return this
+         */
+        public Builder nonFinitePolicy(NonFinitePolicy v) {
+            this.nonFinitePolicy = v;
+            return this;
+        }
+
         Hyperparameters hyperparameters() {
             return new Hyperparameters(
                     fishLr, damping, weightDecay, beta, updateAuxEvery, auxLr, auxBeta1, auxBeta2,
                     auxEps, numSteps, batchSpeedup, full, normalization, fineTune, moduleNames,
-                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose);
+                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose,
+                    klClip, nonFinitePolicy);
         }
 
         /**
