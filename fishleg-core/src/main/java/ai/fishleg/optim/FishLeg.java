@@ -21,11 +21,15 @@ import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.NamedLayer;
 import ai.fishleg.util.Rng;
+import ai.fishleg.util.RngOwner;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -84,6 +88,7 @@ public final class FishLeg implements AutoCloseable {
     private final List<String> unmanagedParameters;
     private final AuxAdam auxAdam;
     private final Rng rng;
+    private final Map<String, Rng> rngs = new LinkedHashMap<>();
 
     private double fishLr;
     private long stepCount;
@@ -183,6 +188,17 @@ public final class FishLeg implements AutoCloseable {
                 warmupAux(null, null, hp.scale());
             }
             this.auxAdam = new AuxAdam(hp.auxBeta1(), hp.auxBeta2(), hp.auxEps(), manager);
+            for (Group g : groups) {
+                for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                    if (g.block.isTrainable(e.getKey())) {
+                        auxAdam.register(e.getValue());
+                    }
+                }
+            }
+            addRng("optimizer", rng);
+            addRng("auxData", auxData);
+            addRng("draw", draw);
+            addRng("likelihood", likelihood);
             ok = true;
         } finally {
             if (!ok) {
@@ -223,6 +239,14 @@ public final class FishLeg implements AutoCloseable {
         }
         throw new IllegalArgumentException(
                 "the model has no parameters, so there is nothing for FishLeg to optimise");
+    }
+
+    private void addRng(String name, Object owner) {
+        Rng r = owner instanceof Rng ? (Rng) owner
+                : owner instanceof RngOwner ? ((RngOwner) owner).getRng() : null;
+        if (r != null && rngs.values().stream().noneMatch(x -> x == r)) {
+            rngs.put(name, r);
+        }
     }
 
     private NDArray own(NDArray a) {
@@ -941,6 +965,143 @@ public final class FishLeg implements AutoCloseable {
             for (int i = 0; i < trainableArrays.size(); i++) {
                 Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
             }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // checkpoints
+
+    /**
+     * Saves the complete state of this optimizer and its model (see {@link Checkpoint} for what and
+     * how), atomically.
+     *
+     * @param file the checkpoint file
+     * @throws IOException if writing fails; a previous file is then left intact
+     */
+    public void save(Path file) throws IOException {
+        Checkpoint.save(this, file, Map.of());
+    }
+
+    /**
+     * Restores a state written by {@link #save}; the optimizer must manage the same layers of a
+     * model of the same shapes.
+     *
+     * @param file the checkpoint file
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if it is not a valid checkpoint or does not match (nothing
+     *     is changed then)
+     */
+    public void load(Path file) throws IOException {
+        Checkpoint.load(this, file);
+    }
+
+    /** The scalar state of a run, as stored in checkpoints. */
+    record Counters(
+            long stepCount,
+            long auxUpdateCount,
+            long skippedSteps,
+            long skippedAuxUpdates,
+            long clippedSteps,
+            double lastClipFactor,
+            double auxLoss,
+            double fishLr) {}
+
+    Counters counters() {
+        return new Counters(stepCount, auxUpdateCount, skippedSteps, skippedAuxUpdates,
+                clippedSteps, lastClipFactor, auxLoss, fishLr);
+    }
+
+    Map<String, Long> rngStates() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        rngs.forEach((k, v) -> out.put(k, v.getState()));
+        return out;
+    }
+
+    private static String blockKey(CurvatureBlock b) {
+        return b.getName().isEmpty() ? "<root>" : b.getName();
+    }
+
+    /** Every tensor of the state, named as in the checkpoint format. */
+    List<Checkpoint.Entry> checkpointEntries() {
+        List<Checkpoint.Entry> out = new ArrayList<>();
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            out.add(new Checkpoint.Entry("model/" + p.getKey(), p.getValue().getArray()));
+        }
+        for (Group g : groups) {
+            String b = blockKey(g.block);
+            List<String> order = g.block.getOrder();
+            if (g.block.getLayer() == null) {
+                List<NDArray> params = g.block.getParameterArrays();
+                for (int i = 0; i < order.size(); i++) {
+                    out.add(new Checkpoint.Entry("param/" + b + "/" + order.get(i), params.get(i)));
+                }
+            }
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                out.add(new Checkpoint.Entry("aux/" + b + "/" + e.getKey(), e.getValue()));
+            }
+            for (int i = 0; i < order.size(); i++) {
+                out.add(new Checkpoint.Entry("momentum/" + b + "/" + order.get(i), g.momentum.get(i)));
+                out.add(new Checkpoint.Entry("u/" + b + "/" + order.get(i), g.u.get(i)));
+                if (!g.theta0.isEmpty()) {
+                    out.add(new Checkpoint.Entry("theta0/" + b + "/" + order.get(i), g.theta0.get(i)));
+                }
+            }
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                AuxAdam.State st = auxAdam.states().get(e.getValue());
+                if (st != null) {
+                    out.add(new Checkpoint.Entry("adam/" + b + "/" + e.getKey() + "/m", st.m));
+                    out.add(new Checkpoint.Entry("adam/" + b + "/" + e.getKey() + "/v", st.v));
+                }
+            }
+        }
+        return out;
+    }
+
+    Map<String, Long> adamSteps() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (Group g : groups) {
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                AuxAdam.State st = auxAdam.states().get(e.getValue());
+                if (st != null) {
+                    out.put("aux/" + blockKey(g.block) + "/" + e.getKey(), st.step);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Sets the scalar state after the tensors were restored by {@link Checkpoint#load}. */
+    void restore(Counters c, Map<String, Long> rngStates, Map<String, Long> steps, Hyperparameters saved) {
+        stepCount = c.stepCount();
+        auxUpdateCount = c.auxUpdateCount();
+        skippedSteps = c.skippedSteps();
+        skippedAuxUpdates = c.skippedAuxUpdates();
+        clippedSteps = c.clippedSteps();
+        lastClipFactor = c.lastClipFactor();
+        auxLoss = c.auxLoss();
+        fishLr = c.fishLr();
+        for (Map.Entry<String, Rng> e : rngs.entrySet()) {
+            Long state = rngStates.get(e.getKey());
+            if (state == null) {
+                LOG.warn("checkpoint has no state for random generator '{}'; it continues from"
+                        + " its current state", e.getKey());
+            } else {
+                e.getValue().setState(state);
+            }
+        }
+        for (Group g : groups) {
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                AuxAdam.State st = auxAdam.states().get(e.getValue());
+                Long step = steps.get("aux/" + blockKey(g.block) + "/" + e.getKey());
+                if (st != null && step != null) {
+                    st.step = step;
+                }
+            }
+            g.block.auxChanged();
+        }
+        if (saved != null && !saved.equals(hp)) {
+            LOG.info("resuming with different settings than the checkpoint's: now {}, saved {}",
+                    hp, saved);
         }
     }
 
