@@ -30,6 +30,8 @@ import java.util.List;
  * @param warmup number of examples for the diagonal warm-up (0: Q0 = s·I)
  * @param seed seed of the optimizer's own random generator (normal initialisation)
  * @param verbose log every managed layer at INFO level
+ * @param klClip κ of the trust-region clip of each step (0: off, the reference's behaviour)
+ * @param nonFinitePolicy what a step does on a non-finite value (THROW)
  * @param estimator how auxiliary updates estimate the Fisher-vector product (RANK1)
  * @param antitheticEps perturbation length of the {@link Estimator#ANTITHETIC} estimator (1e-4)
  * @param preconditionAux precondition the auxiliary gradient by Q(λ) (false)
@@ -58,6 +60,8 @@ public record Hyperparameters(
         int warmup,
         long seed,
         boolean verbose,
+        double klClip,
+        NonFinitePolicy nonFinitePolicy,
         Estimator estimator,
         double antitheticEps,
         boolean preconditionAux,
@@ -67,8 +71,8 @@ public record Hyperparameters(
     public static final Hyperparameters DEFAULTS =
             new Hyperparameters(
                     0.05, 0.5, 1e-5, 0.9, 10, 1e-4, 0.9, 0.999, 1e-8, 0, false, true, false, false,
-                    List.of(), List.of(), false, Initialization.UNIFORM, 1.0, 0, 0L, false,
-                    Estimator.RANK1, 1e-4, false, USampling.GRADIENT);
+                    List.of(), List.of(), false, Initialization.UNIFORM, 1.0, 0, 0L, false, 0,
+                    NonFinitePolicy.THROW, Estimator.RANK1, 1e-4, false, USampling.GRADIENT);
 
     /** Validates every setting; the message names the setting, its value and the allowed range. */
     public Hyperparameters {
@@ -96,6 +100,10 @@ public record Hyperparameters(
             throw new IllegalArgumentException(
                     "warmup > 0 needs damping > 0 (Q0 = scale²/(g² + damping) would be infinite"
                             + " where a gradient is 0)");
+        }
+        nonNegative("klClip", klClip);
+        if (nonFinitePolicy == null) {
+            throw new IllegalArgumentException("nonFinitePolicy must not be null");
         }
         if (initialization == null) {
             throw new IllegalArgumentException("initialization must not be null");

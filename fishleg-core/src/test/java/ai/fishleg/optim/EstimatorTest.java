@@ -222,7 +222,8 @@ class EstimatorTest {
                 d.beta(), d.updateAuxEvery(), d.auxLr(), d.auxBeta1(), d.auxBeta2(), d.auxEps(),
                 d.numSteps(), d.batchSpeedup(), d.full(), d.normalization(), d.fineTune(),
                 d.moduleNames(), d.skipNames(), d.strictModuleNames(), d.initialization(),
-                d.scale(), d.warmup(), d.seed(), d.verbose(), d.estimator(), 0.0,
+                d.scale(), d.warmup(), d.seed(), d.verbose(), d.klClip(), d.nonFinitePolicy(),
+                d.estimator(), 0.0,
                 d.preconditionAux(), d.uSampling()))
                 .hasMessageContaining("antitheticEps").hasMessageContaining("0.0");
     }
