@@ -26,11 +26,14 @@ import ai.fishleg.testing.Dense;
 import ai.fishleg.testing.LayerModels;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -231,6 +234,67 @@ class LayerOptionsTest {
                         .as("bias kept").containsExactly(Dense.values(biasBefore));
             }
         }
+    }
+
+    @Test
+    void checkpointResumesACnnWithAntitheticGaussianUpdatesExactly(@TempDir Path dir)
+            throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<LabeledBatch> batches = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                batches.add(LayerModels.images(m, 8, DataType.FLOAT64, new Rng(100 + i)));
+            }
+            LabeledBatch pool = LayerModels.images(m, 64, DataType.FLOAT64, new Rng(7));
+            NllFunction nll = NllFunction.of(new SoftMaxLikelihood());
+            Path file = dir.resolve("cnn.ckpt");
+            List<double[]> resumed;
+            List<double[]> straight;
+            try (FishLeg a = cnnOptimizer(m, pool)) {
+                for (int i = 0; i < 3; i++) {
+                    EstimatorTest.trainStep(a, nll, batches.get(i));
+                }
+                a.save(file);
+                for (int i = 3; i < 6; i++) {
+                    EstimatorTest.trainStep(a, nll, batches.get(i));
+                }
+                straight = allValues(a);
+            }
+            try (FishLeg b = cnnOptimizer(m, pool)) {
+                b.load(file);
+                for (int i = 3; i < 6; i++) {
+                    EstimatorTest.trainStep(b, nll, batches.get(i));
+                }
+                resumed = allValues(b);
+            }
+            assertThat(resumed).hasSameSizeAs(straight);
+            for (int i = 0; i < straight.size(); i++) {
+                assertThat(resumed.get(i)).as("tensor %d", i).containsExactly(straight.get(i));
+            }
+        }
+    }
+
+    private static FishLeg cnnOptimizer(NDManager m, LabeledBatch pool) {
+        SequentialBlock model = LayerModels.cnn(m, DataType.FLOAT64);
+        SoftMaxLikelihood likelihood = new SoftMaxLikelihood();
+        likelihood.setSeed(9);
+        return FishLeg.builder(model, DrawFunction.of(likelihood), NllFunction.of(likelihood),
+                        BatchSources.randomBatches(pool.input(), pool.label(), 8, 3))
+                .updateAuxEvery(1).auxLr(1e-2).estimator(Estimator.ANTITHETIC)
+                .uSampling(USampling.GAUSSIAN).preconditionAux(true).build();
+    }
+
+    /** Every model parameter (running statistics included) and every λ. */
+    private static List<double[]> allValues(FishLeg opt) {
+        List<double[]> out = new ArrayList<>();
+        for (Pair<String, Parameter> p : opt.getModel().getParameters()) {
+            out.add(Dense.values(p.getValue().getArray()));
+        }
+        for (CurvatureBlock b : opt.getBlocks()) {
+            for (NDArray a : b.getAuxParameters().values()) {
+                out.add(Dense.values(a));
+            }
+        }
+        return out;
     }
 
     // --------------------------------------------------------------------------------------
