@@ -119,8 +119,8 @@ public final class FishLinear extends KroneckerBlock {
     }
 
     /**
-     * The reference's {@code Qg} (SPEC 9): Q times the minibatch gradient U = Goutᵀ Â of this layer,
-     * computed from the layer's inputs and output gradients without forming U:
+     * The reference's {@code Qg} (SPEC 9): Q times the minibatch gradient U = Goutᵀ Â of this
+     * layer, computed from the layer's inputs and output gradients without forming U:
      *
      * <pre>
      *   Qg = (RᵀR Goutᵀ) (Â LLᵀ)      Â = [inputs | 1] (n x (in+1)),  Gout (n x out)
@@ -146,8 +146,9 @@ public final class FishLinear extends KroneckerBlock {
         if (inputs.size() != n * inFeatures || outputGradients.size() != n * outFeatures) {
             throw new IllegalArgumentException(
                     "inputs " + inputs.getShape() + " and output gradients "
-                            + outputGradients.getShape() + " do not fit a linear layer " + inFeatures
-                            + " -> " + outFeatures + " with the same leading dimensions");
+                            + outputGradients.getShape() + " do not fit a linear layer "
+                            + inFeatures + " -> " + outFeatures
+                            + " with the same leading dimensions");
         }
         NDManager target = inputs.getManager();
         NDArray m = outFactor();

@@ -16,7 +16,8 @@ import java.util.regex.PatternSyntaxException;
  * ({@code AbstractBlock.addChildBlock}), so the children of a {@code SequentialBlock} are {@code
  * 01Linear}, {@code 02LambdaBlock}, ..., those of a {@code ParallelBlock} likewise, and a user
  * block that calls {@code addChildBlock("encoder", ...)} first has a child {@code 01encoder}. A
- * linear layer inside the second child of a sequential model is thus {@code 02SequentialBlock.01Linear}.
+ * linear layer inside the second child of a sequential model is thus {@code
+ * 02SequentialBlock.01Linear}.
  * The walk follows {@link Block#getChildren()}, so any block that registers its children (as
  * every {@code AbstractBlock} should) is searched, at any depth.
  */

@@ -234,7 +234,7 @@ class LayerBlocksTest {
                 qU[i][j] = a[i] * kron[i][j] * a[j]; // D_A (M ⊗ N) D_A on vec_r(U)
             }
         }
-        // parameters in block order -> vec_r(U): weight rows (o, k) -> o*cols + k, bias o -> last column
+        // parameters in block order -> vec_r(U): weight (o, k) -> o*cols + k, bias o -> last column
         boolean bias = block.getOrder().size() == 2;
         int fan = bias ? cols - 1 : cols;
         int[] pos = new int[size];
@@ -287,7 +287,8 @@ class LayerBlocksTest {
     }
 
     static void setAux(CurvatureBlock block, NDArray aux, double[] values) {
-        try (NDArray v = Tensors.create(aux.getManager(), values, aux.getShape(), aux.getDataType())) {
+        try (NDArray v = Tensors.create(
+                aux.getManager(), values, aux.getShape(), aux.getDataType())) {
             Tensors.assign(aux, v);
         }
         block.auxChanged();

@@ -111,7 +111,8 @@ class BatchSpeedupTest {
         int k = block.getCols();
         double[][] r = Dense.matrix(Dense.values(block.getR()), out, out);
         double[][] l = Dense.matrix(Dense.values(block.getL()), k, k);
-        double[][] q = Dense.kron(Dense.mul(Dense.transpose(r), r), Dense.mul(l, Dense.transpose(l)));
+        double[][] q = Dense.kron(
+                Dense.mul(Dense.transpose(r), r), Dense.mul(l, Dense.transpose(l)));
         double[] w = Dense.values(u.get(0));
         double[] bias = Dense.values(u.get(1));
         double[] vecU = new double[out * k];
@@ -174,7 +175,8 @@ class BatchSpeedupTest {
                     m.create(java.util.Arrays.copyOfRange(r, 6, 8))), 1.0);
             for (NDArray d : general.diagQ()) {
                 assertThat(Tensors.isFinite(d)).isTrue();
-                assertThat(java.util.Arrays.stream(Dense.values(d)).min().orElseThrow()).isPositive();
+                assertThat(java.util.Arrays.stream(Dense.values(d)).min().orElseThrow())
+                        .isPositive();
             }
             assertThatThrownBy(() -> new FishLinear(3, 2, true, m, DataType.FLOAT64,
                     CurvatureOptions.DEFAULT).qg(m.ones(new Shape(1, 3)), m.ones(new Shape(1, 2))))

@@ -1,5 +1,8 @@
 package ai.fishleg.optim;
 
+import static ai.fishleg.optim.FisherRecoveryTest.invert;
+import static ai.fishleg.optim.FisherRecoveryTest.randomOrthogonal;
+import static ai.fishleg.optim.FisherRecoveryTest.relFrobenius;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -28,7 +31,8 @@ import org.junit.jupiter.api.Test;
  * The Fisher estimators and u-sampling options of the auxiliary update (SPEC 14): the antithetic
  * product against the exact Hessian of a quadratic loss, and Fisher recovery (SPEC 16.7, small):
  * with Gaussian u, Q(λ) converges to (F + γI)⁻¹ with {@link Estimator#ANTITHETIC} and to (F/B +
- * γI)⁻¹ with the seed's {@link Estimator#RANK1} (SPEC 6, 18.5).
+ * γI)⁻¹ with the seed's {@link Estimator#RANK1} (SPEC 6, 18.5). {@link FisherRecoveryTest} covers
+ * the default (RANK1, gradient u); its dense helpers are reused here.
  */
 class EstimatorTest {
 
@@ -40,7 +44,7 @@ class EstimatorTest {
 
     static Problem problem(NDManager m, int examples, long seed) {
         Rng rng = new Rng(seed);
-        double[][] u = orthogonal(N, rng);
+        double[][] u = randomOrthogonal(rng, N);
         double[] x = new double[examples * N];
         for (int e = 0; e < examples; e++) {
             double[] z = rng.gaussians(N);
@@ -92,13 +96,14 @@ class EstimatorTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Problem p = problem(m, 4096, 11);
             int batch = 32;
-            double[][] target = inverse(plusDamping(p.fisher(), 1));
-            double[][] seedTarget = inverse(plusDamping(p.fisher(), 1.0 / batch));
+            double[][] target = invert(plusDamping(p.fisher(), 1));
+            double[][] seedTarget = invert(plusDamping(p.fisher(), 1.0 / batch));
             double[][] q = learnQ(m, p, Estimator.ANTITHETIC, true, batch, 2000, 0.005);
             // measured 0.015 (float64, PyTorch 2.7.1 CPU)
             assertThat(relFrobenius(q, target)).as("‖Q − (F + γI)⁻¹‖/‖(F + γI)⁻¹‖")
                     .isLessThan(0.05);
-            assertThat(relFrobenius(q, seedTarget)).as("not the rank-one target").isGreaterThan(0.3);
+            assertThat(relFrobenius(q, seedTarget)).as("not the rank-one target")
+                    .isGreaterThan(0.3);
         }
     }
 
@@ -107,8 +112,8 @@ class EstimatorTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Problem p = problem(m, 4096, 11);
             int batch = 8;
-            double[][] target = inverse(plusDamping(p.fisher(), 1.0 / batch));
-            double[][] unbiased = inverse(plusDamping(p.fisher(), 1));
+            double[][] target = invert(plusDamping(p.fisher(), 1.0 / batch));
+            double[][] unbiased = invert(plusDamping(p.fisher(), 1));
             double[][] q = learnQ(m, p, Estimator.RANK1, false, batch, 2000, 0.005);
             // measured 0.03 (float64, PyTorch 2.7.1 CPU)
             assertThat(relFrobenius(q, target)).as("‖Q − (F/B + γI)⁻¹‖/‖(F/B + γI)⁻¹‖")
@@ -175,13 +180,16 @@ class EstimatorTest {
                         quad += vU[o][j] * hv[o][j] / b;
                     }
                 }
-                assertThat(info.quadTerm() / quad - 1).as("⟨V, F̂V⟩ vs Vᵀ H V").isBetween(-1e-7, 1e-7);
+                assertThat(info.quadTerm() / quad - 1).as("⟨V, F̂V⟩ vs Vᵀ H V")
+                        .isBetween(-1e-7, 1e-7);
                 double[] paramsAfter = Dense.flatten(new NDList(
                         model.getParameters().get("weight").getArray(),
                         model.getParameters().get("bias").getArray()));
-                assertThat(paramsAfter).as("parameters restored exactly").containsExactly(paramsBefore);
-                assertThat(Dense.values(model.getParameters().get("weight").getArray().getGradient()))
-                        .as("model gradients untouched").containsExactly(gradBefore);
+                assertThat(paramsAfter).as("parameters restored exactly")
+                        .containsExactly(paramsBefore);
+                NDArray weight = model.getParameters().get("weight").getArray();
+                assertThat(Dense.values(weight.getGradient())).as("model gradients untouched")
+                        .containsExactly(gradBefore);
             }
         }
     }
@@ -213,7 +221,8 @@ class EstimatorTest {
         assertThat(Estimator.parse("rank-1")).isEqualTo(Estimator.RANK1);
         assertThat(Estimator.parse("Antithetic")).isEqualTo(Estimator.ANTITHETIC);
         assertThat(USampling.parse("GAUSSIAN")).isEqualTo(USampling.GAUSSIAN);
-        assertThatThrownBy(() -> USampling.parse("normal")).hasMessageContaining("gradient, gaussian");
+        assertThatThrownBy(() -> USampling.parse("normal"))
+                .hasMessageContaining("gradient, gaussian");
         Hyperparameters d = Hyperparameters.DEFAULTS;
         assertThat(d.estimator()).isEqualTo(Estimator.RANK1);
         assertThat(d.uSampling()).isEqualTo(USampling.GRADIENT);
@@ -247,77 +256,5 @@ class EstimatorTest {
             }
         }
         return a;
-    }
-
-    static double relFrobenius(double[][] a, double[][] b) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < a.length; i++) {
-            for (int j = 0; j < a.length; j++) {
-                num += (a[i][j] - b[i][j]) * (a[i][j] - b[i][j]);
-                den += b[i][j] * b[i][j];
-            }
-        }
-        return Math.sqrt(num / den);
-    }
-
-    /** Gauss-Jordan inverse with partial pivoting. */
-    static double[][] inverse(double[][] a) {
-        int n = a.length;
-        double[][] w = new double[n][2 * n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(a[i], 0, w[i], 0, n);
-            w[i][n + i] = 1;
-        }
-        for (int c = 0; c < n; c++) {
-            int piv = c;
-            for (int r = c + 1; r < n; r++) {
-                if (Math.abs(w[r][c]) > Math.abs(w[piv][c])) {
-                    piv = r;
-                }
-            }
-            double[] t = w[c];
-            w[c] = w[piv];
-            w[piv] = t;
-            double d = w[c][c];
-            for (int k = 0; k < 2 * n; k++) {
-                w[c][k] /= d;
-            }
-            for (int r = 0; r < n; r++) {
-                if (r != c) {
-                    double f = w[r][c];
-                    for (int k = 0; k < 2 * n; k++) {
-                        w[r][k] -= f * w[c][k];
-                    }
-                }
-            }
-        }
-        double[][] inv = new double[n][n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(w[i], n, inv[i], 0, n);
-        }
-        return inv;
-    }
-
-    /** A random orthogonal matrix (Gram-Schmidt on Gaussian columns). */
-    static double[][] orthogonal(int n, Rng rng) {
-        double[][] q = new double[n][n];
-        for (int c = 0; c < n; c++) {
-            double[] v = rng.gaussians(n);
-            for (int p = 0; p < c; p++) {
-                double d = 0;
-                for (int i = 0; i < n; i++) {
-                    d += v[i] * q[i][p];
-                }
-                for (int i = 0; i < n; i++) {
-                    v[i] -= d * q[i][p];
-                }
-            }
-            double norm = Math.sqrt(Dense.dot(v, v));
-            for (int i = 0; i < n; i++) {
-                q[i][c] = v[i] / norm;
-            }
-        }
-        return q;
     }
 }

@@ -115,8 +115,8 @@ class LayerTrainingTest {
             NllFunction nll = NllFunction.of(likelihood);
             BatchSource train = BatchSources.randomBatches(data.input(), data.label(), BATCH, 9);
             BatchSource aux = BatchSources.randomBatches(data.input(), data.label(), BATCH, 10);
-            double[] tableBefore = Dense.values(parameter(model, "01TrainableWordEmbedding_embedding")
-                    .getArray());
+            Parameter table = parameter(model, "01TrainableWordEmbedding_embedding");
+            double[] tableBefore = Dense.values(table.getArray());
 
             try (FishLeg opt = FishLeg.builder(model, DrawFunction.of(likelihood), nll, aux)
                     .fishLr(0.05).damping(0.5).updateAuxEvery(2).auxLr(1e-3).scale(2)
@@ -142,9 +142,8 @@ class LayerTrainingTest {
                 }
                 assertFinite(model, opt);
                 assertLossFalls(losses);
-                assertThat(Dense.relError(Dense.values(
-                        parameter(model, "01TrainableWordEmbedding_embedding").getArray()),
-                        tableBefore)).as("the embedding table was trained").isGreaterThan(1e-3);
+                assertThat(Dense.relError(Dense.values(table.getArray()), tableBefore))
+                        .as("the embedding table was trained").isGreaterThan(1e-3);
             }
         }
     }

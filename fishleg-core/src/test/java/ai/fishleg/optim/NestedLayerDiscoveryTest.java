@@ -179,6 +179,7 @@ class NestedLayerDiscoveryTest {
     /** A linear layer's row: (in+1)·out parameters, λ = L (in+1)² + R out² + A out·(in+1). */
     static LayerDescription linear(String name, int in, int out) {
         long k = in + 1;
-        return new LayerDescription(name, "Linear", true, k * out, k * k + (long) out * out + out * k);
+        long aux = k * k + (long) out * out + out * k;
+        return new LayerDescription(name, "Linear", true, k * out, aux);
     }
 }
