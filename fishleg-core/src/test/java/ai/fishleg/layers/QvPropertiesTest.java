@@ -6,7 +6,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.nn.norm.LayerNorm;
 import ai.fishleg.testing.Dense;
+import ai.fishleg.testing.LayerModels;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
 import java.util.ArrayList;
@@ -44,7 +49,41 @@ class QvPropertiesTest {
                 .as((in, out, bias, options) -> new Layer("Linear bias=" + bias + " " + options,
                         (m, d) -> new FishLinear(d[0], d[1], bias, m, DataType.FLOAT64, options),
                         new int[] {in, out}));
-        return linear;
+        Arbitrary<Integer> groups = Arbitraries.of(1, 2);
+        Arbitrary<Layer> conv = Combinators.combine(groups, small, small, Arbitraries.integers()
+                        .between(1, 3), Arbitraries.integers().between(1, 2), Arbitraries.of(true, false))
+                .as((g, inPerGroup, outPerGroup, kh, kw, bias) -> new Layer(
+                        "Conv2d groups=" + g + " bias=" + bias,
+                        (m, d) -> {
+                            Conv2d layer = Conv2d.builder().setFilters(d[1]).optGroups(d[4])
+                                    .setKernelShape(new Shape(d[2], d[3])).optBias(bias).build();
+                            layer.initialize(m, DataType.FLOAT64, new Shape(1, d[0], 4, 4));
+                            return FishConvolution.forLayer("conv", layer, m, CurvatureOptions.DEFAULT);
+                        },
+                        new int[] {g * inPerGroup, g * outPerGroup, kh, kw, g}));
+        Arbitrary<Layer> batchNorm = small.map(c -> new Layer("BatchNorm",
+                (m, d) -> {
+                    BatchNorm layer = BatchNorm.builder().build();
+                    layer.initialize(m, DataType.FLOAT64, new Shape(2, d[0], 3));
+                    return FishBatchNorm.forLayer("bn", layer, m, CurvatureOptions.DEFAULT);
+                },
+                new int[] {c}));
+        Arbitrary<Layer> layerNorm = small.map(c -> new Layer("LayerNorm",
+                (m, d) -> {
+                    LayerNorm layer = LayerNorm.builder().build();
+                    layer.initialize(m, DataType.FLOAT64, new Shape(2, d[0]));
+                    return FishLayerNorm.forLayer("ln", layer, m, CurvatureOptions.DEFAULT);
+                },
+                new int[] {c}));
+        Arbitrary<Layer> embedding = Combinators.combine(small, small, Arbitraries.of(true, false))
+                .as((rows, dim, full) -> new Layer("Embedding full=" + full,
+                        (m, d) -> {
+                            var layer = LayerModels.embedding(d[0], d[1]);
+                            layer.initialize(m, DataType.FLOAT64, new Shape(2));
+                            return FishEmbedding.forLayer("emb", layer, m, new CurvatureOptions(full, false));
+                        },
+                        new int[] {rows, dim}));
+        return Arbitraries.oneOf(linear, conv, batchNorm, layerNorm, embedding);
     }
 
     /** Random λ; blocks are then used through their public Qv only. */
@@ -79,7 +118,7 @@ class QvPropertiesTest {
         return v;
     }
 
-    @Property(tries = 60)
+    @Property(tries = 150)
     void qIsSymmetricPositiveSemiDefinite(@ForAll("layers") Layer layer, @ForAll long seed) {
         Rng rng = new Rng(seed);
         try (NDManager m = NDManager.newBaseManager();
