@@ -8,6 +8,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
 import ai.fishleg.util.Rng;
+import ai.fishleg.util.RngOwner;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -37,16 +38,14 @@ public final class BatchSources {
                     "inputs have " + n + " examples but targets have " + targets.getShape().get(0));
         }
         checkBatchSize(batchSize, n);
-        Rng rng = new Rng(seed);
-        return manager -> {
-            int[] idx = rng.sampleWithoutReplacement((int) n, batchSize);
+        return new RandomBatchSource(seed, (manager, idx) -> {
             NDArray index = manager.create(toLong(idx));
             NDArray x = inputs.get(new NDIndex("{}", index));
             NDArray y = targets.get(new NDIndex("{}", index));
             x.attach(manager);
             y.attach(manager);
             return LabeledBatch.of(x, y);
-        };
+        }, (int) n, batchSize);
     }
 
     /**
@@ -61,9 +60,7 @@ public final class BatchSources {
     public static BatchSource randomBatches(RandomAccessDataset dataset, int batchSize, long seed) {
         long n = dataset.size();
         checkBatchSize(batchSize, n);
-        Rng rng = new Rng(seed);
-        return manager -> {
-            int[] idx = rng.sampleWithoutReplacement((int) n, batchSize);
+        return new RandomBatchSource(seed, (manager, idx) -> {
             List<NDList> data = new ArrayList<>(batchSize);
             List<NDList> labels = new ArrayList<>(batchSize);
             try (NDManager records = manager.newSubManager()) {
@@ -80,7 +77,38 @@ public final class BatchSources {
             } catch (IOException e) {
                 throw new UncheckedIOException("could not read a record of the auxiliary dataset", e);
             }
-        };
+        }, (int) n, batchSize);
+    }
+
+    /** Reads the examples with the given indices into a batch owned by the manager. */
+    @FunctionalInterface
+    private interface Gather {
+        LabeledBatch gather(NDManager manager, int[] indices);
+    }
+
+    /** Uniform random batches of distinct examples, from its own generator. */
+    private static final class RandomBatchSource implements BatchSource, RngOwner {
+        private final Rng rng;
+        private final Gather gather;
+        private final int size;
+        private final int batchSize;
+
+        RandomBatchSource(long seed, Gather gather, int size, int batchSize) {
+            this.rng = new Rng(seed);
+            this.gather = gather;
+            this.size = size;
+            this.batchSize = batchSize;
+        }
+
+        @Override
+        public LabeledBatch next(NDManager manager) {
+            return gather.gather(manager, rng.sampleWithoutReplacement(size, batchSize));
+        }
+
+        @Override
+        public Rng getRng() {
+            return rng;
+        }
     }
 
     /**

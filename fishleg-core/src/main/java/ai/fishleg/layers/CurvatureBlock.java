@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -198,6 +199,32 @@ public abstract class CurvatureBlock implements AutoCloseable {
      */
     public boolean isTrainable(String auxName) {
         return true;
+    }
+
+    /**
+     * A tape for blocks whose vector-Jacobian product needs nothing but u and λ.
+     *
+     * @param v V = Q(λ)u, closed with the tape
+     * @param vjp the vector-Jacobian product (see {@link Tape#vjp})
+     * @return the tape
+     */
+    protected static Tape tape(NDList v, Function<NDList, Map<String, NDArray>> vjp) {
+        return new Tape() {
+            @Override
+            public NDList v() {
+                return v;
+            }
+
+            @Override
+            public Map<String, NDArray> vjp(NDList cotangent) {
+                return vjp.apply(cotangent);
+            }
+
+            @Override
+            public void close() {
+                v.close();
+            }
+        };
     }
 
     /** Tells the block that λ was changed in place, so that cached products are recomputed. */

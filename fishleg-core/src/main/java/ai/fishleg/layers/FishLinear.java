@@ -3,11 +3,10 @@ package ai.fishleg.layers;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
+import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +30,12 @@ import java.util.function.Supplier;
  * <p>In the reference, {@code FishLinear} subclasses {@code nn.Linear} and replaces the user's
  * module. DJL blocks cannot be swapped in place, so here the block is attached to the user's
  * {@link Linear}, which stays as it is; {@link #forLayer} makes one.
+ *
+ * <p>With {@link CurvatureOptions#batchSpeedup()} A is left out, Q = RᵀR ⊗ LLᵀ, and Q can also be
+ * applied to the minibatch gradient from the layer's inputs and output gradients without forming
+ * the gradient ({@link #qg}, SPEC 9). The optimizer itself applies Q to the stored gradient U,
+ * which gives the same numbers: DJL offers no hook through which FishLeg could capture a layer's
+ * inputs and output gradients inside a user's model.
  */
 public final class FishLinear extends KroneckerBlock {
 
@@ -56,33 +61,22 @@ public final class FishLinear extends KroneckerBlock {
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        this("", inFeatures, outFeatures, bias, List.of(), null, parent, dataType, options);
+        this("", new WeightMatrix("weight", new Shape(outFeatures, inFeatures), bias), List.of(),
+                null, parent, dataType, options);
     }
 
     private FishLinear(
             String name,
-            int inFeatures,
-            int outFeatures,
-            boolean bias,
+            WeightMatrix layout,
             List<Supplier<NDArray>> parameters,
             Linear layer,
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        super(
-                name,
-                bias ? List.of("weight", "bias") : List.of("weight"),
-                parameters,
-                layer,
-                parent,
-                dataType,
-                outFeatures,
-                inFeatures + (bias ? 1 : 0),
-                options,
-                false);
-        this.inFeatures = inFeatures;
-        this.outFeatures = outFeatures;
-        this.bias = bias;
+        super(name, layout, parameters, layer, parent, dataType, options, false, false);
+        this.inFeatures = layout.fan();
+        this.outFeatures = layout.rows();
+        this.bias = layout.bias();
         masks.put(L, register(Tensors.upperTriangularMask(manager, getCols(), dataType)));
         masks.put(R, register(Tensors.upperTriangularMask(manager, getRows(), dataType)));
     }
@@ -103,24 +97,10 @@ public final class FishLinear extends KroneckerBlock {
      */
     public static FishLinear forLayer(
             String name, Linear layer, NDManager parent, CurvatureOptions options) {
-        Parameter weight = layer.getParameters().get("weight");
-        Parameter biasParam = layer.getParameters().get("bias");
-        NDArray w = weight.getArray();
-        Shape shape = w.getShape();
-        List<Supplier<NDArray>> params =
-                biasParam == null
-                        ? List.of(weight::getArray)
-                        : List.of(weight::getArray, biasParam::getArray);
+        WeightMatrix layout = WeightMatrix.of(layer, "weight");
+        DataType type = layer.getParameters().get("weight").getArray().getDataType();
         return new FishLinear(
-                name,
-                Math.toIntExact(shape.get(1)),
-                Math.toIntExact(shape.get(0)),
-                biasParam != null,
-                params,
-                layer,
-                parent,
-                w.getDataType(),
-                options);
+                name, layout, layout.parameters(layer), layer, parent, type, options);
     }
 
     /** @return the number of input features */
@@ -138,27 +118,58 @@ public final class FishLinear extends KroneckerBlock {
         return bias;
     }
 
+    /**
+     * The reference's {@code Qg} (SPEC 9): Q times the minibatch gradient U = Goutᵀ Â of this
+     * layer, computed from the layer's inputs and output gradients without forming U:
+     *
+     * <pre>
+     *   Qg = (RᵀR Goutᵀ) (Â LLᵀ)      Â = [inputs | 1] (n x (in+1)),  Gout (n x out)
+     * </pre>
+     *
+     * where n is the number of rows after flattening all leading dimensions (the batch, or batch
+     * times sequence length) and Gout already holds the 1/B of a mean loss. This equals {@link
+     * #qv} applied to U and is cheaper when n &lt; min(out, in + 1).
+     *
+     * @param inputs the layer's inputs (..., in)
+     * @param outputGradients dLoss/dOutput (..., out), same leading dimensions
+     * @return Qg, one array per parameter (weight, bias), in the inputs' manager
+     * @throws IllegalStateException if the block was not built with batchSpeedup (with A, Q does
+     *     not factor over the rows)
+     */
+    public NDList qg(NDArray inputs, NDArray outputGradients) {
+        if (usesA()) {
+            throw new IllegalStateException(
+                    "qg needs a block built with batchSpeedup (Q = RᵀR ⊗ LLᵀ without A); this"
+                            + " block of " + getName() + " uses A: apply qv to the gradient");
+        }
+        long n = inputs.size() / inFeatures;
+        if (inputs.size() != n * inFeatures || outputGradients.size() != n * outFeatures) {
+            throw new IllegalArgumentException(
+                    "inputs " + inputs.getShape() + " and output gradients "
+                            + outputGradients.getShape() + " do not fit a linear layer "
+                            + inFeatures + " -> " + outFeatures
+                            + " with the same leading dimensions");
+        }
+        NDManager target = inputs.getManager();
+        NDArray m = outFactor();
+        NDArray k = inFactor();
+        try (Scope s = Scope.open(target)) {
+            s.use(m);
+            s.use(k);
+            s.use(inputs);
+            s.use(outputGradients);
+            NDArray a = inputs.reshape(n, inFeatures);
+            if (bias) {
+                a = a.concat(s.manager().ones(new Shape(n, 1), a.getDataType()), 1);
+            }
+            NDArray gOutT = outputGradients.reshape(n, outFeatures).transpose();
+            NDArray qg = m.matMul(gOutT).matMul(a.matMul(k));
+            return Scope.keep(fromMatrix(qg), target);
+        }
+    }
+
     @Override
     public Map<String, NDArray> getGradientMasks() {
         return masks;
-    }
-
-    @Override
-    protected NDArray toMatrix(NDList v) {
-        NDArray w = v.get(0);
-        if (!bias) {
-            return w;
-        }
-        return w.concat(v.get(1).reshape(outFeatures, 1), 1);
-    }
-
-    @Override
-    protected NDList fromMatrix(NDArray matrix) {
-        if (!bias) {
-            return new NDList(matrix);
-        }
-        NDArray w = matrix.get(new NDIndex().addAllDim().addSliceDim(0, inFeatures));
-        NDArray b = matrix.get(new NDIndex().addAllDim().addIndices(inFeatures));
-        return new NDList(w, b);
     }
 }

@@ -24,6 +24,9 @@ import java.util.function.Supplier;
  * i.e. Q = D_A (M ⊗ N) D_A with D_A = diag(vec_r(A)): symmetric positive semi-definite for every
  * λ = (L, R, A). With {@link CurvatureOptions#batchSpeedup()} A is left out (Q = M ⊗ N).
  *
+ * <p>When the out side is large (an embedding's vocabulary), R can be a vector r instead of a
+ * matrix, and M = diag(r²) (SPEC 10.6).
+ *
  * <p>M and N change only when λ changes, so they are cached until {@link #auxChanged()}.
  */
 public abstract class KroneckerBlock extends CurvatureBlock {
@@ -35,43 +38,48 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     /** Name of the diagonal rescaling A (out x k). */
     public static final String A = "A";
 
+    private final WeightMatrix layout;
     private final int rows;
     private final int cols;
     private final CurvatureOptions options;
     private final boolean inFactorTransposed;
+    private final boolean outFactorDiagonal;
     private NDArray cachedM;
     private NDArray cachedN;
 
     /**
      * @param name layer name
-     * @param order parameter names
-     * @param parameters suppliers of the live parameter arrays (or empty)
+     * @param layout how the parameters form U (which also gives their names, in block order)
+     * @param parameters suppliers of the live parameter arrays (or empty for a detached block)
      * @param layer the DJL layer, or null
      * @param parent parent manager
      * @param dataType element type
-     * @param rows out: rows of U
-     * @param cols k: columns of U (fan-in plus one for a bias)
      * @param options full / batchSpeedup
-     * @param inFactorTransposed false: N = L Lᵀ (Linear); true: N = Lᵀ L (Conv2d)
+     * @param inFactorTransposed false: N = L Lᵀ (Linear, Embedding); true: N = Lᵀ L (Conv2d)
+     * @param outFactorDiagonal false: R is out x out and M = RᵀR; true: R is a vector of length
+     *     out (all ones at start) and M = diag(R²) (Embedding)
      */
     protected KroneckerBlock(
             String name,
-            List<String> order,
+            WeightMatrix layout,
             List<Supplier<NDArray>> parameters,
             Block layer,
             NDManager parent,
             DataType dataType,
-            int rows,
-            int cols,
             CurvatureOptions options,
-            boolean inFactorTransposed) {
-        super(name, order, parameters, layer, parent, dataType);
-        this.rows = rows;
-        this.cols = cols;
+            boolean inFactorTransposed,
+            boolean outFactorDiagonal) {
+        super(name, layout.order(), parameters, layer, parent, dataType);
+        this.layout = layout;
+        this.rows = layout.rows();
+        this.cols = layout.cols();
         this.options = options;
         this.inFactorTransposed = inFactorTransposed;
+        this.outFactorDiagonal = outFactorDiagonal;
         addAux(L, eye(cols));
-        addAux(R, eye(rows));
+        addAux(R, outFactorDiagonal
+                ? Tensors.create(manager, ones(rows), new Shape(rows), dataType)
+                : eye(rows));
         addAux(A, Tensors.create(manager, ones(rows * cols), new Shape(rows, cols), dataType));
     }
 
@@ -109,7 +117,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return aux(L);
     }
 
-    /** @return the out-side factor R */
+    /** @return the out-side factor R (a vector when {@link #isOutFactorDiagonal()}) */
     public NDArray getR() {
         return aux(R);
     }
@@ -117,6 +125,11 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     /** @return the diagonal rescaling A */
     public NDArray getA() {
         return aux(A);
+    }
+
+    /** @return whether R is a vector and M = diag(R²) */
+    public boolean isOutFactorDiagonal() {
+        return outFactorDiagonal;
     }
 
     /** @return whether A takes part in Q (false under batchSpeedup) */
@@ -132,6 +145,11 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return true;
     }
 
+    /** @return how the parameters form U */
+    public WeightMatrix getLayout() {
+        return layout;
+    }
+
     /**
      * Lays a block vector out as the matrix U (out x k). It may return an array of {@code v}
      * itself (no copy) when the layout already matches.
@@ -139,7 +157,9 @@ public abstract class KroneckerBlock extends CurvatureBlock {
      * @param v one array per parameter
      * @return U
      */
-    protected abstract NDArray toMatrix(NDList v);
+    protected final NDArray toMatrix(NDList v) {
+        return layout.toMatrix(v);
+    }
 
     /**
      * Inverse of {@link #toMatrix}.
@@ -147,18 +167,29 @@ public abstract class KroneckerBlock extends CurvatureBlock {
      * @param matrix an out x k matrix
      * @return one array per parameter, shaped like the parameters
      */
-    protected abstract NDList fromMatrix(NDArray matrix);
+    protected final NDList fromMatrix(NDArray matrix) {
+        return layout.fromMatrix(matrix);
+    }
 
-    /** @return M = RᵀR (cached) */
+    /** @return M = RᵀR, or the vector R² when the out factor is diagonal (cached) */
     protected NDArray outFactor() {
         if (cachedM == null) {
             NDArray r = getR();
-            try (NDArray rt = r.transpose()) {
-                cachedM = rt.matMul(r);
+            if (outFactorDiagonal) {
+                cachedM = r.square();
+            } else {
+                try (NDArray rt = r.transpose()) {
+                    cachedM = rt.matMul(r);
+                }
             }
             cachedM.attach(manager);
         }
         return cachedM;
+    }
+
+    /** M X, for a matrix M or a diagonal M stored as a vector. */
+    private NDArray mulOut(NDArray m, NDArray x) {
+        return outFactorDiagonal ? x.mul(m.reshape(rows, 1)) : m.matMul(x);
     }
 
     /** @return N = LLᵀ or LᵀL (cached) */
@@ -197,7 +228,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             s.use(v);
             NDArray u = toMatrix(v);
             NDArray x = usesA() ? u.mul(getA()) : u;
-            NDArray y = m.matMul(x).matMul(n);
+            NDArray y = mulOut(m, x).matMul(n);
             NDArray out = usesA() ? y.mul(getA()) : y;
             return Scope.keep(fromMatrix(out), target);
         }
@@ -216,7 +247,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             s.use(m);
             s.use(n);
             s.use(getA());
-            NDArray d = m.diagonal().reshape(rows, 1).mul(n.diagonal().reshape(1, cols));
+            NDArray diagM = outFactorDiagonal ? m : m.diagonal();
+            NDArray d = diagM.reshape(rows, 1).mul(n.diagonal().reshape(1, cols));
             if (usesA()) {
                 d = d.mul(getA().square());
             }
@@ -283,15 +315,16 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         }
         normalize(w);
         double root = Math.sqrt(sigma);
-        double[] rDiag = new double[rows * rows];
+        double[] rDiag = new double[outFactorDiagonal ? rows : rows * rows];
         for (int i = 0; i < rows; i++) {
-            rDiag[i * rows + i] = Math.sqrt(root * Math.abs(u[i]));
+            rDiag[outFactorDiagonal ? i : i * rows + i] = Math.sqrt(root * Math.abs(u[i]));
         }
         double[] lDiag = new double[cols * cols];
         for (int j = 0; j < cols; j++) {
             lDiag[j * cols + j] = Math.sqrt(root * Math.abs(w[j]));
         }
-        try (NDArray r = Tensors.create(manager, rDiag, new Shape(rows, rows), dataType);
+        Shape rShape = outFactorDiagonal ? new Shape(rows) : new Shape(rows, rows);
+        try (NDArray r = Tensors.create(manager, rDiag, rShape, dataType);
                 NDArray l = Tensors.create(manager, lDiag, new Shape(cols, cols), dataType)) {
             Tensors.assign(getR(), r);
             Tensors.assign(getL(), l);
@@ -335,7 +368,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             scope.use(input);
             u = toMatrix(input);
             x = usesA() ? u.mul(getA()) : u;
-            y = outFactor().matMul(x).matMul(inFactor());
+            y = mulOut(outFactor(), x).matMul(inFactor());
             NDArray out = usesA() ? y.mul(getA()) : y;
             v = fromMatrix(out);
         }
@@ -355,15 +388,24 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             Map<String, NDArray> grads = new LinkedHashMap<>();
             // ⟨D, A ⊙ (M X N)⟩ with X = A ⊙ U:
             //   ∂/∂M = (D⊙A) N Xᵀ,  ∂/∂N = Xᵀ M (D⊙A),  ∂/∂A = D ⊙ Y + (M (D⊙A) N) ⊙ U.
-            NDArray dm = da.matMul(n).matMul(x.transpose());
-            NDArray gr = getR().matMul(dm.add(dm.transpose()));
-            NDArray dn = x.transpose().matMul(m).matMul(da);
+            // For M = RᵀR: ∂/∂R = R (∂M + ∂Mᵀ); for M = diag(r²): ∂/∂r_i = 2 r_i (∂M)_ii.
+            NDArray gr;
+            NDArray dn;
+            if (outFactorDiagonal) {
+                NDArray dmDiag = da.mul(x.matMul(n)).sum(new int[] {1});
+                gr = getR().mul(dmDiag).muli(2);
+                dn = x.transpose().matMul(mulOut(m, da));
+            } else {
+                NDArray dm = da.matMul(n).matMul(x.transpose());
+                gr = getR().matMul(dm.add(dm.transpose()));
+                dn = x.transpose().matMul(m).matMul(da);
+            }
             NDArray dnSym = dn.add(dn.transpose());
             NDArray gl = inFactorTransposed ? getL().matMul(dnSym) : dnSym.matMul(getL());
             grads.put(L, Scope.keep(gl, target));
             grads.put(R, Scope.keep(gr, target));
             if (isTrainable(A)) {
-                NDArray ga = d.mul(y).add(m.matMul(da).matMul(n).mul(u));
+                NDArray ga = d.mul(y).add(mulOut(m, da).matMul(n).mul(u));
                 grads.put(A, Scope.keep(ga, target));
             }
             return grads;

@@ -2,7 +2,11 @@ package ai.fishleg.layers;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
+import ai.djl.nn.convolutional.Convolution;
+import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.nn.norm.LayerNorm;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -10,6 +14,17 @@ import java.util.Map;
  * Which DJL layer types FishLeg can manage, and how to build the curvature block of each. Lookup
  * is by exact class first, then by the nearest registered superclass, so subclasses of a supported
  * layer are managed like it. Users can register blocks for their own layer types.
+ *
+ * <p>Built in:
+ *
+ * <ul>
+ *   <li>{@link Linear} → {@link FishLinear};
+ *   <li>{@link Convolution} ({@code Conv1d}, {@code Conv2d}, {@code Conv3d}) → {@link
+ *       FishConvolution};
+ *   <li>{@link BatchNorm} (and {@code GhostBatchNorm}) → {@link FishBatchNorm};
+ *   <li>{@link LayerNorm} → {@link FishLayerNorm};
+ *   <li>{@link Embedding} (for example {@code TrainableWordEmbedding}) → {@link FishEmbedding}.
+ * </ul>
  */
 public final class LayerRegistry {
 
@@ -30,6 +45,12 @@ public final class LayerRegistry {
 
     static {
         register(Linear.class, (n, b, m, o) -> FishLinear.forLayer(n, (Linear) b, m, o));
+        register(Convolution.class,
+                (n, b, m, o) -> FishConvolution.forLayer(n, (Convolution) b, m, o));
+        register(BatchNorm.class, (n, b, m, o) -> FishBatchNorm.forLayer(n, (BatchNorm) b, m, o));
+        register(LayerNorm.class, (n, b, m, o) -> FishLayerNorm.forLayer(n, (LayerNorm) b, m, o));
+        register(Embedding.class,
+                (n, b, m, o) -> FishEmbedding.forLayer(n, (Embedding<?>) b, m, o));
     }
 
     private LayerRegistry() {}

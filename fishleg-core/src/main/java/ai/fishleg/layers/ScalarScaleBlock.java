@@ -60,28 +60,13 @@ public final class ScalarScaleBlock extends CurvatureBlock {
 
     @Override
     public Tape qvTape(NDList u) {
-        NDList v = qv(u);
-        return new Tape() {
-            @Override
-            public NDList v() {
-                return v;
-            }
-
-            @Override
-            public Map<String, NDArray> vjp(NDList cotangent) {
-                // d⟨D, λ² u⟩/dλ = 2 λ ⟨D, u⟩
-                double g = 2 * Tensors.scalar(getLambda()) * Tensors.dot(cotangent, u);
-                NDArray grad =
-                        Tensors.create(
-                                u.head().getManager(), new double[] {g}, new Shape(), dataType);
-                return Map.of(LAMBDA, grad);
-            }
-
-            @Override
-            public void close() {
-                v.close();
-            }
-        };
+        return tape(qv(u), cotangent -> {
+            // d⟨D, λ² u⟩/dλ = 2 λ ⟨D, u⟩
+            double g = 2 * Tensors.scalar(getLambda()) * Tensors.dot(cotangent, u);
+            NDArray grad =
+                    Tensors.create(u.head().getManager(), new double[] {g}, new Shape(), dataType);
+            return Map.of(LAMBDA, grad);
+        });
     }
 
     @Override

@@ -1,6 +1,7 @@
 package ai.fishleg.likelihood;
 
 import ai.djl.ndarray.NDArray;
+import ai.fishleg.util.Tensors;
 import ai.djl.nn.Activation;
 
 /**
@@ -22,7 +23,7 @@ public final class BernoulliLikelihood extends AbstractLikelihood {
         double n = preds.getShape().get(0);
         // softplus(-f) = max(-f, 0) + log(1 + exp(-|f|)), stable for large |f|
         NDArray softplusNeg = preds.neg().maximum(0).add(preds.abs().neg().exp().add(1).log());
-        return preds.mul(y.neg().add(1)).add(softplusNeg).sum().div(n);
+        return Tensors.mulConst(preds.mul(y.neg().add(1)).add(softplusNeg).sum(), 1 / n);
     }
 
     @Override

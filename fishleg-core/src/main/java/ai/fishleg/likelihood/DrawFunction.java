@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.nn.Block;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.util.Forward;
+import ai.fishleg.util.Rng;
+import ai.fishleg.util.RngOwner;
 
 /**
  * The reference's {@code draw(model, X)}: returns the inputs with targets sampled from the model's
@@ -27,9 +29,26 @@ public interface DrawFunction {
      * @return the function
      */
     static DrawFunction of(FishLikelihood likelihood) {
-        return (model, inputs) -> {
+        return new LikelihoodDraw(likelihood);
+    }
+
+    /** The draw of a likelihood; exposes the likelihood's generator for checkpoints. */
+    final class LikelihoodDraw implements DrawFunction, RngOwner {
+        private final FishLikelihood likelihood;
+
+        private LikelihoodDraw(FishLikelihood likelihood) {
+            this.likelihood = java.util.Objects.requireNonNull(likelihood, "likelihood");
+        }
+
+        @Override
+        public LabeledBatch draw(Block model, NDList inputs) {
             NDArray preds = Forward.forward(model, inputs).singletonOrThrow();
             return new LabeledBatch(inputs, new NDList(likelihood.draw(preds)));
-        };
+        }
+
+        @Override
+        public Rng getRng() {
+            return likelihood.getRng();
+        }
     }
 }

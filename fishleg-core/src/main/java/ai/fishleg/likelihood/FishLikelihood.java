@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.fishleg.layers.CurvatureBlock;
 import ai.fishleg.util.Rng;
+import ai.fishleg.util.RngOwner;
 import java.util.List;
 
 /**
@@ -15,7 +16,7 @@ import java.util.List;
  * (sums over output dimensions), see SPEC section 6. Samples come from the likelihood's own
  * {@link Rng}, so they are reproducible from {@link #setSeed(long)} whatever the engine.
  */
-public interface FishLikelihood {
+public interface FishLikelihood extends RngOwner {
 
     /**
      * The negative log-likelihood of the observations (differentiable in {@code preds} and in
@@ -36,6 +37,7 @@ public interface FishLikelihood {
     NDArray draw(NDArray preds);
 
     /** @return the random generator used by {@link #draw} */
+    @Override
     Rng getRng();
 
     /** @param seed reseeds the generator used by {@link #draw} */

@@ -1,6 +1,7 @@
 package ai.fishleg.likelihood;
 
 import ai.djl.ndarray.NDArray;
+import ai.fishleg.util.Tensors;
 
 /**
  * Gaussian likelihood with a known, fixed standard deviation σ: y = f(x) + ε, ε ~ N(0, σ²)
@@ -35,7 +36,8 @@ public final class FixedGaussianLikelihood extends AbstractLikelihood {
     public NDArray nll(NDArray preds, NDArray observations) {
         NDArray y = matchTargets(preds, observations);
         double n = examples(preds.getShape());
-        return preds.sub(y).div(sigma).square().add(Math.log(sigma * sigma)).sum().mul(0.5 / n);
+        NDArray total = preds.sub(y).div(sigma).square().add(Math.log(sigma * sigma)).sum();
+        return Tensors.mulConst(total, 0.5 / n);
     }
 
     @Override

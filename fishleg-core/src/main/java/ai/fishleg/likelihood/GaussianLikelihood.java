@@ -51,7 +51,7 @@ public final class GaussianLikelihood extends AbstractLikelihood implements Auto
             var = var.toType(preds.getDataType(), false);
         }
         NDArray logVar = var.log().mul(preds.size());
-        return preds.sub(y).square().div(var).sum().add(logVar).mul(0.5 / n);
+        return Tensors.mulConst(preds.sub(y).square().div(var).sum().add(logVar), 0.5 / n);
     }
 
     @Override

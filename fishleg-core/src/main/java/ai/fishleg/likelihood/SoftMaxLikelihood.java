@@ -20,7 +20,7 @@ public final class SoftMaxLikelihood extends AbstractLikelihood {
     public NDArray nll(NDArray preds, NDArray observations) {
         NDArray y = matchTargets(preds, observations);
         double n = examples(preds.getShape());
-        return preds.logSoftmax(-1).mul(y).sum().div(-n);
+        return Tensors.mulConst(preds.logSoftmax(-1).mul(y).sum(), -1 / n);
     }
 
     @Override

@@ -76,6 +76,16 @@ public final class AuxAdam implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates the (zero) state of a tensor now rather than at its first step, so that the set of
+     * states does not depend on how far training went (checkpoints rely on it).
+     *
+     * @param param an aux tensor
+     */
+    public void register(NDArray param) {
+        states.computeIfAbsent(param, this::newState);
+    }
+
     private State newState(NDArray param) {
         NDArray m = param.zerosLike();
         NDArray v = param.zerosLike();

@@ -19,13 +19,18 @@ import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
+import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.select.NamedLayer;
 import ai.fishleg.util.Rng;
+import ai.fishleg.util.RngOwner;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -57,9 +62,12 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>FishLeg manages the layers it knows ({@link LayerRegistry}; each gets a {@link
- * CurvatureBlock}) and, when the likelihood has learnable parameters, those too. Parameters of
- * other layers are left alone (as in the reference) and listed by {@link
- * #getUnmanagedParameters()} and in the log, so nothing is frozen silently.
+ * CurvatureBlock}) and, when the likelihood has learnable parameters, those too. Layers are found
+ * at any depth of the model ({@code SequentialBlock}, {@code ParallelBlock}, user blocks with
+ * children) and named by their dotted paths (see {@link LayerSelection}), for example {@code
+ * 02SequentialBlock.01Linear}; {@link #describeLayers(Block)} lists them with the sizes of their
+ * blocks of Q. Parameters of other layers are left alone (as in the reference) and listed by
+ * {@link #getUnmanagedParameters()} and in the log, so nothing is frozen silently.
  *
  * <p>Native memory: the optimizer owns one {@link NDManager} (a child of the model's parameter
  * manager) for λ, momentum, stored gradients and Adam moments; every temporary of a step lives in a
@@ -84,12 +92,19 @@ public final class FishLeg implements AutoCloseable {
     private final List<String> unmanagedParameters;
     private final AuxAdam auxAdam;
     private final Rng rng;
+    private final Map<String, Rng> rngs = new LinkedHashMap<>();
+    private final ModelState modelState;
+    private final FisherEstimator fisherEstimator;
 
     private double fishLr;
     private long stepCount;
     private long auxUpdateCount;
     private double auxLoss = Double.NaN;
     private AuxInfo lastAuxInfo;
+    private long skippedSteps;
+    private long skippedAuxUpdates;
+    private long clippedSteps;
+    private double lastClipFactor = 1;
 
     /** Per-block optimizer state: the reference's param group. */
     static final class Group {
@@ -115,6 +130,8 @@ public final class FishLeg implements AutoCloseable {
         this.hp = b.hyperparameters();
         this.fishLr = hp.fishLr();
         this.rng = new Rng(hp.seed());
+        this.modelState = new ModelState(model);
+        this.fisherEstimator = hp.estimator().create(hp);
         if (hp.warmup() > 0 && (b.warmupData == null || b.warmupLoss == null)) {
             throw new IllegalArgumentException(
                     "warmup = " + hp.warmup() + " > 0 needs warmupData and warmupLoss (the"
@@ -131,7 +148,8 @@ public final class FishLeg implements AutoCloseable {
         boolean ok = false;
         try {
             CurvatureOptions options = new CurvatureOptions(hp.full(), hp.batchSpeedup());
-            for (NamedLayer layer : selectLayers()) {
+            for (NamedLayer layer : ManagedLayers.select(
+                    model, hp.moduleNames(), hp.strictModuleNames(), hp.skipNames())) {
                 CurvatureBlock block =
                         LayerRegistry.factoryFor(layer.layer())
                                 .create(layer.layerName(), layer.layer(), manager, options);
@@ -149,7 +167,7 @@ public final class FishLeg implements AutoCloseable {
                         "FishLeg found no layer it can manage in the model (supported types: "
                                 + LayerRegistry.supportedTypes() + "; moduleNames "
                                 + hp.moduleNames() + ", skipNames " + hp.skipNames()
-                                + "; layers in the model: " + describeLayers() + ")");
+                                + "; layers in the model: " + layerTypes() + ")");
             }
             if (likelihood != null && !likelihood.getParameters().isEmpty()) {
                 CurvatureBlock lb = likelihood.createCurvatureBlock(manager, hp.scale());
@@ -179,6 +197,17 @@ public final class FishLeg implements AutoCloseable {
                 warmupAux(null, null, hp.scale());
             }
             this.auxAdam = new AuxAdam(hp.auxBeta1(), hp.auxBeta2(), hp.auxEps(), manager);
+            for (Group g : groups) {
+                for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                    if (g.block.isTrainable(e.getKey())) {
+                        auxAdam.register(e.getValue());
+                    }
+                }
+            }
+            addRng("optimizer", rng);
+            addRng("auxData", auxData);
+            addRng("draw", draw);
+            addRng("likelihood", likelihood);
             ok = true;
         } finally {
             if (!ok) {
@@ -221,57 +250,17 @@ public final class FishLeg implements AutoCloseable {
                 "the model has no parameters, so there is nothing for FishLeg to optimise");
     }
 
+    private void addRng(String name, Object owner) {
+        Rng r = owner instanceof Rng ? (Rng) owner
+                : owner instanceof RngOwner ? ((RngOwner) owner).getRng() : null;
+        if (r != null && rngs.values().stream().noneMatch(x -> x == r)) {
+            rngs.put(name, r);
+        }
+    }
+
     private NDArray own(NDArray a) {
         a.attach(manager);
         return a;
-    }
-
-    private List<NamedLayer> selectLayers() {
-        List<NamedLayer> all = LayerSelection.namedLayers(model);
-        List<String> names = hp.moduleNames();
-        boolean selectAll = names.isEmpty() || "re:*".equals(names.get(0));
-        List<NamedLayer> candidates;
-        if (selectAll) {
-            candidates = all;
-        } else {
-            candidates = new ArrayList<>();
-            for (NamedLayer selected :
-                    LayerSelection.select(all, names, hp.strictModuleNames())) {
-                if (LayerRegistry.factoryFor(selected.layer()) != null) {
-                    candidates.add(selected);
-                } else if (!selected.layer().getDirectParameters().isEmpty()) {
-                    throw new IllegalArgumentException(
-                            "layer " + displayName(selected.layerName()) + " was selected by"
-                                    + " moduleNames but its type "
-                                    + selected.layer().getClass().getSimpleName()
-                                    + " is not supported by FishLeg (supported: "
-                                    + LayerRegistry.supportedTypes() + ")");
-                } else {
-                    // A selected container stands for the supported layers inside it.
-                    for (NamedLayer n : all) {
-                        if (LayerSelection.isDescendant(selected.layerName(), n.layerName())) {
-                            candidates.add(n);
-                        }
-                    }
-                }
-            }
-        }
-        List<NamedLayer> managed = new ArrayList<>();
-        for (NamedLayer c : candidates) {
-            String name = c.layerName();
-            if (LayerRegistry.factoryFor(c.layer()) == null) {
-                continue;
-            }
-            if (managed.stream().anyMatch(m -> LayerSelection.isDescendant(m.layerName(), name))) {
-                continue;
-            }
-            if (hp.skipNames().stream().anyMatch(name::contains)) {
-                LOG.debug("FishLeg skips {} (skipNames)", displayName(name));
-                continue;
-            }
-            managed.add(c);
-        }
-        return managed;
     }
 
     private void reinitialize(CurvatureBlock block) {
@@ -324,7 +313,7 @@ public final class FishLeg implements AutoCloseable {
         return List.copyOf(out);
     }
 
-    private String describeLayers() {
+    private String layerTypes() {
         List<String> out = new ArrayList<>();
         for (NamedLayer n : LayerSelection.namedLayers(model)) {
             if (!n.layer().getDirectParameters().isEmpty()) {
@@ -335,7 +324,32 @@ public final class FishLeg implements AutoCloseable {
     }
 
     private static String displayName(String name) {
-        return name.isEmpty() ? "<root>" : name;
+        return LayerSelection.displayName(name);
+    }
+
+    /**
+     * Lists the layers of a model that have trainable parameters, with whether FishLeg manages
+     * them by default (every supported layer) and the sizes of their blocks of Q (parameters and
+     * auxiliary parameters λ). Names are dotted paths ({@link LayerSelection}).
+     *
+     * @param model an initialised model
+     * @return one description per layer, in pre-order
+     */
+    public static List<ManagedLayers.LayerDescription> describeLayers(Block model) {
+        return ManagedLayers.describe(model, List.of(), List.of());
+    }
+
+    /**
+     * {@link #describeLayers(Block)} under a selection.
+     *
+     * @param model an initialised model
+     * @param moduleNames as {@link Builder#moduleNames(List)}
+     * @param skipNames as {@link Builder#skipNames(List)}
+     * @return one description per layer, in pre-order
+     */
+    public static List<ManagedLayers.LayerDescription> describeLayers(
+            Block model, List<String> moduleNames, List<String> skipNames) {
+        return ManagedLayers.describe(model, moduleNames, skipNames);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -362,63 +376,148 @@ public final class FishLeg implements AutoCloseable {
      *       u ← gradient and run one (or |k|) {@link #updateAux auxiliary updates};
      *   <li>natural gradient n = Q(λ)v with v = u on auxiliary steps, else the current gradient;
      *   <li>momentum m ← βm + (1−β)n;
-     *   <li>p ← p − ηm − wd·p, or with {@code fineTune} p ← p − η(m + wd(p − θ0)).
+     *   <li>p ← p − νηm − wd·p, or with {@code fineTune} p ← p − η(νm + wd(p − θ0)), where ν = 1
+     *       unless {@code klClip} is set (see {@link #getLastClipFactor()}).
      * </ol>
      *
-     * The model's gradients are left as they were.
+     * Nothing is written before everything is known to be finite: a non-finite gradient, natural
+     * gradient or new parameter value throws a {@link NonFiniteException} naming the layer and the
+     * quantity with parameters and momentum untouched, or skips the step (see {@link
+     * Builder#nonFinitePolicy}). The model's gradients are left as they were.
      *
      * @throws IllegalStateException if no gradient has been computed yet
+     * @throws NonFiniteException on a non-finite value under the THROW policy
      */
     public void step() {
-        int k = hp.updateAuxEvery();
-        boolean updated = false;
-        if ((k > 0 && stepCount % k == 0) || k < 0) {
-            storeGradients();
-            for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
-                updateAux(true, true);
-            }
-            updated = true;
-        }
         try (Scope scope = Scope.open(manager)) {
             NDList[] grads = currentGradients(scope);
-            if (stepCount == 0 && !updated) {
+            if (stepCount == 0) {
                 requireGradients(grads, scope);
             }
+            if (rejectsNonFinite(grads, "gradient")) {
+                return;
+            }
+            int k = hp.updateAuxEvery();
+            boolean updated = (k > 0 && stepCount % k == 0) || k < 0;
+            if (updated) {
+                storeGradients(grads);
+                for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
+                    updateAux(true, true);
+                }
+            }
+            NDList[] naturals = new NDList[groups.size()];
+            NDList[] momenta = new NDList[groups.size()];
             for (int gi = 0; gi < groups.size(); gi++) {
                 Group g = groups.get(gi);
                 scope.use(g.u);
                 scope.use(g.momentum);
                 scope.use(g.theta0);
-                NDList v = updated ? g.u : grads[gi];
-                NDList natural = g.block.qv(v);
+                naturals[gi] = g.block.qv(updated ? g.u : grads[gi]);
+            }
+            if (rejectsNonFinite(naturals, "natural gradient")) {
+                return;
+            }
+            for (int gi = 0; gi < groups.size(); gi++) {
+                NDList m = new NDList();
+                for (int i = 0; i < naturals[gi].size(); i++) {
+                    m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
+                            .add(naturals[gi].get(i).mul(1 - hp.beta())));
+                }
+                momenta[gi] = m;
+            }
+            double nu = clipFactor(momenta, grads);
+            NDList[] updatedParams = new NDList[groups.size()];
+            for (int gi = 0; gi < groups.size(); gi++) {
+                Group g = groups.get(gi);
+                NDList out = new NDList();
                 List<NDArray> params = g.block.getParameterArrays();
                 for (int i = 0; i < params.size(); i++) {
                     NDArray p = scope.use(params.get(i));
-                    NDArray m = g.momentum.get(i);
-                    m.muli(hp.beta()).addi(natural.get(i).mul(1 - hp.beta()));
+                    NDArray m = nu == 1 ? momenta[gi].get(i) : momenta[gi].get(i).mul(nu);
                     if (hp.fineTune()) {
                         NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
-                        p.subi(pull.addi(m).muli(fishLr));
+                        out.add(p.sub(pull.addi(m).muli(fishLr)));
                     } else {
                         NDArray decay = p.mul(hp.weightDecay());
-                        p.subi(m.mul(fishLr)).subi(decay);
+                        out.add(p.sub(m.mul(fishLr)).subi(decay));
                     }
+                }
+                updatedParams[gi] = out;
+            }
+            if (rejectsNonFinite(updatedParams, "updated parameter")) {
+                return;
+            }
+            for (int gi = 0; gi < groups.size(); gi++) {
+                Group g = groups.get(gi);
+                List<NDArray> params = g.block.getParameterArrays();
+                for (int i = 0; i < params.size(); i++) {
+                    Tensors.assign(g.momentum.get(i), momenta[gi].get(i));
+                    Tensors.assign(params.get(i), updatedParams[gi].get(i));
                 }
             }
         }
         stepCount++;
     }
 
-    /** u ← current gradient of every managed parameter (missing gradients count as zeros). */
-    private void storeGradients() {
-        try (Scope scope = Scope.open(manager)) {
-            NDList[] grads = currentGradients(scope);
-            requireGradients(grads, scope);
-            for (int gi = 0; gi < groups.size(); gi++) {
-                NDList u = groups.get(gi).u;
-                for (int i = 0; i < u.size(); i++) {
-                    Tensors.assign(u.get(i), grads[gi].get(i));
+    /**
+     * The trust-region factor ν = min(1, √(κ / (η² |⟨Δ, g⟩|))) over all blocks together (the K-FAC
+     * rule), with Δ the momentum about to be applied and g the training gradient; 1 when klClip
+     * is off.
+     */
+    private double clipFactor(NDList[] momenta, NDList[] grads) {
+        if (hp.klClip() <= 0) {
+            lastClipFactor = 1;
+            return 1;
+        }
+        double inner = 0;
+        for (int gi = 0; gi < groups.size(); gi++) {
+            inner += Tensors.dot(momenta[gi], grads[gi]);
+        }
+        double denom = fishLr * fishLr * Math.abs(inner);
+        double nu = denom > 0 ? Math.min(1, Math.sqrt(hp.klClip() / denom)) : 1;
+        if (!(nu >= 0)) {
+            nu = 1; // a non-finite inner product is caught by the finiteness checks
+        }
+        lastClipFactor = nu;
+        if (nu < 1) {
+            clippedSteps++;
+        }
+        return nu;
+    }
+
+    /**
+     * Applies the non-finite policy to per-group values: returns false if all are finite; true if
+     * the step must be skipped (SKIP, counted); throws under THROW.
+     */
+    private boolean rejectsNonFinite(NDList[] values, String quantity) {
+        for (int gi = 0; gi < values.length; gi++) {
+            for (int i = 0; i < values[gi].size(); i++) {
+                if (!Tensors.isFinite(values[gi].get(i))) {
+                    CurvatureBlock b = groups.get(gi).block;
+                    String where = displayName(b.getName()) + " (" + b.getOrder().get(i) + ")";
+                    if (hp.nonFinitePolicy() == NonFinitePolicy.SKIP) {
+                        skippedSteps++;
+                        LOG.warn("step {} skipped: non-finite {} in layer {} (skipped so far: {})",
+                                stepCount, quantity, where, skippedSteps);
+                        return true;
+                    }
+                    throw new NonFiniteException(b.getName(), b.getOrder().get(i), quantity,
+                            "non-finite " + quantity + " in layer " + where + " at step "
+                                    + stepCount + "; parameters and momentum were left as they"
+                                    + " were (lower fishLr, set klClip, or use"
+                                    + " nonFinitePolicy(SKIP) to skip such steps)");
                 }
+            }
+        }
+        return false;
+    }
+
+    /** u ← the given gradients of every managed parameter. */
+    private void storeGradients(NDList[] grads) {
+        for (int gi = 0; gi < groups.size(); gi++) {
+            NDList u = groups.get(gi).u;
+            for (int i = 0; i < u.size(); i++) {
+                Tensors.assign(u.get(i), grads[gi].get(i));
             }
         }
     }
@@ -472,12 +571,15 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /**
-     * One auxiliary update of λ (SPEC section 7): draws a random auxiliary batch, samples targets
-     * from the model ({@code fisher}) or uses the batch's own targets (empirical Fisher), computes
-     * the sampled-label gradient g and, with u the stored gradient and V = Q(λ)u, the auxiliary
-     * loss ½(γ⟨V,V⟩ + ⟨g,V⟩²) − ⟨u,V⟩ (divided by ‖u‖² with {@code normalization}); if {@code
-     * train}, takes one Adam step on λ with its analytic gradient. The model's parameters and
-     * gradients are left as they were.
+     * One auxiliary update of λ (SPEC sections 7 and 14): draws a random auxiliary batch, samples
+     * targets from the model ({@code fisher}) or uses the batch's own targets (empirical Fisher),
+     * takes the direction u (the stored gradient, or Gaussian with {@code uSampling}), V = Q(λ)u,
+     * an estimate F̂V of the Fisher times V ({@code estimator}; the seed's F̂ = g gᵀ from the
+     * sampled-label gradient g by default) and the auxiliary loss ½(γ⟨V,V⟩ + ⟨V,F̂V⟩) − ⟨u,V⟩
+     * (divided by ‖u‖² with {@code normalization}); if {@code train}, takes one Adam step on λ with
+     * its analytic gradient, the vector-Jacobian product of λ ↦ Q(λ)u with D = F̂V + γV − u (with
+     * {@code preconditionAux}: with Q(λ)D·‖u‖/‖V‖). The model's parameters, gradients and running
+     * statistics are left as they were.
      *
      * @param train whether to update λ (false only evaluates)
      * @param fisher true: targets drawn from the model; false: the batch's targets
@@ -485,94 +587,205 @@ public final class FishLeg implements AutoCloseable {
      */
     public AuxInfo updateAux(boolean train, boolean fisher) {
         try (Scope scope = Scope.open(manager)) {
-            LabeledBatch batch = auxData.next(scope.manager());
-            if (batch == null || batch.size() == 0) {
-                throw new IllegalStateException(
-                        "the auxiliary data source returned "
-                                + (batch == null ? "null" : "an empty batch")
-                                + "; it must hand out a non-empty batch on every call");
-            }
-            LabeledBatch samples = fisher ? draw.draw(model, batch.data()) : batch;
-            double g2 = 0;
-            List<NDList> us = new ArrayList<>();
-            for (Group g : groups) {
-                scope.use(g.u);
-                us.add(g.u);
-                for (NDArray u : g.u) {
-                    g2 += Tensors.squaredNorm(u);
-                }
-            }
-            List<NDList> gs = sampledGradients(samples, scope);
-            List<CurvatureBlock.Tape> tapes = new ArrayList<>();
-            try {
-                double quad = 0;
-                double lin = 0;
-                double vv = 0;
-                double align = 0;
-                for (int gi = 0; gi < groups.size(); gi++) {
-                    CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
-                    tapes.add(tape);
-                    NDList v = tape.v();
-                    quad += Tensors.dot(gs.get(gi), v);
-                    lin += Tensors.dot(us.get(gi), v);
-                    vv += Tensors.dot(v, v);
-                    align += Tensors.dot(gs.get(gi), us.get(gi));
-                }
-                double gamma = hp.damping();
-                double reg = gamma * vv;
-                double quad2 = quad * quad;
-                double aux = 0.5 * (reg + quad2) - lin;
-                double check = quad * align + gamma * lin - g2;
-                double norm = 1;
-                if (hp.normalization()) {
-                    if (g2 == 0) {
-                        LOG.warn("auxiliary update skipped: the stored gradient u is zero, so the"
-                                + " normalised auxiliary loss is undefined");
-                        return new AuxInfo(0, 0, lin, quad2, reg, g2);
-                    }
-                    norm = g2;
-                    aux /= g2;
-                    check /= g2;
-                }
-                if (train) {
-                    Map<NDArray, NDArray> auxGrads = new IdentityHashMap<>();
-                    for (int gi = 0; gi < groups.size(); gi++) {
-                        CurvatureBlock block = groups.get(gi).block;
-                        NDList v = tapes.get(gi).v();
-                        NDList d = new NDList();
-                        for (int i = 0; i < v.size(); i++) {
-                            // ∂aux/∂V = γV + ⟨g,V⟩ g − u
-                            NDArray di = v.get(i).mul(gamma)
-                                    .add(gs.get(gi).get(i).mul(quad))
-                                    .sub(us.get(gi).get(i));
-                            d.add(norm == 1 ? di : di.div(norm));
-                        }
-                        Map<String, NDArray> grads = tapes.get(gi).vjp(d);
-                        Map<String, NDArray> masks = block.getGradientMasks();
-                        for (Map.Entry<String, NDArray> e : grads.entrySet()) {
-                            NDArray grad = scope.own(e.getValue());
-                            NDArray mask = masks.get(e.getKey());
-                            if (mask != null) {
-                                grad = grad.mul(scope.use(mask));
-                            }
-                            auxGrads.put(block.getAuxParameters().get(e.getKey()), grad);
-                        }
-                    }
-                    auxAdam.step(auxGrads, currentAuxLr());
-                    for (Group g : groups) {
-                        g.block.auxChanged();
-                    }
-                    auxUpdateCount++;
-                    auxLoss = aux;
-                }
-                lastAuxInfo = new AuxInfo(aux, check, lin, quad2, reg, g2);
+            AuxEvaluation eval = evaluateAux(scope, fisher, train);
+            String bad = nonFiniteAux(eval);
+            if (bad != null) {
+                skippedAuxUpdates++;
+                LOG.warn("auxiliary update skipped: non-finite {}; λ keeps its last value"
+                        + " (skipped so far: {})", bad, skippedAuxUpdates);
+                lastAuxInfo = eval.info();
                 return lastAuxInfo;
-            } finally {
-                for (CurvatureBlock.Tape t : tapes) {
-                    t.close();
+            }
+            if (train && eval.gradients() != null) {
+                Map<NDArray, NDArray> masked = new IdentityHashMap<>();
+                for (Group g : groups) {
+                    Map<String, NDArray> masks = g.block.getGradientMasks();
+                    for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                        NDArray grad = eval.gradients().get(e.getValue());
+                        if (grad == null) {
+                            continue; // frozen: Adam leaves it and its state alone
+                        }
+                        NDArray mask = masks.get(e.getKey());
+                        masked.put(e.getValue(), mask == null ? grad : grad.mul(scope.use(mask)));
+                    }
+                }
+                auxAdam.step(masked, currentAuxLr());
+                for (Group g : groups) {
+                    g.block.auxChanged();
+                }
+                auxUpdateCount++;
+                auxLoss = eval.info().auxLoss();
+            }
+            lastAuxInfo = eval.info();
+            return lastAuxInfo;
+        }
+    }
+
+    /** @return what is not finite in an auxiliary evaluation, or null */
+    private String nonFiniteAux(AuxEvaluation eval) {
+        if (!Double.isFinite(eval.info().auxLoss())) {
+            return "auxiliary loss (" + eval.info().auxLoss() + ")";
+        }
+        if (eval.gradients() != null) {
+            for (Group g : groups) {
+                for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                    NDArray grad = eval.gradients().get(e.getValue());
+                    if (grad != null && !Tensors.isFinite(grad)) {
+                        return "λ-gradient of " + displayName(g.block.getName()) + "."
+                                + e.getKey();
+                    }
                 }
             }
         }
+        return null;
+    }
+
+    /**
+     * The auxiliary loss on one fresh auxiliary batch and, if asked, its gradient with respect to
+     * every trainable aux tensor (unmasked; with {@code preconditionAux} the preconditioned
+     * direction instead). Changes nothing but the data source's, the likelihood's and (with
+     * Gaussian u) the optimizer's random state; running statistics are restored.
+     *
+     * @param info the loss and its terms
+     * @param gradients by live aux tensor (identity keys), attached to the scope; null if not asked
+     *     for or if the update must be skipped
+     */
+    record AuxEvaluation(AuxInfo info, Map<NDArray, NDArray> gradients) {}
+
+    AuxEvaluation evaluateAux(Scope scope, boolean fisher, boolean withGradient) {
+        try (ModelState.Saved state = modelState.save(scope)) {
+            return evaluateAuxPasses(scope, fisher, withGradient);
+        }
+    }
+
+    /** {@link #evaluateAux}, whose forward passes may move the model's running statistics. */
+    private AuxEvaluation evaluateAuxPasses(Scope scope, boolean fisher, boolean withGradient) {
+        LabeledBatch batch = auxData.next(scope.manager());
+        if (batch == null || batch.size() == 0) {
+            throw new IllegalStateException(
+                    "the auxiliary data source returned "
+                            + (batch == null ? "null" : "an empty batch")
+                            + "; it must hand out a non-empty batch on every call");
+        }
+        LabeledBatch samples = fisher ? draw.draw(model, batch.data()) : batch;
+        List<NDList> us = auxDirections(scope);
+        double g2 = 0;
+        for (NDList u : us) {
+            for (NDArray x : u) {
+                g2 += Tensors.squaredNorm(x);
+            }
+        }
+        List<CurvatureBlock.Tape> tapes = new ArrayList<>();
+        try {
+            List<NDList> vs = new ArrayList<>();
+            double lin = 0;
+            double vv = 0;
+            for (int gi = 0; gi < groups.size(); gi++) {
+                CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
+                tapes.add(tape);
+                NDList v = tape.v();
+                vs.add(v);
+                lin += Tensors.dot(us.get(gi), v);
+                vv += Tensors.dot(v, v);
+            }
+            FisherEstimator.FisherEstimate fv =
+                    fisherEstimator.estimate(auxPass(samples, scope), us, vs);
+            double gamma = hp.damping();
+            double reg = gamma * vv;
+            double quad2 = fv.vFv();
+            double aux = 0.5 * (reg + quad2) - lin;
+            double check = fv.uFv() + gamma * lin - g2;
+            double norm = 1;
+            if (hp.normalization()) {
+                if (g2 == 0) {
+                    LOG.warn("auxiliary update skipped: the stored gradient u is zero, so the"
+                            + " normalised auxiliary loss is undefined");
+                    return new AuxEvaluation(new AuxInfo(0, 0, lin, quad2, reg, g2), null);
+                }
+                norm = g2;
+                aux /= g2;
+                check /= g2;
+            }
+            AuxInfo info = new AuxInfo(aux, check, lin, quad2, reg, g2);
+            if (!withGradient) {
+                return new AuxEvaluation(info, null);
+            }
+            // Preconditioning rescales Q(λ)D by ‖u‖/‖V‖ so its size matches D's.
+            double preconditionScale = vv > 0 ? Math.sqrt(g2 / vv) : 1;
+            Map<NDArray, NDArray> gradients = new IdentityHashMap<>();
+            for (int gi = 0; gi < groups.size(); gi++) {
+                CurvatureBlock block = groups.get(gi).block;
+                NDList v = vs.get(gi);
+                NDList d = new NDList();
+                for (int i = 0; i < v.size(); i++) {
+                    // ∂aux/∂V = γV + F̂V − u  (÷ ‖u‖² with normalization)
+                    NDArray di = v.get(i).mul(gamma)
+                            .add(fv.product().get(gi).get(i))
+                            .sub(us.get(gi).get(i));
+                    d.add(norm == 1 ? di : di.div(norm));
+                }
+                if (hp.preconditionAux()) {
+                    d = block.qv(d);
+                    for (NDArray x : d) {
+                        x.muli(preconditionScale);
+                    }
+                }
+                for (Map.Entry<String, NDArray> e : tapes.get(gi).vjp(d).entrySet()) {
+                    gradients.put(
+                            block.getAuxParameters().get(e.getKey()), scope.own(e.getValue()));
+                }
+            }
+            return new AuxEvaluation(info, gradients);
+        } finally {
+            for (CurvatureBlock.Tape t : tapes) {
+                t.close();
+            }
+        }
+    }
+
+    /**
+     * The directions u of one auxiliary update: the stored gradients, or fresh N(0, I) draws from
+     * the optimizer's generator with {@link USampling#GAUSSIAN} (SPEC 14.1).
+     */
+    private List<NDList> auxDirections(Scope scope) {
+        List<NDList> us = new ArrayList<>(groups.size());
+        for (Group g : groups) {
+            if (hp.uSampling() == USampling.GRADIENT) {
+                us.add(scope.use(g.u));
+                continue;
+            }
+            NDList u = new NDList(g.u.size());
+            for (NDArray like : g.u) {
+                double[] z = rng.gaussians(Math.toIntExact(like.size()));
+                u.add(Tensors.create(scope.manager(), z, like.getShape(), like.getDataType()));
+            }
+            us.add(u);
+        }
+        return us;
+    }
+
+    /** What the estimator may do with the model in one auxiliary update. */
+    private FisherEstimator.Pass auxPass(LabeledBatch samples, Scope scope) {
+        return new FisherEstimator.Pass() {
+            @Override
+            public Scope scope() {
+                return scope;
+            }
+
+            @Override
+            public List<NDList> sampledGradients() {
+                return FishLeg.this.sampledGradients(samples, scope);
+            }
+
+            @Override
+            public List<List<NDArray>> parameters() {
+                List<List<NDArray>> out = new ArrayList<>(groups.size());
+                for (Group g : groups) {
+                    out.add(g.block.getParameterArrays());
+                }
+                return out;
+            }
+        };
     }
 
     /** The learning rate of the next auxiliary Adam step (linear decay when numSteps > 0). */
@@ -619,7 +832,9 @@ public final class FishLeg implements AutoCloseable {
      * Sets the initial Q (SPEC section 4). Without data (or with {@code warmup = 0}) every block
      * is scaled so that Q0 = s·I (each call multiplies, as in the reference). With data and a
      * loss, the squared gradients of {@code ceil(warmup / batch size)} batches are averaged into
-     * g², and linear and convolution blocks start from diag(Q0) = s²/(g² + γ).
+     * g², and every layer block starts from diag(Q0) = s²/(g² + γ) (Kronecker blocks through A,
+     * or through L and R under batchSpeedup; normalisation blocks through their diagonal).
+     * Running statistics of the model are left as they were.
      *
      * @param data warm-up batches, or null
      * @param loss the loss whose gradients are squared, or null
@@ -634,7 +849,7 @@ public final class FishLeg implements AutoCloseable {
             }
             return;
         }
-        try (Scope scope = Scope.open(manager)) {
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
             List<NDArray> saved = new ArrayList<>();
             for (NDArray p : trainableArrays) {
                 saved.add(scope.own(scope.own(p.getGradient()).duplicate()));
@@ -770,7 +985,7 @@ public final class FishLeg implements AutoCloseable {
 
     /** u ← ∇loss(batch) [− ∇loss(batch')], leaving the model's gradients as they were. */
     private void storeBatchGradient(BatchSource data, NllFunction loss, boolean difference) {
-        try (Scope scope = Scope.open(manager)) {
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
             List<NDArray> saved = new ArrayList<>();
             for (NDArray p : trainableArrays) {
                 NDArray g = scope.own(p.getGradient());
@@ -799,6 +1014,143 @@ public final class FishLeg implements AutoCloseable {
             for (int i = 0; i < trainableArrays.size(); i++) {
                 Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
             }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // checkpoints
+
+    /**
+     * Saves the complete state of this optimizer and its model (see {@link Checkpoint} for what and
+     * how), atomically.
+     *
+     * @param file the checkpoint file
+     * @throws IOException if writing fails; a previous file is then left intact
+     */
+    public void save(Path file) throws IOException {
+        Checkpoint.save(this, file, Map.of());
+    }
+
+    /**
+     * Restores a state written by {@link #save}; the optimizer must manage the same layers of a
+     * model of the same shapes.
+     *
+     * @param file the checkpoint file
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if it is not a valid checkpoint or does not match (nothing
+     *     is changed then)
+     */
+    public void load(Path file) throws IOException {
+        Checkpoint.load(this, file);
+    }
+
+    /** The scalar state of a run, as stored in checkpoints. */
+    record Counters(
+            long stepCount,
+            long auxUpdateCount,
+            long skippedSteps,
+            long skippedAuxUpdates,
+            long clippedSteps,
+            double lastClipFactor,
+            double auxLoss,
+            double fishLr) {}
+
+    Counters counters() {
+        return new Counters(stepCount, auxUpdateCount, skippedSteps, skippedAuxUpdates,
+                clippedSteps, lastClipFactor, auxLoss, fishLr);
+    }
+
+    Map<String, Long> rngStates() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        rngs.forEach((k, v) -> out.put(k, v.getState()));
+        return out;
+    }
+
+    private static String blockKey(CurvatureBlock b) {
+        return b.getName().isEmpty() ? "<root>" : b.getName();
+    }
+
+    /** Every tensor of the state, named as in the checkpoint format. */
+    List<Checkpoint.Entry> checkpointEntries() {
+        List<Checkpoint.Entry> out = new ArrayList<>();
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            out.add(new Checkpoint.Entry("model/" + p.getKey(), p.getValue().getArray()));
+        }
+        for (Group g : groups) {
+            String b = blockKey(g.block);
+            List<String> order = g.block.getOrder();
+            if (g.block.getLayer() == null) {
+                List<NDArray> params = g.block.getParameterArrays();
+                for (int i = 0; i < order.size(); i++) {
+                    out.add(new Checkpoint.Entry("param/" + b + "/" + order.get(i), params.get(i)));
+                }
+            }
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                out.add(new Checkpoint.Entry("aux/" + b + "/" + e.getKey(), e.getValue()));
+            }
+            for (int i = 0; i < order.size(); i++) {
+                out.add(new Checkpoint.Entry("momentum/" + b + "/" + order.get(i), g.momentum.get(i)));
+                out.add(new Checkpoint.Entry("u/" + b + "/" + order.get(i), g.u.get(i)));
+                if (!g.theta0.isEmpty()) {
+                    out.add(new Checkpoint.Entry("theta0/" + b + "/" + order.get(i), g.theta0.get(i)));
+                }
+            }
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                AuxAdam.State st = auxAdam.states().get(e.getValue());
+                if (st != null) {
+                    out.add(new Checkpoint.Entry("adam/" + b + "/" + e.getKey() + "/m", st.m));
+                    out.add(new Checkpoint.Entry("adam/" + b + "/" + e.getKey() + "/v", st.v));
+                }
+            }
+        }
+        return out;
+    }
+
+    Map<String, Long> adamSteps() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (Group g : groups) {
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                AuxAdam.State st = auxAdam.states().get(e.getValue());
+                if (st != null) {
+                    out.put("aux/" + blockKey(g.block) + "/" + e.getKey(), st.step);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Sets the scalar state after the tensors were restored by {@link Checkpoint#load}. */
+    void restore(Counters c, Map<String, Long> rngStates, Map<String, Long> steps, Hyperparameters saved) {
+        stepCount = c.stepCount();
+        auxUpdateCount = c.auxUpdateCount();
+        skippedSteps = c.skippedSteps();
+        skippedAuxUpdates = c.skippedAuxUpdates();
+        clippedSteps = c.clippedSteps();
+        lastClipFactor = c.lastClipFactor();
+        auxLoss = c.auxLoss();
+        fishLr = c.fishLr();
+        for (Map.Entry<String, Rng> e : rngs.entrySet()) {
+            Long state = rngStates.get(e.getKey());
+            if (state == null) {
+                LOG.warn("checkpoint has no state for random generator '{}'; it continues from"
+                        + " its current state", e.getKey());
+            } else {
+                e.getValue().setState(state);
+            }
+        }
+        for (Group g : groups) {
+            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                AuxAdam.State st = auxAdam.states().get(e.getValue());
+                Long step = steps.get("aux/" + blockKey(g.block) + "/" + e.getKey());
+                if (st != null && step != null) {
+                    st.step = step;
+                }
+            }
+            g.block.auxChanged();
+        }
+        if (saved != null && !saved.equals(hp)) {
+            LOG.info("resuming with different settings than the checkpoint's: now {}, saved {}",
+                    hp, saved);
         }
     }
 
@@ -881,6 +1233,26 @@ public final class FishLeg implements AutoCloseable {
     /** @return the last auxiliary loss of a training auxiliary update (NaN before the first) */
     public double getAuxLoss() {
         return auxLoss;
+    }
+
+    /** @return steps skipped for a non-finite value (policy SKIP) */
+    public long getSkippedSteps() {
+        return skippedSteps;
+    }
+
+    /** @return auxiliary updates skipped because their loss or λ-gradient was not finite */
+    public long getSkippedAuxUpdates() {
+        return skippedAuxUpdates;
+    }
+
+    /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
+    public double getLastClipFactor() {
+        return lastClipFactor;
+    }
+
+    /** @return the number of steps whose update was scaled down by klClip (ν < 1) */
+    public long getClippedSteps() {
+        return clippedSteps;
     }
 
     /** @return the result of the last auxiliary update, or null */
@@ -968,6 +1340,12 @@ public final class FishLeg implements AutoCloseable {
         private Object config;
         private long seed;
         private boolean verbose;
+        private double klClip;
+        private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
+        private Estimator estimator = Hyperparameters.DEFAULTS.estimator();
+        private double antitheticEps = Hyperparameters.DEFAULTS.antitheticEps();
+        private boolean preconditionAux = Hyperparameters.DEFAULTS.preconditionAux();
+        private USampling uSampling = Hyperparameters.DEFAULTS.uSampling();
 
         private Builder(Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
             this.model = Objects.requireNonNull(model, "model");
@@ -1054,7 +1432,11 @@ public final class FishLeg implements AutoCloseable {
         }
 
         /**
-         * @param v use the Qg form of linear layers, without the rescaling A (default false)
+         * @param v use the Qg form of linear layers (SPEC 9): Q = RᵀR ⊗ LLᵀ without the
+         *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
+         *     diagonal); other layers keep their usual form (default false). Q is applied to
+         *     the stored gradient, which equals the reference's product from saved activations
+         *     ({@link FishLinear#qg}).
          * @return this
          */
         public Builder batchSpeedup(boolean v) {
@@ -1132,7 +1514,12 @@ public final class FishLeg implements AutoCloseable {
             return this;
         }
 
-        /** @param v re-initialisation of managed linear weights (default UNIFORM: keep) @return this */
+        /**
+         * @param v re-initialisation of the weights of managed linear layers (default UNIFORM:
+         *     keep DJL's or the user's values; NORMAL: N(0, 1/in), biases kept; ZERO: weights
+         *     and biases 0). Other layer types are never re-initialised.
+         * @return this
+         */
         public Builder initialization(Initialization v) {
             this.initialization = v;
             return this;
@@ -1213,11 +1600,89 @@ public final class FishLeg implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A trust region on every step (not in the reference): with Δ the momentum about to be
+         * applied and g the training gradient, the step is scaled by ν = min(1, √(κ / (η²
+         * |⟨Δ, g⟩|))) over all managed layers together (the K-FAC rule), so that the predicted
+         * change of the loss stays bounded. 0 (default) turns it off.
+         *
+         * @param v κ, >= 0
+         * @return this
+         */
+        public Builder klClip(double v) {
+            this.klClip = v;
+            return this;
+        }
+
+        /**
+         * @param v what a step does on a non-finite gradient, natural gradient or new parameter:
+         *     THROW (default) or SKIP; either way nothing non-finite is written
+         * @return this
+         */
+        public Builder nonFinitePolicy(NonFinitePolicy v) {
+            this.nonFinitePolicy = v;
+            return this;
+        }
+
+        /**
+         * @param v how auxiliary updates estimate the Fisher-vector product: {@link
+         *     Estimator#RANK1} (the seed, default) or {@link Estimator#ANTITHETIC} (unbiased, two
+         *     extra forward/backward passes)
+         * @return this
+         */
+        public Builder estimator(Estimator v) {
+            this.estimator = v;
+            return this;
+        }
+
+        /** @param v {@code "rank1"} or {@code "antithetic"} @return this */
+        public Builder estimator(String v) {
+            return estimator(Estimator.parse(v));
+        }
+
+        /**
+         * @param v length ε of the parameter perturbation of the {@link Estimator#ANTITHETIC}
+         *     estimator, > 0 (default 1e-4; in float32 much smaller values lose precision)
+         * @return this
+         */
+        public Builder antitheticEps(double v) {
+            this.antitheticEps = v;
+            return this;
+        }
+
+        /**
+         * @param v precondition the auxiliary gradient: pull back Q(λ)D (rescaled by ‖u‖/‖V‖)
+         *     instead of D = (F̂ + γI)V − u, a natural-gradient-like step for λ (the {@code main}
+         *     reference's {@code precondition_aux}; default false)
+         * @return this
+         */
+        public Builder preconditionAux(boolean v) {
+            this.preconditionAux = v;
+            return this;
+        }
+
+        /**
+         * @param v the direction u that Q is trained along: {@link USampling#GRADIENT} (the stored
+         *     gradient, default) or {@link USampling#GAUSSIAN} (fresh N(0, I) per update, learns
+         *     Q in every direction)
+         * @return this
+         */
+        public Builder uSampling(USampling v) {
+            this.uSampling = v;
+            return this;
+        }
+
+        /** @param v {@code "gradient"} or {@code "gaussian"} @return this */
+        public Builder uSampling(String v) {
+            return uSampling(USampling.parse(v));
+        }
+
         Hyperparameters hyperparameters() {
             return new Hyperparameters(
                     fishLr, damping, weightDecay, beta, updateAuxEvery, auxLr, auxBeta1, auxBeta2,
                     auxEps, numSteps, batchSpeedup, full, normalization, fineTune, moduleNames,
-                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose);
+                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose,
+                    klClip, nonFinitePolicy, estimator, antitheticEps, preconditionAux, uSampling);
         }
 
         /**

@@ -30,6 +30,12 @@ import java.util.List;
  * @param warmup number of examples for the diagonal warm-up (0: Q0 = s·I)
  * @param seed seed of the optimizer's own random generator (normal initialisation)
  * @param verbose log every managed layer at INFO level
+ * @param klClip κ of the trust-region clip of each step (0: off, the reference's behaviour)
+ * @param nonFinitePolicy what a step does on a non-finite value (THROW)
+ * @param estimator how auxiliary updates estimate the Fisher-vector product (RANK1)
+ * @param antitheticEps perturbation length of the {@link Estimator#ANTITHETIC} estimator (1e-4)
+ * @param preconditionAux precondition the auxiliary gradient by Q(λ) (false)
+ * @param uSampling the direction u that Q is trained along (GRADIENT)
  */
 public record Hyperparameters(
         double fishLr,
@@ -53,13 +59,20 @@ public record Hyperparameters(
         double scale,
         int warmup,
         long seed,
-        boolean verbose) {
+        boolean verbose,
+        double klClip,
+        NonFinitePolicy nonFinitePolicy,
+        Estimator estimator,
+        double antitheticEps,
+        boolean preconditionAux,
+        USampling uSampling) {
 
     /** The seed's defaults. */
     public static final Hyperparameters DEFAULTS =
             new Hyperparameters(
                     0.05, 0.5, 1e-5, 0.9, 10, 1e-4, 0.9, 0.999, 1e-8, 0, false, true, false, false,
-                    List.of(), List.of(), false, Initialization.UNIFORM, 1.0, 0, 0L, false);
+                    List.of(), List.of(), false, Initialization.UNIFORM, 1.0, 0, 0L, false, 0,
+                    NonFinitePolicy.THROW, Estimator.RANK1, 1e-4, false, USampling.GRADIENT);
 
     /** Validates every setting; the message names the setting, its value and the allowed range. */
     public Hyperparameters {
@@ -88,8 +101,25 @@ public record Hyperparameters(
                     "warmup > 0 needs damping > 0 (Q0 = scale²/(g² + damping) would be infinite"
                             + " where a gradient is 0)");
         }
+        nonNegative("klClip", klClip);
+        if (nonFinitePolicy == null) {
+            throw new IllegalArgumentException("nonFinitePolicy must not be null");
+        }
         if (initialization == null) {
             throw new IllegalArgumentException("initialization must not be null");
+        }
+        if (estimator == null) {
+            throw new IllegalArgumentException(
+                    "estimator must not be null (one of " + List.of(Estimator.values()) + ")");
+        }
+        if (uSampling == null) {
+            throw new IllegalArgumentException(
+                    "uSampling must not be null (one of " + List.of(USampling.values()) + ")");
+        }
+        if (!(antitheticEps > 0) || Double.isInfinite(antitheticEps)) {
+            throw new IllegalArgumentException(
+                    "antitheticEps must be a finite number > 0 (the length of the parameter"
+                            + " perturbation, typically 1e-4), got " + antitheticEps);
         }
         moduleNames = List.copyOf(moduleNames);
         skipNames = List.copyOf(skipNames);

@@ -10,6 +10,16 @@ import java.util.regex.PatternSyntaxException;
 /**
  * Walking a model's block tree by dotted names and selecting layers by name or regex (the
  * reference's {@code utils} module, SPEC 13.1).
+ *
+ * <p>Dotted names: the root is {@code ""}; every other block is named by the DJL child names on
+ * the path from the root, joined by dots. DJL prefixes a child's name with its 1-based position
+ * ({@code AbstractBlock.addChildBlock}), so the children of a {@code SequentialBlock} are {@code
+ * 01Linear}, {@code 02LambdaBlock}, ..., those of a {@code ParallelBlock} likewise, and a user
+ * block that calls {@code addChildBlock("encoder", ...)} first has a child {@code 01encoder}. A
+ * linear layer inside the second child of a sequential model is thus {@code
+ * 02SequentialBlock.01Linear}.
+ * The walk follows {@link Block#getChildren()}, so any block that registers its children (as
+ * every {@code AbstractBlock} should) is searched, at any depth.
  */
 public final class LayerSelection {
 
@@ -45,6 +55,14 @@ public final class LayerSelection {
      */
     public static String child(String parent, String child) {
         return parent.isEmpty() ? child : parent + "." + child;
+    }
+
+    /**
+     * @param dottedName a dotted name
+     * @return the name for messages: {@code "<root>"} for the root's empty name
+     */
+    public static String displayName(String dottedName) {
+        return dottedName.isEmpty() ? "<root>" : dottedName;
     }
 
     /**

@@ -35,6 +35,20 @@ public final class Tensors {
     }
 
     /**
+     * Multiplies by a constant without changing the element type. (DJL turns a Java double into a
+     * float64 scalar, and PyTorch promotes a 0-dimensional float32 array multiplied by it to
+     * float64; a float32 model must get float32 losses.)
+     *
+     * @param a an array
+     * @param factor the constant
+     * @return a · factor, in a's type
+     */
+    public static NDArray mulConst(NDArray a, double factor) {
+        Number n = a.getDataType() == DataType.FLOAT64 ? (Number) factor : (Number) (float) factor;
+        return a.mul(n);
+    }
+
+    /**
      * Sum over all elements of the products of two lists of arrays (Frobenius inner product over
      * blocks).
      *
