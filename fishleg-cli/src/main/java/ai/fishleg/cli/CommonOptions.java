@@ -1,5 +1,6 @@
 package ai.fishleg.cli;
 
+import ai.fishleg.tasks.ModelInit;
 import java.nio.file.Path;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Option;
@@ -41,6 +42,11 @@ final class CommonOptions {
     @Option(names = "--eval-every", paramLabel = "N",
             description = "Evaluate on the test set every N steps (default: once per epoch; always at the end).")
     long evalEvery;
+
+    @Option(names = "--init", paramLabel = "SCHEME",
+            description = "Initial weights: pytorch (uniform ±1/√fan_in, weights and biases) or he"
+                    + " (uniform ±√(6/fan_in), biases 0) (default: the task's preset).")
+    ModelInit.Scheme init;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
             description = "Seed of the initial weights, batch order and sampling (default: ${DEFAULT-VALUE}).")

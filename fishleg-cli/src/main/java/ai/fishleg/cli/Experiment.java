@@ -40,14 +40,15 @@ final class Experiment {
     static int run(String command, Task task, List<OptimizerSpec> specs, CommonOptions options,
             Budget budget, PrintWriter out, boolean single) throws IOException {
         if (specs.stream().anyMatch(s -> s.kind() == OptimizerKind.FISHLEG)) {
-            requireFishLegSupport(task);
+            requireFishLegSupport(task.name(), task.newModel());
         }
         ImageDataset dataset = task.loadData(
                 options.data, System.getenv(Task.DATA_ENV), options.trainSize, options.testSize);
         Path dir = options.out != null ? options.out : defaultOutput(task);
         try (LoadedData data = LoadedData.of(task, dataset)) {
             RunContext context = new RunContext(command, task, dataset.name(), data.train().size(),
-                    data.test().size(), budget, options.seed, dir);
+                    data.test().size(), budget, options.init != null ? options.init : task.init(),
+                    options.seed, dir);
             Report report = new Report(out, task.isClassifier());
             report.header(context);
             long evalInterval = budget.evalInterval(data.train().size());
@@ -59,7 +60,7 @@ final class Experiment {
                     listeners.add(new Progress(evalInterval));
                 }
                 listeners.add(report);
-                results.add(TrainingLoop.run(data, spec, budget, options.seed, all(listeners)));
+                results.add(TrainingLoop.run(data, spec, budget, context.init(), options.seed, all(listeners)));
             }
             report.comparison(results);
             report.files(RunFiles.write(dir, context, results, single));
@@ -68,14 +69,14 @@ final class Experiment {
     }
 
     /**
-     * Fails, saying so clearly, when the task's network has layers FishLeg cannot manage yet
-     * (their parameters would silently stay at their initial values).
+     * Fails, saying so clearly, when a task's network has layers FishLeg cannot manage yet (their
+     * parameters would silently stay at their initial values).
      *
-     * @param task the task
+     * @param taskName the task's name, for the message
+     * @param model the task's network
      * @throws UnsupportedOperationException naming the layer types
      */
-    static void requireFishLegSupport(Task task) {
-        Block model = task.newModel();
+    static void requireFishLegSupport(String taskName, Block model) {
         Set<String> missing = new LinkedHashSet<>();
         for (NamedLayer n : LayerSelection.namedLayers(model)) {
             if (!n.layer().getDirectParameters().isEmpty() && LayerRegistry.factoryFor(n.layer()) == null) {
@@ -83,10 +84,10 @@ final class Experiment {
             }
         }
         if (!missing.isEmpty()) {
-            throw new UnsupportedOperationException("FishLeg is not available for " + task.name()
+            throw new UnsupportedOperationException("FishLeg is not available for " + taskName
                     + " yet: its network has " + String.join(" and ", missing) + " layers, and this"
                     + " version of FishLeg4J can only manage " + String.join(", ", LayerRegistry.supportedTypes())
-                    + " layers (the others would stay frozen). Train " + task.name()
+                    + " layers (the others would stay frozen). Train " + taskName
                     + " with --optimizer adam or --optimizer sgd for now.");
         }
     }

@@ -1,5 +1,7 @@
 package ai.fishleg.cli;
 
+import ai.fishleg.optim.Estimator;
+import ai.fishleg.optim.USampling;
 import ai.fishleg.tasks.FishLegSettings;
 import picocli.CommandLine.Option;
 
@@ -32,6 +34,26 @@ final class FishLegOptions {
             description = "Divide the auxiliary loss by ‖u‖² (--no-normalization: do not).")
     Boolean normalization;
 
+    @Option(names = "--warmup", paramLabel = "N",
+            description = "Examples whose squared gradients set the initial diagonal of Q (0: Q0 = scale·I).")
+    Integer warmup;
+
+    @Option(names = "--estimator", paramLabel = "E",
+            description = "How the auxiliary loss estimates F·V: ${COMPLETION-CANDIDATES}.")
+    Estimator estimator;
+
+    @Option(names = "--precondition-aux", negatable = true,
+            description = "Precondition the auxiliary gradient with Q (--no-precondition-aux: do not).")
+    Boolean preconditionAux;
+
+    @Option(names = "--u-sampling", paramLabel = "U",
+            description = "Direction Q learns along: ${COMPLETION-CANDIDATES}.")
+    USampling uSampling;
+
+    @Option(names = "--kl-clip", paramLabel = "K",
+            description = "Trust-region bound κ of each FishLeg step (0: off).")
+    Double klClip;
+
     /**
      * @param preset the task's FishLeg preset
      * @return the preset with the options given on the command line
@@ -45,6 +67,11 @@ final class FishLegOptions {
                 scale != null ? scale : preset.scale(),
                 beta != null ? beta : preset.beta(),
                 weightDecay != null ? weightDecay : preset.weightDecay(),
-                normalization != null ? normalization : preset.normalization());
+                normalization != null ? normalization : preset.normalization(),
+                warmup != null ? warmup : preset.warmup(),
+                estimator != null ? estimator : preset.estimator(),
+                preconditionAux != null ? preconditionAux : preset.preconditionAux(),
+                uSampling != null ? uSampling : preset.uSampling(),
+                klClip != null ? klClip : preset.klClip());
     }
 }

@@ -27,11 +27,11 @@ final class FishLegRule implements StepRule {
      */
     FishLegRule(Block model, FishLikelihood likelihood, BatchSource auxData, FishLegSettings settings,
             long seed) {
-        FishLeg.Builder builder = FishLeg.builder(
-                        model, DrawFunction.of(likelihood), NllFunction.of(likelihood), auxData)
+        NllFunction nll = NllFunction.of(likelihood);
+        FishLeg.Builder builder = FishLeg.builder(model, DrawFunction.of(likelihood), nll, auxData)
                 .likelihood(likelihood)
                 .seed(seed);
-        this.optimizer = settings.configure(builder).build();
+        this.optimizer = settings.configure(builder, auxData, nll).build();
     }
 
     @Override

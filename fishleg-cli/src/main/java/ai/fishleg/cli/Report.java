@@ -42,10 +42,13 @@ final class Report implements TrainingLoop.Listener {
         out.println();
         if (spec.kind() == OptimizerKind.FISHLEG) {
             var s = spec.fishLeg();
-            out.printf(Locale.ROOT, "%s: fish-lr %s, damping %s, aux-lr %s, update-aux-every %d, scale %s,"
-                            + " beta %s, weight-decay %s, normalization %s%n",
+            out.printf(Locale.ROOT, "%s: fish-lr %s, damping %s, aux-lr %s, update-aux-every %d,"
+                            + " estimator %s, kl-clip %s, scale %s, beta %s, fish-weight-decay %s,"
+                            + " normalization %s, precondition-aux %s, u-sampling %s, warmup %d%n",
                     spec.kind(), trim(s.fishLr()), trim(s.damping()), trim(s.auxLr()), s.updateAuxEvery(),
-                    trim(s.scale()), trim(s.beta()), trim(s.weightDecay()), s.normalization());
+                    s.estimator().name().toLowerCase(Locale.ROOT), trim(s.klClip()), trim(s.scale()),
+                    trim(s.beta()), trim(s.weightDecay()), s.normalization(), s.preconditionAux(),
+                    s.uSampling().name().toLowerCase(Locale.ROOT), s.warmup());
         } else {
             var s = spec.baseline();
             out.printf(Locale.ROOT, "%s: lr %s%s, weight-decay %s%n", spec.kind(), trim(s.lr()),
@@ -68,9 +71,9 @@ final class Report implements TrainingLoop.Listener {
     @Override
     public void finished(RunResult r) {
         if (r.diverged()) {
-            out.printf(Locale.ROOT, "%s DIVERGED: the training loss became %s at step %d; the run was"
-                    + " stopped there. Try a smaller step size (--fish-lr / --lr) or, for FishLeg, a"
-                    + " larger --damping.%n", r.optimizer(), "NaN or infinite", r.divergedAtStep());
+            out.printf(Locale.ROOT, "%s DIVERGED at step %d (%s); the run was stopped there. Try a"
+                    + " smaller step size (--fish-lr / --lr) or, for FishLeg, a larger --damping or a"
+                    + " --kl-clip.%n", r.optimizer(), r.divergedAtStep(), r.divergence());
             out.flush();
         }
     }

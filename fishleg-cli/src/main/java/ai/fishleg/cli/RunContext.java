@@ -1,5 +1,6 @@
 package ai.fishleg.cli;
 
+import ai.fishleg.tasks.ModelInit;
 import ai.fishleg.tasks.Task;
 import com.google.gson.JsonObject;
 import java.nio.file.Path;
@@ -13,11 +14,12 @@ import java.nio.file.Path;
  * @param trainExamples training examples
  * @param testExamples test examples
  * @param budget epochs or steps, batch size
+ * @param init how the initial weights are drawn
  * @param seed the run seed
  * @param out the output folder
  */
 record RunContext(String command, Task task, String data, long trainExamples, long testExamples,
-        Budget budget, long seed, Path out) {
+        Budget budget, ModelInit.Scheme init, long seed, Path out) {
 
     /** @return the context as the first fields of summary.json */
     JsonObject toJson() {
@@ -28,6 +30,7 @@ record RunContext(String command, Task task, String data, long trainExamples, lo
         o.addProperty("train_examples", trainExamples);
         o.addProperty("test_examples", testExamples);
         o.addProperty("batch_size", budget.batchSize());
+        o.addProperty("init", init.label());
         o.addProperty("seed", seed);
         return o;
     }

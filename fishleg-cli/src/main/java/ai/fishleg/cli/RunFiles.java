@@ -112,6 +112,7 @@ final class RunFiles {
         }
         o.addProperty("diverged", r.diverged());
         o.add("diverged_at_step", r.diverged() ? new JsonPrimitive(r.divergedAtStep()) : JsonNull.INSTANCE);
+        o.add("divergence", r.diverged() ? new JsonPrimitive(r.divergence()) : JsonNull.INSTANCE);
         return o;
     }
 

@@ -12,7 +12,9 @@ import java.util.Map;
  * @param steps steps completed
  * @param epochs epochs completed (fractional)
  * @param trainSeconds wall-clock training time (evaluation excluded)
- * @param divergedAtStep the step whose loss was not finite, or -1 if training stayed finite
+ * @param divergedAtStep the step whose loss (or FishLeg step) was not finite, or -1 if training
+ *     stayed finite
+ * @param divergence what was not finite, or null
  */
 record RunResult(
         OptimizerKind optimizer,
@@ -21,7 +23,8 @@ record RunResult(
         long steps,
         double epochs,
         double trainSeconds,
-        long divergedAtStep) {
+        long divergedAtStep,
+        String divergence) {
 
     /** @return whether a training loss was NaN or infinite (the run was stopped there) */
     boolean diverged() {

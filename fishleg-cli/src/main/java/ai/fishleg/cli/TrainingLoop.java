@@ -9,6 +9,7 @@ import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.optim.NonFiniteException;
 import ai.fishleg.tasks.Evaluation;
 import ai.fishleg.tasks.ModelInit;
 import ai.fishleg.util.Rng;
@@ -23,7 +24,8 @@ import java.util.List;
  * <p>Per step: {@code zeroGrad()}; forward and backward of the task's negative log-likelihood on
  * one batch inside a {@link GradientCollector}; {@code step()}. Every array of a step lives in a
  * sub-manager closed at the end of the step, so memory stays flat over long runs. The training
- * set is reshuffled at the start of each epoch (incomplete last batches are dropped).
+ * set is reshuffled at the start of each epoch (incomplete last batches are dropped). A run stops
+ * at the first non-finite training loss, or when FishLeg refuses a non-finite step.
  */
 final class TrainingLoop {
 
@@ -59,11 +61,13 @@ final class TrainingLoop {
      * @param data the task's data
      * @param spec the optimizer and its settings
      * @param budget epochs or steps, batch size, evaluation interval
+     * @param init how the initial weights are drawn
      * @param seed seeds the initial weights, the batch order and the optimizer's sampling
      * @param listener progress receiver
      * @return the metrics and summary of the run
      */
-    static RunResult run(LoadedData data, OptimizerSpec spec, Budget budget, long seed, Listener listener) {
+    static RunResult run(LoadedData data, OptimizerSpec spec, Budget budget, ModelInit.Scheme init,
+            long seed, Listener listener) {
         long examples = data.train().size();
         long perEpoch = budget.stepsPerEpoch(examples);
         long total = budget.totalSteps(examples);
@@ -72,12 +76,13 @@ final class TrainingLoop {
         try (NDManager runManager = data.manager().newSubManager()) {
             Block model = data.task().newModel();
             ModelInit.initialize(model, runManager, LoadedData.DATA_TYPE,
-                    data.task().inputShape(batch), seed);
+                    data.task().inputShape(batch), init, seed);
             FishLikelihood likelihood = data.task().newLikelihood();
             likelihood.setSeed(seed);
             NllFunction nll = NllFunction.of(likelihood);
             List<MetricsRow> rows = new ArrayList<>();
             long diverged = -1;
+            String divergence = null;
             double seconds = 0;
             long step = 0;
             try (StepRule rule = spec.create(model, likelihood,
@@ -104,15 +109,22 @@ final class TrainingLoop {
                             gc.backward(l);
                             loss = Tensors.scalar(l);
                         }
-                        if (Double.isFinite(loss)) {
-                            rule.step();
+                        if (!Double.isFinite(loss)) {
+                            divergence = "the training loss is " + loss;
+                        } else {
+                            try {
+                                rule.step();
+                            } catch (NonFiniteException e) {
+                                // FishLeg refused a non-finite step and left the parameters as they were
+                                divergence = e.getMessage();
+                            }
                         }
                     }
                     seconds += (System.nanoTime() - start) * 1e-9;
                     step++;
                     lossSum += loss;
                     lossCount++;
-                    boolean bad = !Double.isFinite(loss);
+                    boolean bad = divergence != null;
                     listener.stepped(step, lossSum / lossCount);
                     if (bad || step % evalInterval == 0 || step == total) {
                         Evaluation.Metrics test = Evaluation.evaluate(
@@ -130,7 +142,7 @@ final class TrainingLoop {
                     }
                 }
                 RunResult result = new RunResult(spec.kind(), rule.hyperparameters(), List.copyOf(rows),
-                        step, (double) step / perEpoch, seconds, diverged);
+                        step, (double) step / perEpoch, seconds, diverged, divergence);
                 listener.finished(result);
                 return result;
             }

@@ -8,8 +8,9 @@ import ai.fishleg.util.Rng;
  * data lie near a 6-dimensional manifold (the code size of the CURVES auto-encoder).
  *
  * <p>Each curve is the quadratic Bézier curve with three control points drawn uniformly inside the
- * image (leaving a margin), rendered with an anti-aliased stroke: the intensity of a pixel is
- * exp(−d²/(2σ²)) with d its distance to the curve, so values lie in [0, 1] with soft edges. The
+ * image (leaving a margin; the two end points at least {@value #MIN_SPAN} pixels apart), rendered
+ * with an anti-aliased stroke: the intensity of a pixel is exp(−d²/(2σ²)) with d its distance to
+ * the curve and σ = {@value #SIGMA} pixel, so values lie in [0, 1] with soft edges. The
  * images depend only on the seed; training and test images come from separate streams, so the
  * test set does not change with the number of training images.
  */
@@ -23,9 +24,12 @@ public final class Curves {
     public static final int PAPER_TEST = 10_000;
 
     private static final double MARGIN = 2.0;
-    private static final double SIGMA = 0.6;
+    /** Width of the stroke: the standard deviation of its Gaussian profile, in pixels. */
+    static final double SIGMA = 0.9;
+    /** End points closer than this (pixels) are drawn again, so that every curve is clearly visible. */
+    static final double MIN_SPAN = 12.0;
     private static final int SEGMENTS = 48;
-    /** Pixels further than this from the curve stay 0 (exp(−4.5) ≈ 0.01 at 3σ). */
+    /** Pixels further than this from the curve stay 0 (exp(−4.5) ≈ 0.011 at 3σ). */
     private static final double REACH = 3 * SIGMA;
 
     private Curves() {}
@@ -55,9 +59,11 @@ public final class Curves {
         float[] pixels = new float[count * SIZE * SIZE];
         double[] pts = new double[6];
         for (int i = 0; i < count; i++) {
-            for (int k = 0; k < 6; k++) {
-                pts[k] = MARGIN + rng.nextDouble() * (SIZE - 1 - 2 * MARGIN);
-            }
+            do {
+                for (int k = 0; k < 6; k++) {
+                    pts[k] = MARGIN + rng.nextDouble() * (SIZE - 1 - 2 * MARGIN);
+                }
+            } while (Math.hypot(pts[4] - pts[0], pts[5] - pts[1]) < MIN_SPAN);
             render(pts, pixels, i * SIZE * SIZE);
         }
         return new Images(pixels, null, count, SIZE, SIZE);

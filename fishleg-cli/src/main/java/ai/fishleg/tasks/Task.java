@@ -69,13 +69,14 @@ public final class Task {
     private final Supplier<Block> model;
     private final int batchSize;
     private final int epochs;
+    private final ModelInit.Scheme init;
     private final FishLegSettings fishLeg;
     private final BaselineSettings adam;
     private final BaselineSettings sgd;
 
     Task(String name, String summary, Kind kind, Source source, boolean imageInput,
-            Supplier<Block> model, int batchSize, int epochs, FishLegSettings fishLeg,
-            BaselineSettings adam, BaselineSettings sgd) {
+            Supplier<Block> model, int batchSize, int epochs, ModelInit.Scheme init,
+            FishLegSettings fishLeg, BaselineSettings adam, BaselineSettings sgd) {
         this.name = name;
         this.summary = summary;
         this.kind = kind;
@@ -84,6 +85,7 @@ public final class Task {
         this.model = model;
         this.batchSize = batchSize;
         this.epochs = epochs;
+        this.init = init;
         this.fishLeg = fishLeg;
         this.adam = adam;
         this.sgd = sgd;
@@ -140,6 +142,11 @@ public final class Task {
     /** @return the preset number of epochs */
     public int epochs() {
         return epochs;
+    }
+
+    /** @return the preset initialisation of the weights */
+    public ModelInit.Scheme init() {
+        return init;
     }
 
     /** @return the FishLeg preset */

@@ -1,6 +1,8 @@
 package ai.fishleg.tasks;
 
 import ai.fishleg.datasets.MnistFolder;
+import ai.fishleg.optim.Estimator;
+import ai.fishleg.optim.USampling;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -21,8 +23,9 @@ public final class Tasks {
                     "CURVES auto-encoder 784-400-200-100-50-25-6 (mirrored), generated images, Bernoulli",
                     Task.Kind.AUTOENCODER, Task.Source.CURVES, false,
                     () -> Models.autoencoder(PIXELS, 400, 200, 100, 50, 25, 6),
-                    100, 10,
-                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    100, 10, ModelInit.Scheme.PYTORCH,
+                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true, 0,
+                            Estimator.RANK1, false, USampling.GRADIENT, 0),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)),
             new Task(
@@ -30,8 +33,9 @@ public final class Tasks {
                     "Fashion-MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli",
                     Task.Kind.AUTOENCODER, Task.Source.FASHION_MNIST, false,
                     () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
-                    100, 10,
-                    new FishLegSettings(5e-3, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    100, 10, ModelInit.Scheme.PYTORCH,
+                    new FishLegSettings(5e-3, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true, 0,
+                            Estimator.RANK1, false, USampling.GRADIENT, 0),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)),
             new Task(
@@ -39,8 +43,9 @@ public final class Tasks {
                     "MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli (data: --data DIR)",
                     Task.Kind.AUTOENCODER, Task.Source.MNIST, false,
                     () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
-                    100, 10,
-                    new FishLegSettings(5e-3, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    100, 10, ModelInit.Scheme.PYTORCH,
+                    new FishLegSettings(5e-3, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true, 0,
+                            Estimator.RANK1, false, USampling.GRADIENT, 0),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)),
             new Task(
@@ -48,8 +53,9 @@ public final class Tasks {
                     "Fashion-MNIST classifier, MLP 784-512-256-10 (ReLU), softmax",
                     Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, false,
                     () -> Models.mlp(MnistFolder.CLASSES, 512, 256),
-                    100, 5,
-                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    100, 5, ModelInit.Scheme.PYTORCH,
+                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true, 0,
+                            Estimator.RANK1, false, USampling.GRADIENT, 0),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)),
             new Task(
@@ -57,8 +63,9 @@ public final class Tasks {
                     "Fashion-MNIST classifier, CNN 2x(Conv2d 5x5 + BatchNorm + ReLU + max-pool) + Linear, softmax",
                     Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, true,
                     () -> Models.cnn(MnistFolder.CLASSES),
-                    100, 5,
-                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true),
+                    100, 5, ModelInit.Scheme.PYTORCH,
+                    new FishLegSettings(0.02, 0.3, 1e-4, 10, 1.0, 0.9, 1e-5, true, 0,
+                            Estimator.RANK1, false, USampling.GRADIENT, 0),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)));
 

@@ -1,10 +1,13 @@
 package ai.fishleg.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.core.Prelu;
 import ai.fishleg.datasets.IdxFile;
-import ai.fishleg.layers.LayerRegistry;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -180,23 +183,32 @@ class CliTest {
     }
 
     @Test
-    void cnnTrainsWithAdamAndFishLegOnlyWhenItsLayersAreSupported(@TempDir Path out) throws IOException {
-        Run adam = run("train", "--task", "fmnist-cnn", "--optimizer", "adam", "--data", idxFolder.toString(),
-                "--steps", "3", "--batch-size", "20", "--no-progress", "--out", out.resolve("adam").toString());
-        assertThat(adam.code()).as(adam.err()).isZero();
-        assertThat(summary(out.resolve("adam")).get("final_accuracy").getAsDouble()).isBetween(0.0, 1.0);
-
-        Run fish = run("train", "--task", "fmnist-cnn", "--optimizer", "fishleg", "--data", idxFolder.toString(),
-                "--steps", "3", "--batch-size", "20", "--no-progress", "--out", out.resolve("fish").toString());
-        boolean supported = LayerRegistry.supportedTypes().containsAll(List.of("Conv2d", "BatchNorm"));
-        if (supported) {
-            assertThat(fish.code()).as(fish.err()).isZero();
-        } else {
-            assertThat(fish.code()).isEqualTo(2);
-            assertThat(fish.err()).contains("FishLeg is not available for fmnist-cnn yet")
-                    .contains("Conv2d").contains("BatchNorm").contains("--optimizer adam");
-            assertThat(out.resolve("fish")).doesNotExist();
+    void cnnComparesAllThreeOptimizersOnAnIdxFolder(@TempDir Path out) throws IOException {
+        Run r = run("compare", "--task", "fmnist-cnn", "--optimizers", "fishleg,adam,sgd",
+                "--data", idxFolder.toString(), "--steps", "3", "--batch-size", "20", "--no-progress",
+                "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        for (var run : summary(out).getAsJsonArray("runs")) {
+            JsonObject o = run.getAsJsonObject();
+            assertThat(o.get("steps").getAsLong()).isEqualTo(3);
+            assertThat(o.get("final_accuracy").getAsDouble()).isBetween(0.0, 1.0);
+            assertThat(o.get("final_test_loss").getAsDouble()).isPositive();
         }
+        assertPng(out.resolve("accuracy_vs_epoch.png"));
+    }
+
+    @Test
+    void fishLegIsRefusedForANetworkWithLayersItCannotManage() {
+        SequentialBlock model = new SequentialBlock()
+                .add(Linear.builder().setUnits(4).build())
+                .add(new Prelu());
+        assertThatThrownBy(() -> Experiment.requireFishLegSupport("some-task", model))
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("FishLeg is not available for some-task yet")
+                .hasMessageContaining("Prelu")
+                .hasMessageContaining("--optimizer adam");
+        SequentialBlock supported = new SequentialBlock().add(Linear.builder().setUnits(4).build());
+        Experiment.requireFishLegSupport("some-task", supported); // no exception
     }
 
     @Test
@@ -228,6 +240,18 @@ class CliTest {
         assertThat(s.get("diverged").getAsBoolean()).isTrue();
         assertThat(s.get("diverged_at_step").getAsLong()).isBetween(1L, 8L);
         assertThat(s.get("steps").getAsLong()).isEqualTo(s.get("diverged_at_step").getAsLong());
+        assertThat(s.get("divergence").getAsString()).contains("training loss");
+    }
+
+    @Test
+    void fishLegRefusingANonFiniteStepEndsTheRunAsDiverged(@TempDir Path out) throws IOException {
+        Run r = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--steps", "4",
+                "--out", out.toString()));
+        assertThat(r.code()).isEqualTo(1);
+        JsonObject s = summary(out);
+        assertThat(s.get("diverged").getAsBoolean()).isTrue();
+        assertThat(s.get("divergence").getAsString()).isNotBlank();
+        assertThat(s.get("diverged_at_step").getAsLong()).isBetween(1L, 4L);
     }
 
     @Test

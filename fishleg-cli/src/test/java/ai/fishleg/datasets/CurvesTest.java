@@ -47,12 +47,13 @@ class CurvesTest {
                 float v = imgs.pixels()[i * 784 + k];
                 assertThat(v).isBetween(0f, 1f);
                 max = Math.max(max, v);
-                inked += v > 0.49f ? 1 : 0;
+                inked += v > 0.5f ? 1 : 0;
             }
-            // a curve through the image always passes within half a pixel diagonal of some pixel centre
-            assertThat(max).isGreaterThan(0.49f);
-            // a stroke, not a filled area: at most a few pixels wide along a curve of length < 80
-            assertThat(inked).isBetween(1, 2 * 80);
+            // a curve always passes within half a pixel diagonal (√0.5) of some pixel centre
+            assertThat(max).isGreaterThanOrEqualTo((float) Math.exp(-0.5 / (2 * Curves.SIGMA * Curves.SIGMA)));
+            // a stroke at least MIN_SPAN long, not a filled area: about 2 pixels wide along a curve
+            // shorter than 2 · 23√2 < 66 pixels
+            assertThat(inked).isBetween((int) Curves.MIN_SPAN, 3 * 66);
         }
     }
 
@@ -61,14 +62,16 @@ class CurvesTest {
         // control points on row 10 from column 5 to 20: a straight segment, middle point on it
         float[] img = new float[784];
         Curves.render(new double[] {5, 10, 12.5, 10, 20, 10}, img, 0);
-        double sigma = 0.6;
+        double twoSigma2 = 2 * Curves.SIGMA * Curves.SIGMA;
         for (int c = 5; c <= 20; c++) {
             assertThat(img[10 * 28 + c]).isCloseTo(1f, within(1e-6f));
-            assertThat(img[11 * 28 + c]).isCloseTo((float) Math.exp(-1 / (2 * sigma * sigma)), within(1e-6f));
-            assertThat(img[12 * 28 + c]).isZero(); // 2 px > 3σ reach
+            assertThat(img[11 * 28 + c]).isCloseTo((float) Math.exp(-1 / twoSigma2), within(1e-6f));
+            assertThat(img[8 * 28 + c]).isCloseTo((float) Math.exp(-4 / twoSigma2), within(1e-6f));
+            assertThat(img[13 * 28 + c]).isZero(); // 3 px, beyond the 3σ reach
         }
-        // beyond the end point the distance is to the end point
-        assertThat(img[10 * 28 + 21]).isCloseTo((float) Math.exp(-1 / (2 * sigma * sigma)), within(1e-6f));
-        assertThat(img[10 * 28 + 3]).isZero();
+        // beyond an end point the distance is to the end point
+        assertThat(img[10 * 28 + 22]).isCloseTo((float) Math.exp(-4 / twoSigma2), within(1e-6f));
+        assertThat(img[11 * 28 + 21]).isCloseTo((float) Math.exp(-2 / twoSigma2), within(1e-6f));
+        assertThat(img[10 * 28 + 1]).isZero();
     }
 }

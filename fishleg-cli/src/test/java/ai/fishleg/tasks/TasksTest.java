@@ -41,12 +41,12 @@ class TasksTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Task curves = Tasks.get("curves-autoencoder");
             Block c = curves.newModel();
-            ModelInit.initialize(c, m, DataType.FLOAT32, curves.inputShape(2), 1);
+            ModelInit.initialize(c, m, DataType.FLOAT32, curves.inputShape(2), ModelInit.Scheme.PYTORCH, 1);
             assertThat(linearWidths(c)).containsExactly(400L, 200L, 100L, 50L, 25L, 6L, 25L, 50L, 100L,
                     200L, 400L, 784L);
             Task fmnist = Tasks.get("fmnist-autoencoder");
             Block f = fmnist.newModel();
-            ModelInit.initialize(f, m, DataType.FLOAT32, fmnist.inputShape(2), 1);
+            ModelInit.initialize(f, m, DataType.FLOAT32, fmnist.inputShape(2), ModelInit.Scheme.PYTORCH, 1);
             assertThat(linearWidths(f)).containsExactly(1000L, 500L, 250L, 30L, 250L, 500L, 1000L, 784L);
             // ReLU after every layer except the code and output layers: 8 Linear + 6 ReLU
             assertThat(f.getChildren().size()).isEqualTo(14);
@@ -61,7 +61,7 @@ class TasksTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Task cnn = Tasks.get("fmnist-cnn");
             Block b = cnn.newModel();
-            ModelInit.initialize(b, m, DataType.FLOAT32, cnn.inputShape(3), 1);
+            ModelInit.initialize(b, m, DataType.FLOAT32, cnn.inputShape(3), ModelInit.Scheme.PYTORCH, 1);
             NDArray x = m.ones(cnn.inputShape(3));
             NDArray y = b.forward(new ParameterStore(m, false), new NDList(x), false).singletonOrThrow();
             assertThat(y.getShape()).isEqualTo(new Shape(3, 10));
@@ -75,9 +75,9 @@ class TasksTest {
             Block a = task.newModel();
             Block b = task.newModel();
             Block c = task.newModel();
-            ModelInit.initialize(a, m, DataType.FLOAT32, task.inputShape(1), 42);
-            ModelInit.initialize(b, m, DataType.FLOAT32, task.inputShape(1), 42);
-            ModelInit.initialize(c, m, DataType.FLOAT32, task.inputShape(1), 43);
+            ModelInit.initialize(a, m, DataType.FLOAT32, task.inputShape(1), ModelInit.Scheme.PYTORCH, 42);
+            ModelInit.initialize(b, m, DataType.FLOAT32, task.inputShape(1), ModelInit.Scheme.PYTORCH, 42);
+            ModelInit.initialize(c, m, DataType.FLOAT32, task.inputShape(1), ModelInit.Scheme.PYTORCH, 43);
             var pa = a.getParameters();
             var pb = b.getParameters();
             var pc = c.getParameters();
