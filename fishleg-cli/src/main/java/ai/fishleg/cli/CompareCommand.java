@@ -20,10 +20,8 @@ final class CompareCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--task", paramLabel = "TASK", defaultValue = "curves-autoencoder",
-            converter = TaskConverter.class, completionCandidates = TaskConverter.class,
-            description = "One of: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-    Task task;
+    @Mixin
+    TaskOption taskOption;
 
     @Option(names = "--optimizers", paramLabel = "LIST", split = ",", defaultValue = "fishleg,adam",
             description = "Comma-separated: fishleg, adam, sgd (default: ${DEFAULT-VALUE}).")
@@ -40,6 +38,7 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Task task = taskOption.task;
         if (new LinkedHashSet<>(optimizers).size() != optimizers.size()) {
             throw new IllegalArgumentException("--optimizers lists an optimizer twice: " + optimizers);
         }

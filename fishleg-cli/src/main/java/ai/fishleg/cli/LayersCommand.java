@@ -18,6 +18,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -32,14 +33,13 @@ final class LayersCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--task", paramLabel = "TASK", defaultValue = "curves-autoencoder",
-            converter = TaskConverter.class, completionCandidates = TaskConverter.class,
-            description = "One of: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-    Task task;
+    @Mixin
+    TaskOption taskOption;
 
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        Task task = taskOption.task;
         try (NDManager manager = NDManager.newBaseManager()) {
             Block model = task.newModel();
             ModelInit.initialize(model, manager, LoadedData.DATA_TYPE, task.inputShape(1), task.init(), 0);
@@ -47,7 +47,7 @@ final class LayersCommand implements Callable<Integer> {
             FishLikelihood likelihood = task.newLikelihood();
             boolean anyManaged = layers.stream().anyMatch(LayerDescription::managed);
             if (!anyManaged) {
-                print(out, layers, null);
+                print(out, task, layers, null);
             } else {
                 // Only for the shapes of λ; listing needs no auxiliary batch (FishLeg asks for one
                 // only when it updates Q).
@@ -56,7 +56,7 @@ final class LayersCommand implements Callable<Integer> {
                                     throw new IllegalStateException("layers does not train");
                                 })
                         .build()) {
-                    print(out, layers, opt);
+                    print(out, task, layers, opt);
                 }
             }
         }
@@ -64,7 +64,7 @@ final class LayersCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void print(PrintWriter out, List<LayerDescription> layers, FishLeg opt) {
+    private static void print(PrintWriter out, Task task, List<LayerDescription> layers, FishLeg opt) {
         out.printf("%s: %s%n%n", task.name(), task.summary());
         out.printf("%-12s %-10s %-8s %12s %14s %26s  %s%n", "layer", "type", "managed",
                 "parameters", "λ size", "Q block (dense)", "λ tensors");

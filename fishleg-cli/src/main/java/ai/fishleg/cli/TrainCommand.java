@@ -18,10 +18,8 @@ final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--task", paramLabel = "TASK", defaultValue = "curves-autoencoder",
-            converter = TaskConverter.class, completionCandidates = TaskConverter.class,
-            description = "One of: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-    Task task;
+    @Mixin
+    TaskOption taskOption;
 
     @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "fishleg",
             description = "fishleg, adam or sgd (default: ${DEFAULT-VALUE}).")
@@ -38,6 +36,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Task task = taskOption.task;
         OptimizerSpec spec = Specs.of(task, optimizer, fishLeg, baseline);
         return Experiment.run("train", task, List.of(spec), common,
                 common.budget(task.epochs(), task.batchSize()), this.spec.commandLine().getOut(), true);

@@ -29,24 +29,8 @@ public final class Tasks {
                     seedStyle(0.02, 0.3, 1.0),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.01, 0.9, 0)),
-            new Task(
-                    "fmnist-autoencoder",
-                    "Fashion-MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli",
-                    Task.Kind.AUTOENCODER, Task.Source.FASHION_MNIST, false,
-                    () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
-                    100, 10, ModelInit.Scheme.PYTORCH,
-                    seedStyle(5e-3, 0.3, 1.0),
-                    new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.01, 0.9, 0)),
-            new Task(
-                    "mnist-autoencoder",
-                    "MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli (data: --data DIR)",
-                    Task.Kind.AUTOENCODER, Task.Source.MNIST, false,
-                    () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
-                    100, 10, ModelInit.Scheme.PYTORCH,
-                    seedStyle(5e-3, 0.3, 1.0),
-                    new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.01, 0.9, 0)),
+            paperAutoencoder("fmnist-autoencoder", "", Task.Source.FASHION_MNIST),
+            paperAutoencoder("mnist-autoencoder", " (data: --data DIR)", Task.Source.MNIST),
             new Task(
                     "fmnist-mlp",
                     "Fashion-MNIST classifier, MLP 784-512-256-10 (ReLU), softmax",
@@ -67,6 +51,22 @@ public final class Tasks {
                             Estimator.ANTITHETIC, true, USampling.GRADIENT, 0),
                     new BaselineSettings(5e-4, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)));
+
+    /**
+     * The paper's MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli, batch 100, with
+     * the seed version's settings that stay stable on Fashion-MNIST (SPEC 16.9).
+     */
+    private static Task paperAutoencoder(String name, String note, Task.Source source) {
+        return new Task(
+                name,
+                source.title() + " auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli" + note,
+                Task.Kind.AUTOENCODER, source, false,
+                () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
+                100, 10, ModelInit.Scheme.PYTORCH,
+                seedStyle(5e-3, 0.3, 1.0),
+                new BaselineSettings(1e-3, 0, 0),
+                new BaselineSettings(0.01, 0.9, 0));
+    }
 
     /**
      * The seed version's update (SPEC 16.3): rank-one estimator, normalised auxiliary loss,
