@@ -64,10 +64,17 @@ class CliTest {
         assertThat(new byte[] {b[1], b[2], b[3]}).isEqualTo("PNG".getBytes());
     }
 
-    /** An MNIST-format folder of 120 training and 40 test images whose class shows in the pixels. */
     @BeforeAll
     static void writeIdxFolder() throws IOException {
-        idxFolder = Files.createDirectories(shared.resolve("idx"));
+        idxFolder = writeIdxFolder(shared.resolve("idx"));
+    }
+
+    /**
+     * @param dir the folder to create
+     * @return an MNIST-format folder of 120 training and 40 test images whose class shows in the pixels
+     */
+    static Path writeIdxFolder(Path dir) throws IOException {
+        Path idxFolder = Files.createDirectories(dir);
         for (String split : new String[] {"train", "t10k"}) {
             int n = split.equals("train") ? 120 : 40;
             int[] pixels = new int[n * 784];
@@ -83,6 +90,7 @@ class CliTest {
             IdxFile.write(idxFolder.resolve(split + "-images-idx3-ubyte.gz"), new int[] {n, 28, 28}, pixels);
             IdxFile.write(idxFolder.resolve(split + "-labels-idx1-ubyte.gz"), new int[] {n}, labels);
         }
+        return idxFolder;
     }
 
     @Test
