@@ -252,14 +252,24 @@ class CliTest {
     }
 
     @Test
-    void fishLegRefusingANonFiniteStepEndsTheRunAsDiverged(@TempDir Path out) throws IOException {
-        Run r = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--steps", "4",
-                "--out", out.toString()));
+    void fishLegRefusingANonFiniteStepEndsTheRunAsDivergedUnlessKlClipBoundsIt(@TempDir Path out) throws IOException {
+        // without the trust region (--kl-clip 0) a step of size 1e38 overflows
+        Run r = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--kl-clip", "0",
+                "--steps", "4", "--out", out.resolve("unclipped").toString()));
         assertThat(r.code()).isEqualTo(1);
-        JsonObject s = summary(out);
+        JsonObject s = summary(out.resolve("unclipped"));
         assertThat(s.get("diverged").getAsBoolean()).isTrue();
         assertThat(s.get("divergence").getAsString()).isNotBlank();
         assertThat(s.get("diverged_at_step").getAsLong()).isBetween(1L, 4L);
+
+        // the preset's klClip bounds the same steps: the run stays finite and says it clipped them
+        Run clipped = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--steps", "4",
+                "--out", out.resolve("clipped").toString()));
+        assertThat(clipped.code()).as(clipped.out()).isZero();
+        JsonObject c = summary(out.resolve("clipped"));
+        assertThat(c.getAsJsonObject("hyperparameters").get("klClip").getAsDouble()).isPositive();
+        assertThat(c.get("final_test_loss").getAsDouble()).isPositive().isLessThan(1e4);
+        assertThat(c.getAsJsonObject("optimizer_statistics").get("clippedSteps").getAsLong()).isEqualTo(4);
     }
 
     @Test
