@@ -104,7 +104,7 @@ final class TrainingLoop {
                 Map<String, String> identity = LoopState.identity(context, spec.kind(), rule.hyperparameters());
                 LoopState state = checkpoints.resume() == null
                         ? new LoopState(shuffle.getState())
-                        : resume(rule, checkpoints.resume(), identity);
+                        : resume(rule, checkpoints.resume(), identity, context.task().name());
                 long first = state.step;
                 long total = first + budget.totalSteps(examples);
                 shuffle.setState(state.epochShuffleState);
@@ -191,7 +191,7 @@ final class TrainingLoop {
     }
 
     /** Restores the optimizer, the model and the loop's state from a checkpoint of this run. */
-    private static LoopState resume(StepRule rule, Path file, Map<String, String> identity) {
+    private static LoopState resume(StepRule rule, Path file, Map<String, String> identity, String task) {
         Map<String, String> metadata;
         try {
             metadata = rule.load(file);
@@ -199,7 +199,7 @@ final class TrainingLoop {
             throw new IllegalArgumentException("--resume " + file + ": cannot read it (" + e + ")", e);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--resume " + file + ": cannot continue this run ("
-                    + identity.get("run.task") + ") from it: " + e.getMessage(), e);
+                    + task + ") from it: " + e.getMessage(), e);
         }
         return LoopState.fromMetadata(metadata, identity, file);
     }
