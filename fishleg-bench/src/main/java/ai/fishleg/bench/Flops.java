@@ -14,9 +14,10 @@ import java.util.List;
  *
  * <ul>
  *   <li>Qv = A ⊙ (M (A ⊙ U) N): 2o²k + 2ok² (M X costs ok for a diagonal M);
- *   <li>auxiliary vector-Jacobian product: with P = (D ⊙ A) N shared, ∂M = P Xᵀ (2o²k), ∂N = Xᵀ
- *       M (D ⊙ A) (2o²k + 2ok²), the A-gradient M P (2o²k, only when A is learned), and the factor
- *       gradients R(∂M + ∂Mᵀ) (2o³) and (∂N + ∂Nᵀ)L (2k³), plus P itself (2ok²);
+ *   <li>auxiliary vector-Jacobian product: P = (D ⊙ A) N (2ok²), ∂M = P Xᵀ (2o²k), ∂N = (M
+ *       X)ᵀ (D ⊙ A) with M X kept from the tape's forward pass (2ok²), the A-gradient M P (2o²k,
+ *       only when A is learned), and the factor gradients R(∂M + ∂Mᵀ) (2o³) and (∂N + ∂Nᵀ)L
+ *       (2k³);
  *   <li>recomputing the cached factors M = RᵀR and N = LLᵀ after λ changed: 2o³ + 2k³.
  * </ul>
  *
@@ -66,7 +67,7 @@ public final class Flops {
             double outProduct = diag ? o * c : 2 * o * o * c; // M times an o x c matrix
             double p = 2 * o * c * c; // P = (D ⊙ A) N
             double dm = diag ? 2 * o * c : 2 * o * o * c; // P Xᵀ (its diagonal when M is)
-            double dn = outProduct + 2 * o * c * c; // Xᵀ (M (D ⊙ A))
+            double dn = 2 * o * c * c; // (M X)ᵀ (D ⊙ A)
             double ga = k.isTrainable(KroneckerBlock.A) ? outProduct : 0; // M P
             double gr = diag ? 2 * o : 2 * o * o * o;
             double gl = 2 * c * c * c;
