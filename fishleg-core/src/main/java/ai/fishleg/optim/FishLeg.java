@@ -394,12 +394,13 @@ public final class FishLeg implements AutoCloseable {
             if (stepCount == 0) {
                 requireGradients(grads, scope);
             }
-            if (rejectsNonFinite(grads, "gradient")) {
-                return;
-            }
             int k = hp.updateAuxEvery();
             boolean updated = (k > 0 && stepCount % k == 0) || k < 0;
             if (updated) {
+                // u trains λ, so a non-finite gradient must be caught before it is stored.
+                if (!allFinite(grads) && rejectsNonFinite(grads, "gradient")) {
+                    return;
+                }
                 storeGradients(grads);
                 for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
                     updateAux(true, true);
@@ -413,9 +414,6 @@ public final class FishLeg implements AutoCloseable {
                 scope.use(g.momentum);
                 scope.use(g.theta0);
                 naturals[gi] = g.block.qv(updated ? g.u : grads[gi]);
-            }
-            if (rejectsNonFinite(naturals, "natural gradient")) {
-                return;
             }
             for (int gi = 0; gi < groups.size(); gi++) {
                 NDList m = new NDList();
@@ -444,8 +442,20 @@ public final class FishLeg implements AutoCloseable {
                 }
                 updatedParams[gi] = out;
             }
-            if (rejectsNonFinite(updatedParams, "updated parameter")) {
-                return;
+            // One check over what the step read and computes (the new momentum is finite when
+            // the natural gradient and the new parameters are); only when it fails are the
+            // quantities tested one by one, in order, to name the first bad one.
+            if (allFinite(updated ? null : grads, naturals, updatedParams)) {
+                recordClipFactor(nu);
+            } else {
+                if ((!updated && rejectsNonFinite(grads, "gradient"))
+                        || rejectsNonFinite(naturals, "natural gradient")) {
+                    return;
+                }
+                recordClipFactor(nu); // as before: a clipped step is counted once Qv is finite
+                if (rejectsNonFinite(updatedParams, "updated parameter")) {
+                    return;
+                }
             }
             for (int gi = 0; gi < groups.size(); gi++) {
                 Group g = groups.get(gi);
@@ -462,11 +472,10 @@ public final class FishLeg implements AutoCloseable {
     /**
      * The trust-region factor ν = min(1, √(κ / (η² |⟨Δ, g⟩|))) over all blocks together (the K-FAC
      * rule), with Δ the momentum about to be applied and g the training gradient; 1 when klClip
-     * is off.
+     * is off. Changes nothing: {@link #recordClipFactor} counts it once the step is accepted.
      */
     private double clipFactor(NDList[] momenta, NDList[] grads) {
         if (hp.klClip() <= 0) {
-            lastClipFactor = 1;
             return 1;
         }
         double inner = 0;
@@ -478,11 +487,33 @@ public final class FishLeg implements AutoCloseable {
         if (!(nu >= 0)) {
             nu = 1; // a non-finite inner product is caught by the finiteness checks
         }
+        return nu;
+    }
+
+    /** Records the clip factor of an accepted step. */
+    private void recordClipFactor(double nu) {
         lastClipFactor = nu;
         if (nu < 1) {
             clippedSteps++;
         }
-        return nu;
+    }
+
+    /**
+     * Whether every element of every array is finite, with one reduction per array and a single
+     * read-back ({@link Tensors#allFinite}).
+     *
+     * @param values per-group lists; null entries are skipped
+     */
+    private static boolean allFinite(NDList[]... values) {
+        List<NDArray> arrays = new ArrayList<>();
+        for (NDList[] perGroup : values) {
+            if (perGroup != null) {
+                for (NDList list : perGroup) {
+                    arrays.addAll(list);
+                }
+            }
+        }
+        return Tensors.allFinite(arrays);
     }
 
     /**
@@ -626,7 +657,8 @@ public final class FishLeg implements AutoCloseable {
         if (!Double.isFinite(eval.info().auxLoss())) {
             return "auxiliary loss (" + eval.info().auxLoss() + ")";
         }
-        if (eval.gradients() != null) {
+        if (eval.gradients() != null
+                && !Tensors.allFinite(new ArrayList<>(eval.gradients().values()))) {
             for (Group g : groups) {
                 for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
                     NDArray grad = eval.gradients().get(e.getValue());
