@@ -402,9 +402,12 @@ public final class FishLeg implements AutoCloseable {
                     return;
                 }
                 storeGradients(grads);
-                for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
-                    updateAux(true, true);
-                }
+            }
+            // Q(λ)u from the last auxiliary update, when that update left λ unchanged.
+            ReuseTarget reuse = new ReuseTarget(scope.manager(), new ArrayList<>());
+            for (int i = 0; updated && i < (k > 0 ? 1 : -k); i++) {
+                reuse.products().clear();
+                updateAux(true, true, reuse);
             }
             NDList[] naturals = new NDList[groups.size()];
             NDList[] momenta = new NDList[groups.size()];
@@ -413,7 +416,8 @@ public final class FishLeg implements AutoCloseable {
                 scope.use(g.u);
                 scope.use(g.momentum);
                 scope.use(g.theta0);
-                naturals[gi] = g.block.qv(updated ? g.u : grads[gi]);
+                naturals[gi] = !reuse.products().isEmpty() ? reuse.products().get(gi)
+                        : g.block.qv(updated ? g.u : grads[gi]);
             }
             for (int gi = 0; gi < groups.size(); gi++) {
                 NDList m = new NDList();
@@ -617,8 +621,23 @@ public final class FishLeg implements AutoCloseable {
      * @return the loss and its terms
      */
     public AuxInfo updateAux(boolean train, boolean fisher) {
+        return updateAux(train, fisher, null);
+    }
+
+    /**
+     * {@link #updateAux(boolean, boolean)} that can hand its product V = Q(λ)u over to the step
+     * that follows: when the update is known beforehand to leave λ exactly as it is (evaluation
+     * only, or an auxiliary learning rate of 0) and u is the stored gradient, V is the natural
+     * gradient that step needs, and {@code reuse} receives it per group. Otherwise (λ moves, or
+     * the update turns out to be skipped) {@code reuse} stays empty and the step computes Q(λ)u.
+     *
+     * @param reuse null, or where V goes
+     */
+    private AuxInfo updateAux(boolean train, boolean fisher, ReuseTarget reuse) {
+        boolean keep = reuse != null && hp.uSampling() == USampling.GRADIENT
+                && (!train || currentAuxLr() == 0);
         try (Scope scope = Scope.open(manager)) {
-            AuxEvaluation eval = evaluateAux(scope, fisher, train);
+            AuxEvaluation eval = evaluateAux(scope, fisher, train, keep);
             String bad = nonFiniteAux(eval);
             if (bad != null) {
                 skippedAuxUpdates++;
@@ -627,7 +646,9 @@ public final class FishLeg implements AutoCloseable {
                 lastAuxInfo = eval.info();
                 return lastAuxInfo;
             }
-            if (train && eval.gradients() != null) {
+            double lr = currentAuxLr();
+            boolean steps = train && eval.gradients() != null;
+            if (steps) {
                 Map<NDArray, NDArray> masked = new IdentityHashMap<>();
                 for (Group g : groups) {
                     Map<String, NDArray> masks = g.block.getGradientMasks();
@@ -640,17 +661,29 @@ public final class FishLeg implements AutoCloseable {
                         masked.put(e.getValue(), mask == null ? grad : grad.mul(scope.use(mask)));
                     }
                 }
-                auxAdam.step(masked, currentAuxLr());
-                for (Group g : groups) {
-                    g.block.auxChanged();
-                }
+                auxAdam.step(masked, lr);
+                if (lr != 0) {
+                    for (Group g : groups) {
+                        g.block.auxChanged();
+                    }
+                } // else λ − 0·step is λ itself: the cached factors and V stay valid
                 auxUpdateCount++;
                 auxLoss = eval.info().auxLoss();
+            }
+            if (eval.products() != null && (!steps || lr == 0)) { // λ is as V saw it
+                reuse.products().clear();
+                for (NDList v : eval.products()) {
+                    reuse.products().add(Scope.keep(v, reuse.manager()));
+                }
             }
             lastAuxInfo = eval.info();
             return lastAuxInfo;
         }
     }
+
+    /** Where {@link #updateAux(boolean, boolean, ReuseTarget)} puts a reusable V. */
+    private record ReuseTarget(NDManager manager, List<NDList> products) {}
+
 
     /** @return what is not finite in an auxiliary evaluation, or null */
     private String nonFiniteAux(AuxEvaluation eval) {
@@ -681,17 +714,26 @@ public final class FishLeg implements AutoCloseable {
      * @param info the loss and its terms
      * @param gradients by live aux tensor (identity keys), attached to the scope; null if not asked
      *     for or if the update must be skipped
+     * @param products copies of V = Q(λ)u per group, attached to the scope, when they were asked
+     *     for; else null
      */
-    record AuxEvaluation(AuxInfo info, Map<NDArray, NDArray> gradients) {}
+    record AuxEvaluation(AuxInfo info, Map<NDArray, NDArray> gradients, List<NDList> products) {}
 
     AuxEvaluation evaluateAux(Scope scope, boolean fisher, boolean withGradient) {
+        return evaluateAux(scope, fisher, withGradient, false);
+    }
+
+    /** @param keepProducts also return copies of the products V = Q(λ)u */
+    private AuxEvaluation evaluateAux(
+            Scope scope, boolean fisher, boolean withGradient, boolean keepProducts) {
         try (ModelState.Saved state = modelState.save(scope)) {
-            return evaluateAuxPasses(scope, fisher, withGradient);
+            return evaluateAuxPasses(scope, fisher, withGradient, keepProducts);
         }
     }
 
     /** {@link #evaluateAux}, whose forward passes may move the model's running statistics. */
-    private AuxEvaluation evaluateAuxPasses(Scope scope, boolean fisher, boolean withGradient) {
+    private AuxEvaluation evaluateAuxPasses(
+            Scope scope, boolean fisher, boolean withGradient, boolean keepProducts) {
         LabeledBatch batch = auxData.next(scope.manager());
         if (batch == null || batch.size() == 0) {
             throw new IllegalStateException(
@@ -720,6 +762,7 @@ public final class FishLeg implements AutoCloseable {
                 lin += Tensors.dot(us.get(gi), v);
                 vv += Tensors.dot(v, v);
             }
+            List<NDList> products = keepProducts ? copies(vs, scope) : null;
             FisherEstimator.FisherEstimate fv =
                     fisherEstimator.estimate(auxPass(samples, scope), us, vs);
             double gamma = hp.damping();
@@ -732,7 +775,8 @@ public final class FishLeg implements AutoCloseable {
                 if (g2 == 0) {
                     LOG.warn("auxiliary update skipped: the stored gradient u is zero, so the"
                             + " normalised auxiliary loss is undefined");
-                    return new AuxEvaluation(new AuxInfo(0, 0, lin, quad2, reg, g2), null);
+                    return new AuxEvaluation(
+                            new AuxInfo(0, 0, lin, quad2, reg, g2), null, products);
                 }
                 norm = g2;
                 aux /= g2;
@@ -740,7 +784,7 @@ public final class FishLeg implements AutoCloseable {
             }
             AuxInfo info = new AuxInfo(aux, check, lin, quad2, reg, g2);
             if (!withGradient) {
-                return new AuxEvaluation(info, null);
+                return new AuxEvaluation(info, null, products);
             }
             // Preconditioning rescales Q(λ)D by ‖u‖/‖V‖ so its size matches D's.
             double preconditionScale = vv > 0 ? Math.sqrt(g2 / vv) : 1;
@@ -767,12 +811,24 @@ public final class FishLeg implements AutoCloseable {
                             block.getAuxParameters().get(e.getKey()), scope.own(e.getValue()));
                 }
             }
-            return new AuxEvaluation(info, gradients);
+            return new AuxEvaluation(info, gradients, products);
         } finally {
             for (CurvatureBlock.Tape t : tapes) {
                 t.close();
             }
         }
+    }
+
+    private static List<NDList> copies(List<NDList> vs, Scope scope) {
+        List<NDList> out = new ArrayList<>(vs.size());
+        for (NDList v : vs) {
+            NDList c = new NDList(v.size());
+            for (NDArray x : v) {
+                c.add(scope.own(x.duplicate()));
+            }
+            out.add(c);
+        }
+        return out;
     }
 
     /**
