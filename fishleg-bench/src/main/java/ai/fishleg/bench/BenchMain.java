@@ -3,7 +3,7 @@ package ai.fishleg.bench;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.SequentialBlock;
-import ai.djl.nn.core.Linear;
+import ai.fishleg.layers.RecordingLinear;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -57,7 +57,7 @@ public final class BenchMain {
         for (int i = 0; i < layers; i++) {
             int out = i < widths.length ? widths[i]
                     : (i == layers - 1 ? inputSize : widths[layers - 2 - i]);
-            net.add(Linear.builder().setUnits(out).build());
+            net.add(RecordingLinear.builder().setUnits(out).build());
             if (i != widths.length - 1 && i != layers - 1) {
                 net.add(Activation.reluBlock());
             }

@@ -181,8 +181,13 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     }
 
     /** U padded with zero columns to {@link #width}: the form every product works on. */
-    private NDArray toPaddedMatrix(NDList v) {
+    protected final NDArray toPaddedMatrix(NDList v) {
         return layout.toMatrix(v, width);
+    }
+
+    /** @return the padded width of U that the products work on ({@link WeightMatrix#paddedCols}) */
+    protected final int width() {
+        return width;
     }
 
     /** @return M = RᵀR, or the vector R² when the out factor is diagonal (cached) */
@@ -218,8 +223,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return cachedNView;
     }
 
-    /** N padded with zero rows and columns to width x width (cached). */
-    private NDArray paddedInFactor() {
+    /** @return N padded with zero rows and columns to width x width (cached) */
+    protected final NDArray paddedInFactor() {
         if (cachedN == null) {
             NDArray l = paddedL();
             try (NDArray lt = l.transpose()) {
@@ -235,7 +240,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     }
 
     /** @return L padded with zeros to width x width (L itself when no padding is needed) */
-    private NDArray paddedL() {
+    protected final NDArray paddedL() {
         return width == cols ? getL() : getL().pad(new Shape(0, width - cols, 0, width - cols), 0);
     }
 

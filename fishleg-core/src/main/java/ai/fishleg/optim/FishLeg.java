@@ -15,6 +15,7 @@ import ai.fishleg.layers.CurvatureBlock;
 import ai.fishleg.layers.CurvatureOptions;
 import ai.fishleg.layers.FishLinear;
 import ai.fishleg.layers.LayerRegistry;
+import ai.fishleg.layers.RecordingLinear;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
@@ -105,6 +106,8 @@ public final class FishLeg implements AutoCloseable {
     private long skippedAuxUpdates;
     private long clippedSteps;
     private double lastClipFactor = 1;
+    /** Blocks whose natural gradient the last step took from gradient factors (for tests). */
+    int lastFactoredBlocks;
 
     /** Per-block optimizer state: the reference's param group. */
     static final class Group {
@@ -115,6 +118,8 @@ public final class FishLeg implements AutoCloseable {
         final NDList u = new NDList();
         /** Parameters at construction, when fine-tuning (always for the likelihood block). */
         final NDList theta0 = new NDList();
+        /** The factors of u (batchSpeedup with a {@link RecordingLinear}), or null. */
+        FishLinear.GradientFactors uFactors;
 
         Group(CurvatureBlock block) {
             this.block = block;
@@ -202,6 +207,11 @@ public final class FishLeg implements AutoCloseable {
                     if (g.block.isTrainable(e.getKey())) {
                         auxAdam.register(e.getValue());
                     }
+                }
+            }
+            if (hp.batchSpeedup()) {
+                for (FishLinear fl : recordingBlocks(false)) {
+                    fl.setRecording(true);
                 }
             }
             addRng("optimizer", rng);
@@ -366,6 +376,7 @@ public final class FishLeg implements AutoCloseable {
                 Tensors.zero(scope.own(p.getGradient()));
             }
         }
+        clearRecords();
     }
 
     /**
@@ -394,6 +405,8 @@ public final class FishLeg implements AutoCloseable {
             if (stepCount == 0) {
                 requireGradients(grads, scope);
             }
+            FishLinear.GradientFactors[] factors = recordedFactors(grads, scope);
+            clearRecords();
             int k = hp.updateAuxEvery();
             boolean updated = (k > 0 && stepCount % k == 0) || k < 0;
             if (updated) {
@@ -401,7 +414,7 @@ public final class FishLeg implements AutoCloseable {
                 if (!allFinite(grads) && rejectsNonFinite(grads, "gradient")) {
                     return;
                 }
-                storeGradients(grads);
+                storeGradients(grads, factors);
             }
             // Q(λ)u from the last auxiliary update, when that update left λ unchanged.
             ReuseTarget reuse = new ReuseTarget(scope.manager(), new ArrayList<>());
@@ -411,13 +424,15 @@ public final class FishLeg implements AutoCloseable {
             }
             NDList[] naturals = new NDList[groups.size()];
             NDList[] momenta = new NDList[groups.size()];
+            lastFactoredBlocks = 0;
             for (int gi = 0; gi < groups.size(); gi++) {
                 Group g = groups.get(gi);
                 scope.use(g.u);
                 scope.use(g.momentum);
                 scope.use(g.theta0);
                 naturals[gi] = !reuse.products().isEmpty() ? reuse.products().get(gi)
-                        : g.block.qv(updated ? g.u : grads[gi]);
+                        : naturalGradient(g, updated ? g.u : grads[gi],
+                                updated ? g.uFactors : factors[gi], scope);
             }
             for (int gi = 0; gi < groups.size(); gi++) {
                 NDList m = new NDList();
@@ -547,13 +562,131 @@ public final class FishLeg implements AutoCloseable {
         return false;
     }
 
-    /** u ← the given gradients of every managed parameter. */
-    private void storeGradients(NDList[] grads) {
+    /** u ← the given gradients of every managed parameter, with their factors where known. */
+    private void storeGradients(NDList[] grads, FishLinear.GradientFactors[] factors) {
         for (int gi = 0; gi < groups.size(); gi++) {
-            NDList u = groups.get(gi).u;
-            for (int i = 0; i < u.size(); i++) {
-                Tensors.assign(u.get(i), grads[gi].get(i));
+            Group g = groups.get(gi);
+            for (int i = 0; i < g.u.size(); i++) {
+                Tensors.assign(g.u.get(i), grads[gi].get(i));
             }
+            forgetFactors(g);
+            if (factors[gi] != null) {
+                g.uFactors = factors[gi];
+                g.uFactors.attach(manager);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // batchSpeedup: gradients of RecordingLinear layers in factored form (SPEC 9)
+
+    /**
+     * The managed linear blocks whose layers are {@link RecordingLinear}s.
+     *
+     * @param recordingOnly only those recording now
+     */
+    private List<FishLinear> recordingBlocks(boolean recordingOnly) {
+        List<FishLinear> out = new ArrayList<>();
+        for (Group g : groups) {
+            if (g.block instanceof FishLinear fl && fl.canRecord()
+                    && (!recordingOnly || fl.isRecording())) {
+                out.add(fl);
+            }
+        }
+        return out;
+    }
+
+    private void clearRecords() {
+        for (FishLinear fl : recordingBlocks(false)) {
+            fl.clearRecord();
+        }
+    }
+
+    /** Resumes what was paused. */
+    private interface Resume extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Pauses recording for FishLeg's own passes; closing it resumes. */
+    private Resume pauseRecording() {
+        List<FishLinear> paused = recordingBlocks(true);
+        for (FishLinear fl : paused) {
+            fl.setRecording(false);
+        }
+        return () -> {
+            for (FishLinear fl : paused) {
+                fl.setRecording(true);
+            }
+        };
+    }
+
+    /**
+     * The recorded factors of each group's current gradient where Qg is cheaper than Qv, checked
+     * against the gradients (one read-back for all layers); null elsewhere, and for every layer
+     * whose record does not reproduce its gradient (for example when gradients were cleared
+     * without {@link #zeroGrad()}), so that Q is then applied to the gradient itself.
+     */
+    private FishLinear.GradientFactors[] recordedFactors(NDList[] grads, Scope scope) {
+        FishLinear.GradientFactors[] out = new FishLinear.GradientFactors[groups.size()];
+        List<Integer> found = new ArrayList<>();
+        NDList mismatches = new NDList();
+        for (int gi = 0; gi < groups.size(); gi++) {
+            if (!(groups.get(gi).block instanceof FishLinear fl) || !fl.isRecording()) {
+                continue;
+            }
+            FishLinear.GradientFactors f = fl.recordedFactors(scope.manager());
+            if (f != null && fl.factorsPayOff(f.rows())) {
+                out[gi] = f;
+                found.add(gi);
+                mismatches.add(fl.factorMismatch(f, grads[gi]));
+            }
+        }
+        if (found.isEmpty()) {
+            return out;
+        }
+        double[] m;
+        try (NDArray all = NDArrays.concat(mismatches);
+                NDArray d = all.toType(ai.djl.ndarray.types.DataType.FLOAT64, false)) {
+            m = d.toDoubleArray();
+        }
+        for (int j = 0; j < found.size(); j++) {
+            int gi = found.get(j);
+            double tolerance = grads[gi].get(0).getDataType()
+                    == ai.djl.ndarray.types.DataType.FLOAT64 ? 1e-9 : 1e-3;
+            if (!(m[2 * j] <= tolerance * tolerance * m[2 * j + 1])) {
+                LOG.debug("layer {}: the recorded passes do not reproduce the gradient; Qv is"
+                        + " applied to the gradient", displayName(groups.get(gi).block.getName()));
+                out[gi] = null;
+            }
+        }
+        return out;
+    }
+
+    /** Q(λ)v, from the factors of v when there are any (then v is their product). */
+    private NDList naturalGradient(
+            Group g, NDList v, FishLinear.GradientFactors factors, Scope scope) {
+        if (factors == null) {
+            return g.block.qv(v);
+        }
+        lastFactoredBlocks++;
+        factors.use(scope);
+        return ((FishLinear) g.block).qg(factors);
+    }
+
+    /** The tape of V = Q(λ)u, from u's factors when u is the stored gradient and has them. */
+    private CurvatureBlock.Tape auxTape(Group g, NDList u, Scope scope) {
+        if (g.uFactors == null || hp.uSampling() != USampling.GRADIENT) {
+            return g.block.qvTape(u);
+        }
+        g.uFactors.use(scope);
+        return ((FishLinear) g.block).factoredTape(g.uFactors);
+    }
+
+    private static void forgetFactors(Group g) {
+        if (g.uFactors != null) {
+            g.uFactors.close();
+            g.uFactors = null;
         }
     }
 
@@ -726,7 +859,7 @@ public final class FishLeg implements AutoCloseable {
     /** @param keepProducts also return copies of the products V = Q(λ)u */
     private AuxEvaluation evaluateAux(
             Scope scope, boolean fisher, boolean withGradient, boolean keepProducts) {
-        try (ModelState.Saved state = modelState.save(scope)) {
+        try (ModelState.Saved state = modelState.save(scope); Resume paused = pauseRecording()) {
             return evaluateAuxPasses(scope, fisher, withGradient, keepProducts);
         }
     }
@@ -755,7 +888,7 @@ public final class FishLeg implements AutoCloseable {
             double lin = 0;
             double vv = 0;
             for (int gi = 0; gi < groups.size(); gi++) {
-                CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
+                CurvatureBlock.Tape tape = auxTape(groups.get(gi), us.get(gi), scope);
                 tapes.add(tape);
                 NDList v = tape.v();
                 vs.add(v);
@@ -937,7 +1070,8 @@ public final class FishLeg implements AutoCloseable {
             }
             return;
         }
-        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
+                Resume paused = pauseRecording()) {
             List<NDArray> saved = new ArrayList<>();
             for (NDArray p : trainableArrays) {
                 saved.add(scope.own(scope.own(p.getGradient()).duplicate()));
@@ -1073,7 +1207,11 @@ public final class FishLeg implements AutoCloseable {
 
     /** u ← ∇loss(batch) [− ∇loss(batch')], leaving the model's gradients as they were. */
     private void storeBatchGradient(BatchSource data, NllFunction loss, boolean difference) {
-        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
+        for (Group g : groups) {
+            forgetFactors(g);
+        }
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
+                Resume paused = pauseRecording()) {
             List<NDArray> saved = new ArrayList<>();
             for (NDArray p : trainableArrays) {
                 NDArray g = scope.own(p.getGradient());
@@ -1209,6 +1347,9 @@ public final class FishLeg implements AutoCloseable {
 
     /** Sets the scalar state after the tensors were restored by {@link Checkpoint#load}. */
     void restore(Counters c, Map<String, Long> rngStates, Map<String, Long> steps, Hyperparameters saved) {
+        for (Group g : groups) {
+            forgetFactors(g); // u was replaced
+        }
         stepCount = c.stepCount();
         auxUpdateCount = c.auxUpdateCount();
         skippedSteps = c.skippedSteps();
@@ -1387,6 +1528,10 @@ public final class FishLeg implements AutoCloseable {
     /** Frees λ, momentum, stored gradients and Adam moments. The model is not touched. */
     @Override
     public void close() {
+        for (FishLinear fl : recordingBlocks(false)) {
+            fl.setRecording(false);
+            fl.clearRecord();
+        }
         manager.close();
     }
 
@@ -1522,9 +1667,12 @@ public final class FishLeg implements AutoCloseable {
         /**
          * @param v use the Qg form of linear layers (SPEC 9): Q = RᵀR ⊗ LLᵀ without the
          *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
-         *     diagonal); other layers keep their usual form (default false). Q is applied to
-         *     the stored gradient, which equals the reference's product from saved activations
-         *     ({@link FishLinear#qg}).
+         *     diagonal); other layers keep their usual form (default false). For layers built
+         *     as {@link RecordingLinear} Q is applied to the recorded inputs and output gradients
+         *     ({@link FishLinear#qg}, the reference's product from saved activations), and the
+         *     auxiliary update differentiates that product, whenever that is cheaper than the
+         *     product with the formed gradient; otherwise Q is applied to the gradient (same
+         *     numbers, more arithmetic).
          * @return this
          */
         public Builder batchSpeedup(boolean v) {
