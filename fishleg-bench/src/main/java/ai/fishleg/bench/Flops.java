@@ -1,7 +1,9 @@
 package ai.fishleg.bench;
 
 import ai.fishleg.layers.CurvatureBlock;
+import ai.fishleg.layers.FishLinear;
 import ai.fishleg.layers.KroneckerBlock;
+import ai.fishleg.layers.RecordingLinear;
 import java.util.List;
 
 /**
@@ -21,7 +23,12 @@ import java.util.List;
  *   <li>recomputing the cached factors M = RᵀR and N = LLᵀ after λ changed: 2o³ + 2k³.
  * </ul>
  *
- * Other blocks (diagonal ones) only do elementwise work and count zero.
+ * With batchSpeedup, a {@link RecordingLinear} layer whose factored products pay off ({@link
+ * FishLinear#factorsPayOff}) works on the gradient's factors instead (n rows): Qg = (M G)(Â N) costs
+ * 2o²n + 2nk² + 2onk, and the auxiliary update's tape the same, its vector-Jacobian product 2okn
+ * + 2nok plus the cheaper of 8o²n and 2o²n + 2o³ for R and of 8nk² and 2nk² + 2k³ for L.
+ *
+ * <p>Other blocks (diagonal ones) only do elementwise work and count zero.
  */
 public final class Flops {
 
@@ -29,16 +36,29 @@ public final class Flops {
 
     /**
      * @param blocks the optimizer's blocks
-     * @return FLOPs of one Qv over all blocks
+     * @param rows n, the rows of the gradient's factors (the batch)
+     * @return FLOPs of one natural gradient (Qv or Qg) over all blocks
      */
-    public static double qv(List<CurvatureBlock> blocks) {
+    public static double qv(List<CurvatureBlock> blocks, long rows) {
         double f = 0;
         for (CurvatureBlock b : blocks) {
-            if (b instanceof KroneckerBlock k) {
+            if (factored(b, rows)) {
+                f += qg((FishLinear) b, rows);
+            } else if (b instanceof KroneckerBlock k) {
                 f += qv(k);
             }
         }
         return f;
+    }
+
+    private static boolean factored(CurvatureBlock b, long rows) {
+        return b instanceof FishLinear fl && fl.canRecord() && fl.factorsPayOff(rows);
+    }
+
+    private static double qg(FishLinear b, double n) {
+        double o = b.getRows();
+        double k = b.getCols();
+        return 2 * o * o * n + 2 * n * k * k + 2 * o * n * k;
     }
 
     private static double qv(KroneckerBlock k) {
@@ -53,9 +73,10 @@ public final class Flops {
      * vector-Jacobian product and the recomputation of the cached factors.
      *
      * @param blocks the optimizer's blocks
+     * @param rows n, the rows of the gradient's factors (the batch)
      * @return FLOPs
      */
-    public static double auxCurvature(List<CurvatureBlock> blocks) {
+    public static double auxCurvature(List<CurvatureBlock> blocks, long rows) {
         double f = 0;
         for (CurvatureBlock b : blocks) {
             if (!(b instanceof KroneckerBlock k)) {
@@ -63,6 +84,14 @@ public final class Flops {
             }
             double o = k.getRows();
             double c = k.getCols();
+            double factors = (k.isOutFactorDiagonal() ? o : 2 * o * o * o) + 2 * c * c * c;
+            if (factored(b, rows)) {
+                double n = rows;
+                double gr = Math.min(8 * o * o * n, 2 * o * o * n + 2 * o * o * o);
+                double gl = Math.min(8 * n * c * c, 2 * n * c * c + 2 * c * c * c);
+                f += qg((FishLinear) b, n) + 4 * o * c * n + gr + gl + factors;
+                continue;
+            }
             boolean diag = k.isOutFactorDiagonal();
             double outProduct = diag ? o * c : 2 * o * o * c; // M times an o x c matrix
             double p = 2 * o * c * c; // P = (D ⊙ A) N
@@ -71,7 +100,6 @@ public final class Flops {
             double ga = k.isTrainable(KroneckerBlock.A) ? outProduct : 0; // M P
             double gr = diag ? 2 * o : 2 * o * o * o;
             double gl = 2 * c * c * c;
-            double factors = (diag ? o : 2 * o * o * o) + 2 * c * c * c;
             f += qv(k) + p + dm + dn + ga + gr + gl + factors;
         }
         return f;

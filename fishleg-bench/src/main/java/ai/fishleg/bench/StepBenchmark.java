@@ -97,7 +97,6 @@ public final class StepBenchmark {
             FishLegContender speedup = new FishLegContender(root, inputs, targets, true);
             int window = full.window();
             QvTimer qvFull = new QvTimer(full.optimizer, root);
-            QvTimer qvSpeedup = new QvTimer(speedup.optimizer, root);
             MatmulTimer matmul = new MatmulTimer(root, settings.matmulSize());
 
             int total = settings.warmupRounds() + settings.rounds();
@@ -107,7 +106,6 @@ public final class StepBenchmark {
             double[] fullAuxMs = new double[settings.rounds()];
             double[] speedupAuxMs = new double[settings.rounds()];
             double[] qvMs = new double[settings.rounds()];
-            double[] qvSpeedupMs = new double[settings.rounds()];
             double[] matmulMs = new double[settings.rounds()];
             double[] current = new double[5];
             int[] cursor = {0};
@@ -129,7 +127,6 @@ public final class StepBenchmark {
                     },
                     () -> {
                         current[3] = record(qvMs, m, qvFull.time());
-                        record(qvSpeedupMs, m, qvSpeedup.time());
                     },
                     () -> current[4] = record(matmulMs, m, matmul.time()),
                 };
@@ -149,15 +146,15 @@ public final class StepBenchmark {
             long n = workload.batchSize();
             BenchResult.Flop flops = new BenchResult.Flop(
                     Flops.forwardBackward(blocks, n),
-                    Flops.qv(blocks),
-                    (Flops.auxCurvature(blocks) + Flops.auxModelPasses(blocks, n)) / window,
-                    Flops.qv(speedupBlocks),
-                    (Flops.auxCurvature(speedupBlocks) + Flops.auxModelPasses(speedupBlocks, n))
+                    Flops.qv(blocks, n),
+                    (Flops.auxCurvature(blocks, n) + Flops.auxModelPasses(blocks, n)) / window,
+                    Flops.qv(speedupBlocks, n),
+                    (Flops.auxCurvature(speedupBlocks, n) + Flops.auxModelPasses(speedupBlocks, n))
                             / window);
             BenchResult result = BenchResult.of(
                     workload.name(), settings, window, MachineInfo.read(),
                     new BenchResult.Raw(adamMs, fullMs, speedupMs, fullAuxMs, speedupAuxMs, qvMs,
-                            qvSpeedupMs, matmulMs),
+                            matmulMs),
                     flops, settings.matmulSize());
             adam.close();
             full.close();
