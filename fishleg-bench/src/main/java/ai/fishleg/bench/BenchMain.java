@@ -11,7 +11,10 @@ import java.nio.file.Path;
 
 /**
  * Runs the step benchmark from the command line (until the {@code fishleg bench} command exists):
- * {@code BenchMain [--task fmnist-autoencoder] [--json FILE] [--rounds N] [--warmup N]}.
+ * {@code BenchMain [--task fmnist-autoencoder] [--json FILE] [--rounds N] [--warmup N]
+ * [--threads N] [--clock wall|thread_cpu]} ({@code --threads}: PyTorch's intra-op threads,
+ * default one per core; {@code --clock thread_cpu} times the CPU time of the benchmark's thread,
+ * steady under load but only meaningful with {@code --threads 1}).
  */
 public final class BenchMain {
 
@@ -27,12 +30,16 @@ public final class BenchMain {
         StepBenchmark.Settings s = StepBenchmark.Settings.DEFAULT;
         int rounds = s.rounds();
         int warmup = s.warmupRounds();
+        StepBenchmark.Clock clock = s.clock();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--task" -> task = args[++i];
                 case "--json" -> json = Path.of(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--warmup" -> warmup = Integer.parseInt(args[++i]);
+                case "--clock" -> clock = StepBenchmark.Clock.valueOf(args[++i].toUpperCase());
+                case "--threads" -> System.setProperty(
+                        "ai.djl.pytorch.num_threads", String.valueOf(Integer.parseInt(args[++i])));
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -43,7 +50,7 @@ public final class BenchMain {
                 BernoulliLikelihood::new, new Shape(100, 784), 0,
                 b -> b.fishLr(5e-3).damping(0.3).auxLr(1e-4).scale(1.0));
         BenchResult r = new StepBenchmark(
-                w, new StepBenchmark.Settings(warmup, rounds, s.matmulSize(), s.seed()), System.err)
+                w, new StepBenchmark.Settings(warmup, rounds, s.matmulSize(), s.seed(), clock), System.err)
                 .run();
         System.out.print(r.summary());
         if (json != null) {

@@ -34,6 +34,7 @@ import java.util.Locale;
  * @param rounds measured rounds
  * @param warmupRounds discarded rounds
  * @param matmulSize n of the reference product
+ * @param clock what was timed (WALL or THREAD_CPU)
  * @param machine what it ran on
  * @param raw per-round values
  */
@@ -62,6 +63,7 @@ public record BenchResult(
         int rounds,
         @SerializedName("warmup_rounds") int warmupRounds,
         @SerializedName("matmul_size") int matmulSize,
+        String clock,
         MachineInfo machine,
         Raw raw) {
 
@@ -120,7 +122,7 @@ public record BenchResult(
                 full / floor, qv, qvGflops, matmul, matmulGflops, qvGflops / matmulGflops, aux,
                 qv / full, aux / full, 1 - (qv + aux) / full,
                 median(raw.fishlegSpeedupAux()), speedupFloor, flops, window, s.rounds(),
-                s.warmupRounds(), matmulSize, machine, raw);
+                s.warmupRounds(), matmulSize, s.clock().name(), machine, raw);
     }
 
     /**
@@ -144,8 +146,9 @@ public record BenchResult(
     public String summary() {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT,
-                "%s, %d rounds of %d steps (median ms per step, auxiliary update amortised)%n",
-                task, rounds, window));
+                "%s, %d rounds of %d steps (median ms per step, auxiliary update amortised;"
+                        + " %s time)%n",
+                task, rounds, window, clock.toLowerCase(Locale.ROOT).replace('_', ' ')));
         b.append(String.format(Locale.ROOT, "  Adam                    %8.1f ms%n", adamMs));
         b.append(String.format(Locale.ROOT,
                 "  FishLeg (full Q)        %8.1f ms   %.2f x Adam   %.2f x floor (%.1f ms)%n",
