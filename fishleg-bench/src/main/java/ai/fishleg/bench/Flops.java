@@ -20,7 +20,8 @@ import java.util.List;
  *       X)ᵀ (D ⊙ A) with M X kept from the tape's forward pass (2ok²), the A-gradient M P (2o²k,
  *       only when A is learned), and the factor gradients R(∂M + ∂Mᵀ) (2o³) and (∂N + ∂Nᵀ)L
  *       (2k³);
- *   <li>recomputing the cached factors M = RᵀR and N = LLᵀ after λ changed: 2o³ + 2k³.
+ *   <li>recomputing the cached factors M = RᵀR and N = LLᵀ after λ changed: 2o³ + 2k³, half that
+ *       for FishLinear, whose triangular R and L let each be assembled from half-size products.
  * </ul>
  *
  * With batchSpeedup, a {@link RecordingLinear} layer whose factored products pay off ({@link
@@ -49,6 +50,11 @@ public final class Flops {
             }
         }
         return f;
+    }
+
+    /** FLOPs of FᵀF for an n x n factor, split when it is triangular and large (KroneckerBlock). */
+    private static double gram(double n, boolean triangular) {
+        return triangular && n >= 128 ? n * n * n : 2 * n * n * n;
     }
 
     private static boolean factored(CurvatureBlock b, long rows) {
@@ -84,7 +90,9 @@ public final class Flops {
             }
             double o = k.getRows();
             double c = k.getCols();
-            double factors = (k.isOutFactorDiagonal() ? o : 2 * o * o * o) + 2 * c * c * c;
+            // FishLinear's masks keep R and L triangular: their Gram matrices cost half.
+            boolean triangular = b instanceof FishLinear;
+            double factors = (k.isOutFactorDiagonal() ? o : gram(o, triangular)) + gram(c, triangular);
             if (factored(b, rows)) {
                 double n = rows;
                 double gr = Math.min(8 * o * o * n, 2 * o * o * n + 2 * o * o * o);

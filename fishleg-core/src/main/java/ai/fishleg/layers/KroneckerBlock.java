@@ -185,6 +185,61 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return layout.toMatrix(v, width);
     }
 
+    /** Below this size a factor's Gram matrix is one product (the split does not pay). */
+    private static final int SPLIT_GRAM_FROM = 128;
+
+    /**
+     * FᵀF ({@code transposeFirst}) or FFᵀ of a square factor. When F is block upper triangular,
+     * [[F11, F12], [0, F22]] with its lower-left block exactly zero, as the triangular masks keep
+     * FishLinear's L and R, the product is assembled from four half-size products, half the
+     * arithmetic of the plain one:
+     *
+     * <pre>
+     *   FᵀF = [[F11ᵀF11, F11ᵀF12], [·ᵀ, F12ᵀF12 + F22ᵀF22]]
+     *   FFᵀ = [[F11F11ᵀ + F12F12ᵀ, F12F22ᵀ], [·ᵀ, F22F22ᵀ]]
+     * </pre>
+     *
+     * The zero block is tested exactly (its largest magnitude is 0), so any other F gets the plain
+     * product.
+     *
+     * @param f a square factor
+     * @param transposeFirst FᵀF rather than FFᵀ
+     * @return the product, in f's manager
+     */
+    private static NDArray gram(NDArray f, boolean transposeFirst) {
+        long n = f.getShape().get(0);
+        NDManager owner = f.getManager();
+        try (Scope s = Scope.open(owner)) {
+            s.use(f);
+            long h = n / 2;
+            boolean split = n >= SPLIT_GRAM_FROM
+                    && Tensors.scalar(f.get(new NDIndex().addSliceDim(h, n).addSliceDim(0, h))
+                            .abs().max()) == 0;
+            if (!split) {
+                NDArray ft = f.transpose();
+                return Scope.keep(transposeFirst ? ft.matMul(f) : f.matMul(ft), owner);
+            }
+            NDArray f11 = f.get(new NDIndex().addSliceDim(0, h).addSliceDim(0, h));
+            NDArray f12 = f.get(new NDIndex().addSliceDim(0, h).addSliceDim(h, n));
+            NDArray f22 = f.get(new NDIndex().addSliceDim(h, n).addSliceDim(h, n));
+            NDArray g11;
+            NDArray g12;
+            NDArray g22;
+            if (transposeFirst) {
+                g11 = f11.transpose().matMul(f11);
+                g12 = f11.transpose().matMul(f12);
+                g22 = f12.transpose().matMul(f12).addi(f22.transpose().matMul(f22));
+            } else {
+                g11 = f11.matMul(f11.transpose()).addi(f12.matMul(f12.transpose()));
+                g12 = f12.matMul(f22.transpose());
+                g22 = f22.matMul(f22.transpose());
+            }
+            NDArray top = g11.concat(g12, 1);
+            NDArray bottom = g12.transpose().concat(g22, 1);
+            return Scope.keep(top.concat(bottom, 0), owner);
+        }
+    }
+
     /** @return the padded width of U that the products work on ({@link WeightMatrix#paddedCols}) */
     protected final int width() {
         return width;
@@ -194,13 +249,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     protected NDArray outFactor() {
         if (cachedM == null) {
             NDArray r = getR();
-            if (outFactorDiagonal) {
-                cachedM = r.square();
-            } else {
-                try (NDArray rt = r.transpose()) {
-                    cachedM = rt.matMul(r);
-                }
-            }
+            cachedM = outFactorDiagonal ? r.square() : gram(r, true);
             cachedM.attach(manager);
         }
         return cachedM;
@@ -227,8 +276,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     protected final NDArray paddedInFactor() {
         if (cachedN == null) {
             NDArray l = paddedL();
-            try (NDArray lt = l.transpose()) {
-                cachedN = inFactorTransposed ? lt.matMul(l) : l.matMul(lt);
+            try {
+                cachedN = gram(l, inFactorTransposed);
             } finally {
                 if (l != getL()) {
                     l.close();
