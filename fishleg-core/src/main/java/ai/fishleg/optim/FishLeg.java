@@ -438,7 +438,7 @@ public final class FishLeg implements AutoCloseable {
                 NDList m = new NDList();
                 for (int i = 0; i < naturals[gi].size(); i++) {
                     m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
-                            .add(naturals[gi].get(i).mul(1 - hp.beta())));
+                            .addi(naturals[gi].get(i).mul(1 - hp.beta())));
                 }
                 momenta[gi] = m;
             }
@@ -456,7 +456,8 @@ public final class FishLeg implements AutoCloseable {
                         out.add(p.sub(pull.addi(m).muli(fishLr)));
                     } else {
                         NDArray decay = p.mul(hp.weightDecay());
-                        out.add(p.sub(m.mul(fishLr)).subi(decay));
+                        // −(ηm) + p is p − ηm exactly; in place on the temporary ηm
+                        out.add(m.mul(fishLr).negi().addi(p).subi(decay));
                     }
                 }
                 updatedParams[gi] = out;
