@@ -101,7 +101,7 @@ class GoldenParityTest {
 
             JsonObject hyper = c.getAsJsonObject("hyper");
             FishLeg.Builder b = FishLeg.builder(gm.model, draw, nll, auxData);
-            applyHyper(b, hyper);
+            applyHyper(b, hyper, gm);
             int warmup = hyper.has("warmup") ? hyper.get("warmup").getAsInt() : 0;
             if (warmup > 0) {
                 Deque<JsonObject> warmQueue = new ArrayDeque<>();
@@ -167,7 +167,7 @@ class GoldenParityTest {
         }
     }
 
-    static void applyHyper(FishLeg.Builder b, JsonObject h) {
+    static void applyHyper(FishLeg.Builder b, JsonObject h, GoldenModel gm) {
         for (Map.Entry<String, JsonElement> e : h.entrySet()) {
             JsonElement v = e.getValue();
             if (v.isJsonNull()) {
@@ -190,13 +190,12 @@ class GoldenParityTest {
                 case "fine_tune" -> b.fineTune(v.getAsBoolean());
                 case "scale" -> b.scale(v.getAsDouble());
                 case "warmup" -> b.warmup(v.getAsInt());
-                case "initialization" -> {
-                    if (!"uniform".equals(v.getAsString())) {
-                        throw new IllegalArgumentException(
-                                "golden cases must record init_params with initialization"
-                                        + " 'uniform'; got " + v.getAsString());
-                    }
-                }
+                // A re-initialisation draws from the reference's own generator and cannot be
+                // replayed; the only replayable reading is that init_params are the weights the
+                // run started from, so they are loaded as they are and not re-initialised.
+                case "initialization" -> b.initialization(Initialization.UNIFORM);
+                case "module_names" -> b.moduleNames(gm.djlNames(v.getAsJsonArray(), "module_names"));
+                case "skip_names" -> b.skipNames(gm.djlNames(v.getAsJsonArray(), "skip_names"));
                 case "sigma" -> { } // belongs to the likelihood
                 default -> throw new IllegalArgumentException(
                         "unknown hyperparameter in golden file: " + e.getKey());
@@ -259,6 +258,20 @@ class GoldenParityTest {
                 child[i] = i + 1;
             }
             return new GoldenModel(net, child);
+        }
+
+        /** PyTorch module names of the sequence ("0", "2") as DJL dotted names. */
+        List<String> djlNames(JsonArray names, String key) {
+            List<String> out = new java.util.ArrayList<>();
+            for (JsonElement n : names) {
+                String name = n.getAsString();
+                if (!name.matches("\\d+")) {
+                    throw new IllegalArgumentException("golden " + key + " entries must be layer"
+                            + " indices of the sequential model (like \"0\"), got '" + name + "'");
+                }
+                out.add(blockName(Integer.parseInt(name)));
+            }
+            return out;
         }
 
         String blockName(int layerIndex) {

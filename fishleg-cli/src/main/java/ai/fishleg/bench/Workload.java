@@ -5,8 +5,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.fishleg.datasets.MnistFolder;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.optim.FishLeg;
+import ai.fishleg.tasks.FishLegSettings;
+import ai.fishleg.tasks.ModelInit;
+import ai.fishleg.tasks.Task;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 
@@ -17,6 +21,7 @@ import java.util.function.UnaryOperator;
  *
  * @param name the task's name
  * @param model a new, uninitialised network
+ * @param init how the network's parameters are initialised
  * @param likelihood a new likelihood
  * @param inputShape the shape of one batch of inputs (batch first)
  * @param classes 0 for an auto-encoder, else the number of classes
@@ -26,10 +31,52 @@ import java.util.function.UnaryOperator;
 public record Workload(
         String name,
         Supplier<Block> model,
+        Initializer init,
         Supplier<FishLikelihood> likelihood,
         Shape inputShape,
         int classes,
         UnaryOperator<FishLeg.Builder> fishLeg) {
+
+    /** Initialises a new network. */
+    @FunctionalInterface
+    public interface Initializer {
+        /**
+         * @param model the network
+         * @param manager owner of its parameters
+         * @param dataType element type
+         * @param inputShape the shape of one batch
+         * @param seed seed of the values
+         */
+        void initialize(Block model, NDManager manager, DataType dataType, Shape inputShape, long seed);
+    }
+
+    /**
+     * FishLeg's parameter step size on random data: presets tuned on real images can diverge on
+     * noise within a few steps, which would end the run; what a step costs does not depend on it.
+     */
+    static final double SAFE_FISH_LR = 1e-3;
+
+    /**
+     * The workload of a built-in task: its network, initialisation, likelihood, batch size and
+     * FishLeg preset (without warm-up data: Q0 = scale·I; step size at most {@value
+     * #SAFE_FISH_LR}).
+     *
+     * @param task the task
+     * @return its workload
+     */
+    public static Workload of(Task task) {
+        FishLegSettings preset = task.fishLegPreset();
+        return new Workload(
+                task.name(),
+                task::newModel,
+                (model, manager, type, shape, seed) ->
+                        ModelInit.initialize(model, manager, type, shape, task.init(), seed),
+                task::newLikelihood,
+                task.inputShape(task.batchSize()),
+                task.isClassifier() ? MnistFolder.CLASSES : 0,
+                b -> preset.configure(b, null, null).warmup(0)
+                        .fishLr(Math.min(preset.fishLr(), SAFE_FISH_LR)));
+    }
 
     /** @return the batch size */
     public long batchSize() {

@@ -20,7 +20,7 @@ import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.optim.FishLeg;
 import ai.fishleg.util.Scope;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -89,7 +89,7 @@ public final class StepBenchmark {
 
     private final Workload workload;
     private final Settings settings;
-    private final PrintStream log;
+    private final PrintWriter log;
     private final DataType dataType = DataType.FLOAT32;
 
     /**
@@ -97,7 +97,7 @@ public final class StepBenchmark {
      * @param settings how long to measure
      * @param log progress lines (or null)
      */
-    public StepBenchmark(Workload workload, Settings settings, PrintStream log) {
+    public StepBenchmark(Workload workload, Settings settings, PrintWriter log) {
         this.workload = workload;
         this.settings = settings;
         this.log = log;
@@ -205,7 +205,7 @@ public final class StepBenchmark {
     private Block newModel(NDManager manager) {
         Block model = workload.model().get();
         manager.getEngine().setRandomSeed(Math.toIntExact(settings.seed()));
-        model.initialize(manager, dataType, workload.inputShape());
+        workload.init().initialize(model, manager, dataType, workload.inputShape(), settings.seed());
         return model;
     }
 

@@ -1,0 +1,75 @@
+package ai.fishleg.cli;
+
+import ai.fishleg.tasks.ModelInit;
+import java.nio.file.Path;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Option;
+
+/** Options shared by the commands that train: data, size of the run, seed, output. */
+final class CommonOptions {
+
+    @Option(names = "--data", paramLabel = "DIR",
+            description = "Folder with the IDX files of an MNIST-format data set (default: $FISHLEG_DATA,"
+                    + " else /usr/share/datasets/fashion-mnist for Fashion-MNIST tasks).")
+    Path data;
+
+    @Option(names = "--train-size", paramLabel = "N",
+            description = "Use only the first N training examples (CURVES: generate N; default: all,"
+                    + " 20000 for CURVES).")
+    int trainSize;
+
+    @Option(names = "--test-size", paramLabel = "N",
+            description = "Use only the first N test examples (CURVES: generate N; default: all,"
+                    + " 10000 for CURVES).")
+    int testSize;
+
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
+    Length length;
+
+    /** Either epochs or steps. */
+    static final class Length {
+        @Option(names = "--epochs", paramLabel = "N", description = "Passes over the training set"
+                + " (default: the task's preset).")
+        Integer epochs;
+
+        @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps, instead of --epochs.")
+        Long steps;
+    }
+
+    @Option(names = "--batch-size", paramLabel = "B", description = "Examples per step (default: the task's preset).")
+    Integer batchSize;
+
+    @Option(names = "--eval-every", paramLabel = "N",
+            description = "Evaluate on the test set every N steps (default: once per epoch; always at the end).")
+    long evalEvery;
+
+    @Option(names = "--init", paramLabel = "SCHEME",
+            description = "Initial weights: pytorch (uniform ±1/√fan_in, weights and biases) or he"
+                    + " (uniform ±√(6/fan_in), biases 0) (default: the task's preset).")
+    ModelInit.Scheme init;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+            description = "Seed of the initial weights, batch order and sampling (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Output folder (default: runs/<task>-<timestamp>).")
+    Path out;
+
+    @Option(names = "--no-progress", description = "Do not draw a progress bar.")
+    boolean noProgress;
+
+    /**
+     * @param defaultEpochs epochs when neither --epochs nor --steps is given
+     * @param defaultBatch batch size when --batch-size is not given
+     * @return the budget
+     */
+    Budget budget(int defaultEpochs, int defaultBatch) {
+        int epochs = length != null && length.epochs != null ? length.epochs : defaultEpochs;
+        long steps = length != null && length.steps != null ? length.steps : 0;
+        if (length != null && length.steps != null && steps <= 0) {
+            throw new IllegalArgumentException("--steps must be positive, got " + steps);
+        }
+        return new Budget(epochs, steps, batchSize != null ? batchSize : defaultBatch, evalEvery);
+    }
+}

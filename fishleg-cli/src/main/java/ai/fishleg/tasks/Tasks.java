@@ -1,0 +1,106 @@
+package ai.fishleg.tasks;
+
+import ai.fishleg.datasets.MnistFolder;
+import ai.fishleg.optim.Estimator;
+import ai.fishleg.optim.USampling;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The built-in tasks and their presets. Where each preset comes from (reference settings and the
+ * measured runs that chose it) is written down in the README's "Tasks and presets" section.
+ */
+public final class Tasks {
+
+    /** The default task: generated data, so it runs anywhere. */
+    public static final String DEFAULT = "curves-autoencoder";
+
+    private static final int PIXELS = 28 * 28;
+
+    // Presets: where each comes from, and the measured runs behind it, are in the README
+    // ("Tasks and presets").
+    private static final List<Task> ALL = List.of(
+            new Task(
+                    "curves-autoencoder",
+                    "CURVES auto-encoder 784-400-200-100-50-25-6 (mirrored), generated images, Bernoulli",
+                    Task.Kind.AUTOENCODER, Task.Source.CURVES, false,
+                    () -> Models.autoencoder(PIXELS, 400, 200, 100, 50, 25, 6),
+                    100, 10, ModelInit.Scheme.HE,
+                    seedStyle(0.02, 0.3, 1.0),
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.01, 0.9, 0)),
+            paperAutoencoder("fmnist-autoencoder", "", Task.Source.FASHION_MNIST),
+            paperAutoencoder("mnist-autoencoder", " (data: --data DIR)", Task.Source.MNIST),
+            new Task(
+                    "fmnist-mlp",
+                    "Fashion-MNIST classifier, MLP 784-512-256-10 (ReLU), softmax",
+                    Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, false,
+                    () -> Models.mlp(MnistFolder.CLASSES, 512, 256),
+                    100, 5, ModelInit.Scheme.PYTORCH,
+                    seedStyle(0.02, 0.1, 10.0),
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.05, 0.9, 0)),
+            new Task(
+                    "fmnist-cnn",
+                    "Fashion-MNIST classifier, CNN 2x(Conv2d 5x5 + BatchNorm + ReLU + max-pool) + Linear, softmax",
+                    Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, true,
+                    () -> Models.cnn(MnistFolder.CLASSES),
+                    100, 5, ModelInit.Scheme.PYTORCH,
+                    // the reference's CNN settings (main branch, SPEC 16.5 and 16.6)
+                    new FishLegSettings(0.02, 0.1, 1e-4, 3, 10.0, 0.9, 1e-5, false, 0,
+                            Estimator.ANTITHETIC, true, USampling.GRADIENT, 0),
+                    new BaselineSettings(5e-4, 0, 0),
+                    new BaselineSettings(0.05, 0.9, 0)));
+
+    /**
+     * The paper's MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli, batch 100, with
+     * the seed version's settings that stay stable on Fashion-MNIST (SPEC 16.9).
+     */
+    private static Task paperAutoencoder(String name, String note, Task.Source source) {
+        return new Task(
+                name,
+                source.title() + " auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli" + note,
+                Task.Kind.AUTOENCODER, source, false,
+                () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
+                100, 10, ModelInit.Scheme.PYTORCH,
+                seedStyle(5e-3, 0.3, 1.0),
+                new BaselineSettings(1e-3, 0, 0),
+                new BaselineSettings(0.01, 0.9, 0));
+    }
+
+    /**
+     * The seed version's update (SPEC 16.3): rank-one estimator, normalised auxiliary loss,
+     * auxiliary Adam at 1e-4 every 10 steps, momentum 0.9, weight decay 1e-5, Q0 = scale·I.
+     */
+    private static FishLegSettings seedStyle(double fishLr, double damping, double scale) {
+        return new FishLegSettings(fishLr, damping, 1e-4, 10, scale, 0.9, 1e-5, true, 0,
+                Estimator.RANK1, false, USampling.GRADIENT, 0);
+    }
+
+    private Tasks() {}
+
+    /** @return every task, default first */
+    public static List<Task> all() {
+        return ALL;
+    }
+
+    /** @return the names of all tasks */
+    public static List<String> names() {
+        return ALL.stream().map(Task::name).collect(Collectors.toList());
+    }
+
+    /**
+     * @param name a task name
+     * @return the task
+     * @throws IllegalArgumentException listing the known names when there is no such task
+     */
+    public static Task get(String name) {
+        for (Task t : ALL) {
+            if (t.name().equals(name)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException(
+                "unknown task '" + name + "'; tasks: " + String.join(", ", names()));
+    }
+}
