@@ -347,49 +347,36 @@ public final class FishLinear extends KroneckerBlock {
         double o = getRows();
         double n = a.getShape().get(0);
         double w = width();
-        return new Tape() {
-            @Override
-            public NDList v() {
-                return v;
+        return tape(v, cotangent -> {
+            scope.use(cotangent);
+            NDArray d = toPaddedMatrix(cotangent);
+            NDArray r = scope.use(getR());
+            scope.use(getL());
+            NDArray l = paddedL();
+            NDArray y = d.matMul(an.transpose());
+            NDArray gr;
+            if (8 * o * o * n < 2 * o * o * n + 2 * o * o * o) {
+                gr = r.matMul(y).matMul(g.transpose()).addi(r.matMul(g).matMul(y.transpose()));
+            } else {
+                NDArray dm = y.matMul(g.transpose());
+                gr = r.matMul(dm.add(dm.transpose()));
             }
-
-            @Override
-            public Map<String, NDArray> vjp(NDList cotangent) {
-                scope.use(cotangent);
-                NDArray d = toPaddedMatrix(cotangent);
-                NDArray r = scope.use(getR());
-                scope.use(getL());
-                NDArray l = paddedL();
-                NDArray y = d.matMul(an.transpose());
-                NDArray gr;
-                if (8 * o * o * n < 2 * o * o * n + 2 * o * o * o) {
-                    gr = r.matMul(y).matMul(g.transpose()).addi(r.matMul(g).matMul(y.transpose()));
-                } else {
-                    NDArray dm = y.matMul(g.transpose());
-                    gr = r.matMul(dm.add(dm.transpose()));
-                }
-                NDArray z = mg.transpose().matMul(d);
-                NDArray gl;
-                if (8 * n * w * w < 2 * n * w * w + 2 * w * w * w) {
-                    gl = a.transpose().matMul(z.matMul(l)).addi(z.transpose().matMul(a.matMul(l)));
-                } else {
-                    NDArray dn = a.transpose().matMul(z);
-                    gl = dn.add(dn.transpose()).matMul(l);
-                }
-                if (width() != getCols()) {
-                    gl = gl.get(new NDIndex().addSliceDim(0, getCols()).addSliceDim(0, getCols()));
-                }
-                Map<String, NDArray> grads = new LinkedHashMap<>();
-                grads.put(L, Scope.keep(gl, target));
-                grads.put(R, Scope.keep(gr, target));
-                return grads;
+            NDArray z = mg.transpose().matMul(d);
+            NDArray gl;
+            if (8 * n * w * w < 2 * n * w * w + 2 * w * w * w) {
+                gl = a.transpose().matMul(z.matMul(l)).addi(z.transpose().matMul(a.matMul(l)));
+            } else {
+                NDArray dn = a.transpose().matMul(z);
+                gl = dn.add(dn.transpose()).matMul(l);
             }
-
-            @Override
-            public void close() {
-                scope.close();
+            if (width() != getCols()) {
+                gl = gl.get(new NDIndex().addSliceDim(0, getCols()).addSliceDim(0, getCols()));
             }
-        };
+            Map<String, NDArray> grads = new LinkedHashMap<>();
+            grads.put(L, Scope.keep(gl, target));
+            grads.put(R, Scope.keep(gr, target));
+            return grads;
+        }, scope::close);
     }
 
     /**
