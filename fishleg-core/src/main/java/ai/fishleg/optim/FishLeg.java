@@ -422,46 +422,10 @@ public final class FishLeg implements AutoCloseable {
                 reuse.products().clear();
                 updateAux(true, true, reuse);
             }
-            NDList[] naturals = new NDList[groups.size()];
-            NDList[] momenta = new NDList[groups.size()];
-            lastFactoredBlocks = 0;
-            for (int gi = 0; gi < groups.size(); gi++) {
-                Group g = groups.get(gi);
-                scope.use(g.u);
-                scope.use(g.momentum);
-                scope.use(g.theta0);
-                naturals[gi] = !reuse.products().isEmpty() ? reuse.products().get(gi)
-                        : naturalGradient(g, updated ? g.u : grads[gi],
-                                updated ? g.uFactors : factors[gi], scope);
-            }
-            for (int gi = 0; gi < groups.size(); gi++) {
-                NDList m = new NDList();
-                for (int i = 0; i < naturals[gi].size(); i++) {
-                    m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
-                            .addi(naturals[gi].get(i).mul(1 - hp.beta())));
-                }
-                momenta[gi] = m;
-            }
+            NDList[] naturals = naturalGradients(grads, factors, updated, reuse, scope);
+            NDList[] momenta = newMomenta(naturals);
             double nu = clipFactor(momenta, grads);
-            NDList[] updatedParams = new NDList[groups.size()];
-            for (int gi = 0; gi < groups.size(); gi++) {
-                Group g = groups.get(gi);
-                NDList out = new NDList();
-                List<NDArray> params = g.block.getParameterArrays();
-                for (int i = 0; i < params.size(); i++) {
-                    NDArray p = scope.use(params.get(i));
-                    NDArray m = nu == 1 ? momenta[gi].get(i) : momenta[gi].get(i).mul(nu);
-                    if (hp.fineTune()) {
-                        NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
-                        out.add(p.sub(pull.addi(m).muli(fishLr)));
-                    } else {
-                        NDArray decay = p.mul(hp.weightDecay());
-                        // −(ηm) + p is p − ηm exactly; in place on the temporary ηm
-                        out.add(m.mul(fishLr).negi().addi(p).subi(decay));
-                    }
-                }
-                updatedParams[gi] = out;
-            }
+            NDList[] updatedParams = newParameters(momenta, nu, scope);
             // One check over what the step read and computes (the new momentum is finite when
             // the natural gradient and the new parameters are); only when it fails are the
             // quantities tested one by one, in order, to name the first bad one.
@@ -477,16 +441,76 @@ public final class FishLeg implements AutoCloseable {
                     return;
                 }
             }
-            for (int gi = 0; gi < groups.size(); gi++) {
-                Group g = groups.get(gi);
-                List<NDArray> params = g.block.getParameterArrays();
-                for (int i = 0; i < params.size(); i++) {
-                    Tensors.assign(g.momentum.get(i), momenta[gi].get(i));
-                    Tensors.assign(params.get(i), updatedParams[gi].get(i));
-                }
-            }
+            commit(momenta, updatedParams);
         }
         stepCount++;
+    }
+
+    /** n = Q(λ)v per block: v = u on auxiliary steps (or the reused product), else the gradient. */
+    private NDList[] naturalGradients(NDList[] grads, FishLinear.GradientFactors[] factors,
+            boolean updated, ReuseTarget reuse, Scope scope) {
+        NDList[] naturals = new NDList[groups.size()];
+        lastFactoredBlocks = 0;
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            scope.use(g.u);
+            scope.use(g.momentum);
+            scope.use(g.theta0);
+            naturals[gi] = !reuse.products().isEmpty() ? reuse.products().get(gi)
+                    : naturalGradient(g, updated ? g.u : grads[gi],
+                            updated ? g.uFactors : factors[gi], scope);
+        }
+        return naturals;
+    }
+
+    /** βm + (1−β)n per block, out of place (nothing is written before the finiteness check). */
+    private NDList[] newMomenta(NDList[] naturals) {
+        NDList[] momenta = new NDList[groups.size()];
+        for (int gi = 0; gi < groups.size(); gi++) {
+            NDList m = new NDList();
+            for (int i = 0; i < naturals[gi].size(); i++) {
+                m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
+                        .addi(naturals[gi].get(i).mul(1 - hp.beta())));
+            }
+            momenta[gi] = m;
+        }
+        return momenta;
+    }
+
+    /** p − νηm − wd·p, or p − η(νm + wd(p − θ0)) when fine-tuning; out of place. */
+    private NDList[] newParameters(NDList[] momenta, double nu, Scope scope) {
+        NDList[] updatedParams = new NDList[groups.size()];
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            NDList out = new NDList();
+            List<NDArray> params = g.block.getParameterArrays();
+            for (int i = 0; i < params.size(); i++) {
+                NDArray p = scope.use(params.get(i));
+                NDArray m = nu == 1 ? momenta[gi].get(i) : momenta[gi].get(i).mul(nu);
+                if (hp.fineTune()) {
+                    NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
+                    out.add(p.sub(pull.addi(m).muli(fishLr)));
+                } else {
+                    NDArray decay = p.mul(hp.weightDecay());
+                    // −(ηm) + p is p − ηm exactly; in place on the temporary ηm
+                    out.add(m.mul(fishLr).negi().addi(p).subi(decay));
+                }
+            }
+            updatedParams[gi] = out;
+        }
+        return updatedParams;
+    }
+
+    /** Writes the checked momentum and parameters. */
+    private void commit(NDList[] momenta, NDList[] updatedParams) {
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            List<NDArray> params = g.block.getParameterArrays();
+            for (int i = 0; i < params.size(); i++) {
+                Tensors.assign(g.momentum.get(i), momenta[gi].get(i));
+                Tensors.assign(params.get(i), updatedParams[gi].get(i));
+            }
+        }
     }
 
     /**
