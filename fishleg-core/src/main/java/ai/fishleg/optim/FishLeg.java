@@ -89,7 +89,8 @@ public final class FishLeg implements AutoCloseable {
     private final Hyperparameters hp;
     private final NDManager manager;
     private final List<Group> groups = new ArrayList<>();
-    private final List<NDArray> trainableArrays;
+    /** The model's gradients, saved and restored around FishLeg's own backward passes. */
+    private final ModelGradients gradients;
     private final List<String> unmanagedParameters;
     private final AuxAdam auxAdam;
     private final Rng rng;
@@ -188,7 +189,7 @@ public final class FishLeg implements AutoCloseable {
                     }
                 }
             }
-            this.trainableArrays = collectTrainableArrays();
+            this.gradients = new ModelGradients(model, collectTrainableArrays(), manager);
             this.unmanagedParameters = collectUnmanaged();
             if (!unmanagedParameters.isEmpty()) {
                 LOG.info(
@@ -372,9 +373,7 @@ public final class FishLeg implements AutoCloseable {
      */
     public void zeroGrad() {
         try (Scope scope = Scope.open(manager)) {
-            for (NDArray p : trainableArrays) {
-                Tensors.zero(scope.own(p.getGradient()));
-            }
+            gradients.zero(scope);
         }
         clearRecords();
     }
@@ -1049,27 +1048,12 @@ public final class FishLeg implements AutoCloseable {
      * unmanaged parameters see no leaked gradients.
      */
     private List<NDList> sampledGradients(LabeledBatch samples, Scope scope) {
-        List<NDArray> saved = new ArrayList<>(trainableArrays.size());
-        List<NDArray> live = new ArrayList<>(trainableArrays.size());
-        for (NDArray p : trainableArrays) {
-            NDArray g = scope.own(p.getGradient());
-            live.add(g);
-            saved.add(scope.own(g.duplicate()));
-            Tensors.zero(g);
-        }
-        try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
-            gc.backward(nll.nll(model, samples));
-        }
         List<NDList> out = new ArrayList<>();
-        for (Group g : groups) {
-            NDList list = new NDList();
-            for (NDArray p : g.block.getParameterArrays()) {
-                list.add(scope.own(scope.own(p.getGradient()).duplicate()));
+        try (ModelGradients.Saved saved = gradients.save(scope)) {
+            gradients.backward(nll, samples, scope);
+            for (Group g : groups) {
+                out.add(ModelGradients.copies(g.block.getParameterArrays(), scope));
             }
-            out.add(list);
-        }
-        for (int i = 0; i < trainableArrays.size(); i++) {
-            Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
         }
         return out;
     }
@@ -1096,11 +1080,7 @@ public final class FishLeg implements AutoCloseable {
             return;
         }
         try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
-                Resume paused = pauseRecording()) {
-            List<NDArray> saved = new ArrayList<>();
-            for (NDArray p : trainableArrays) {
-                saved.add(scope.own(scope.own(p.getGradient()).duplicate()));
-            }
+                Resume paused = pauseRecording(); ModelGradients.Saved saved = gradients.save(scope)) {
             List<NDList> sums = new ArrayList<>();
             for (Group g : groups) {
                 NDList s = new NDList();
@@ -1112,26 +1092,18 @@ public final class FishLeg implements AutoCloseable {
             long consumed = 0;
             int batches = 0;
             while (consumed < hp.warmup()) {
-                try (NDManager batchScope = scope.manager().newSubManager()) {
-                    LabeledBatch batch = data.next(batchScope);
+                try (Scope batchScope = Scope.open(scope.manager())) {
+                    LabeledBatch batch = data.next(batchScope.manager());
                     if (batch == null || batch.size() == 0) {
                         throw new IllegalStateException(
                                 "the warm-up data source returned no batch; it must hand out"
                                         + " non-empty batches until warmup examples are seen");
                     }
-                    for (NDArray p : trainableArrays) {
-                        NDArray g = p.getGradient();
-                        g.attach(batchScope);
-                        Tensors.zero(g);
-                    }
-                    try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
-                        gc.backward(loss.nll(model, batch));
-                    }
+                    gradients.backward(loss, batch, batchScope);
                     for (int gi = 0; gi < groups.size(); gi++) {
                         List<NDArray> params = groups.get(gi).block.getParameterArrays();
                         for (int i = 0; i < params.size(); i++) {
-                            NDArray g = params.get(i).getGradient();
-                            g.attach(batchScope);
+                            NDArray g = ModelGradients.of(params.get(i), batchScope);
                             sums.get(gi).get(i).addi(g.square());
                         }
                     }
@@ -1151,9 +1123,6 @@ public final class FishLeg implements AutoCloseable {
                     d.add(NDArrays.div(scale, root));
                 }
                 g.block.warmup(d, scale);
-            }
-            for (int i = 0; i < trainableArrays.size(); i++) {
-                Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
             }
         }
     }
@@ -1236,24 +1205,13 @@ public final class FishLeg implements AutoCloseable {
             forgetFactors(g);
         }
         try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
-                Resume paused = pauseRecording()) {
-            List<NDArray> saved = new ArrayList<>();
-            for (NDArray p : trainableArrays) {
-                NDArray g = scope.own(p.getGradient());
-                saved.add(scope.own(g.duplicate()));
-            }
+                Resume paused = pauseRecording(); ModelGradients.Saved saved = gradients.save(scope)) {
             for (int pass = 0; pass < (difference ? 2 : 1); pass++) {
-                for (NDArray p : trainableArrays) {
-                    Tensors.zero(scope.own(p.getGradient()));
-                }
-                LabeledBatch batch = data.next(scope.manager());
-                try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
-                    gc.backward(loss.nll(model, batch));
-                }
+                gradients.backward(loss, data.next(scope.manager()), scope);
                 for (Group g : groups) {
                     List<NDArray> params = g.block.getParameterArrays();
                     for (int i = 0; i < params.size(); i++) {
-                        NDArray grad = scope.own(params.get(i).getGradient());
+                        NDArray grad = ModelGradients.of(params.get(i), scope);
                         if (pass == 0) {
                             Tensors.assign(g.u.get(i), grad);
                         } else {
@@ -1261,9 +1219,6 @@ public final class FishLeg implements AutoCloseable {
                         }
                     }
                 }
-            }
-            for (int i = 0; i < trainableArrays.size(); i++) {
-                Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
             }
         }
     }
