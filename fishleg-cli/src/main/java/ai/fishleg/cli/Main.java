@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
             TrainCommand.class,
             CompareCommand.class,
             LayersCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class
         },
         footer = {"", "Start with: fishleg demo      (no download needed, a few minutes on 2 cores)"})

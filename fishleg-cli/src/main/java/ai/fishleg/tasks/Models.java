@@ -5,11 +5,16 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.Blocks;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
-import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
+import ai.fishleg.layers.RecordingLinear;
 
-/** The networks of the built-in tasks (DJL blocks, not yet initialised). */
+/**
+ * The networks of the built-in tasks (DJL blocks, not yet initialised). Linear layers are {@link
+ * RecordingLinear}s: DJL Linear layers that let FishLeg's batchSpeedup apply Q to their inputs and
+ * output gradients (the same numbers, a fraction of the arithmetic); for every other optimizer they
+ * are plain Linear layers.
+ */
 public final class Models {
 
     private Models() {}
@@ -21,14 +26,15 @@ public final class Models {
      *
      * @param inputSize size of the flat input
      * @param widths widths of the encoder layers, ending with the code size
-     * @return the network, one flat {@link SequentialBlock} (layers named 01Linear, 03Linear, ...)
+     * @return the network, one flat {@link SequentialBlock} (layers named 01RecordingLinear,
+     *     03RecordingLinear, ...)
      */
     public static SequentialBlock autoencoder(int inputSize, int... widths) {
         SequentialBlock net = new SequentialBlock();
         int layers = 2 * widths.length;
         for (int i = 0; i < layers; i++) {
             int out = i < widths.length ? widths[i] : (i == layers - 1 ? inputSize : widths[layers - 2 - i]);
-            net.add(Linear.builder().setUnits(out).build());
+            net.add(RecordingLinear.builder().setUnits(out).build());
             boolean code = i == widths.length - 1;
             boolean output = i == layers - 1;
             if (!code && !output) {
@@ -48,10 +54,10 @@ public final class Models {
     public static SequentialBlock mlp(int classes, int... hidden) {
         SequentialBlock net = new SequentialBlock();
         for (int h : hidden) {
-            net.add(Linear.builder().setUnits(h).build());
+            net.add(RecordingLinear.builder().setUnits(h).build());
             net.add(Activation.reluBlock());
         }
-        net.add(Linear.builder().setUnits(classes).build());
+        net.add(RecordingLinear.builder().setUnits(classes).build());
         return net;
     }
 
@@ -75,7 +81,7 @@ public final class Models {
             net.add(Pool.maxPool2dBlock(new Shape(2, 2), new Shape(2, 2)));
         }
         net.add(Blocks.batchFlattenBlock());
-        net.add(Linear.builder().setUnits(classes).build());
+        net.add(RecordingLinear.builder().setUnits(classes).build());
         return net;
     }
 }

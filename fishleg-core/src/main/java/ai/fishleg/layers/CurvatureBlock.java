@@ -209,6 +209,19 @@ public abstract class CurvatureBlock implements AutoCloseable {
      * @return the tape
      */
     protected static Tape tape(NDList v, Function<NDList, Map<String, NDArray>> vjp) {
+        return tape(v, vjp, v::close);
+    }
+
+    /**
+     * A tape from its parts.
+     *
+     * @param v V = Q(λ)u
+     * @param vjp the vector-Jacobian product (see {@link Tape#vjp})
+     * @param close frees what the tape holds (V included)
+     * @return the tape
+     */
+    protected static Tape tape(
+            NDList v, Function<NDList, Map<String, NDArray>> vjp, Runnable close) {
         return new Tape() {
             @Override
             public NDList v() {
@@ -222,7 +235,7 @@ public abstract class CurvatureBlock implements AutoCloseable {
 
             @Override
             public void close() {
-                v.close();
+                close.run();
             }
         };
     }

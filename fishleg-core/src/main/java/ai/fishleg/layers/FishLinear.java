@@ -1,13 +1,17 @@
 package ai.fishleg.layers;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
+import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,9 +37,10 @@ import java.util.function.Supplier;
  *
  * <p>With {@link CurvatureOptions#batchSpeedup()} A is left out, Q = RᵀR ⊗ LLᵀ, and Q can also be
  * applied to the minibatch gradient from the layer's inputs and output gradients without forming
- * the gradient ({@link #qg}, SPEC 9). The optimizer itself applies Q to the stored gradient U,
- * which gives the same numbers: DJL offers no hook through which FishLeg could capture a layer's
- * inputs and output gradients inside a user's model.
+ * the gradient ({@link #qg}, SPEC 9). DJL offers no hook through which FishLeg could capture them
+ * inside a user's model, so the optimizer does so only for {@link RecordingLinear} layers, which
+ * record them ({@link #recordedFactors}); for a plain {@link Linear} it applies Q to the gradient,
+ * which gives the same numbers with more arithmetic.
  */
 public final class FishLinear extends KroneckerBlock {
 
@@ -43,6 +48,7 @@ public final class FishLinear extends KroneckerBlock {
     private final int outFeatures;
     private final boolean bias;
     private final Map<String, NDArray> masks = new LinkedHashMap<>();
+    private NDArray probe;
 
     /**
      * A block not attached to any model (for computing with Q directly).
@@ -137,11 +143,7 @@ public final class FishLinear extends KroneckerBlock {
      *     not factor over the rows)
      */
     public NDList qg(NDArray inputs, NDArray outputGradients) {
-        if (usesA()) {
-            throw new IllegalStateException(
-                    "qg needs a block built with batchSpeedup (Q = RᵀR ⊗ LLᵀ without A); this"
-                            + " block of " + getName() + " uses A: apply qv to the gradient");
-        }
+        requireNoA();
         long n = inputs.size() / inFeatures;
         if (inputs.size() != n * inFeatures || outputGradients.size() != n * outFeatures) {
             throw new IllegalArgumentException(
@@ -151,20 +153,277 @@ public final class FishLinear extends KroneckerBlock {
                             + " with the same leading dimensions");
         }
         NDManager target = inputs.getManager();
+        try (Scope s = Scope.open(target);
+                GradientFactors f = factors(List.of(inputs), List.of(outputGradients), s)) {
+            return Scope.keep(qg(f), target);
+        }
+    }
+
+    /**
+     * Qg from gradient factors (see {@link #qg(NDArray, NDArray)}).
+     *
+     * @param f the factors of U
+     * @return Q U, in the factors' manager
+     * @throws IllegalStateException if the block uses A
+     */
+    public NDList qg(GradientFactors f) {
+        requireNoA();
+        NDManager target = f.inputs.getManager();
         NDArray m = outFactor();
-        NDArray k = inFactor();
+        NDArray n = paddedInFactor();
         try (Scope s = Scope.open(target)) {
             s.use(m);
-            s.use(k);
-            s.use(inputs);
-            s.use(outputGradients);
-            NDArray a = inputs.reshape(n, inFeatures);
-            if (bias) {
-                a = a.concat(s.manager().ones(new Shape(n, 1), a.getDataType()), 1);
+            s.use(n);
+            NDArray mg = m.matMul(s.use(f.outputGradients).transpose());
+            NDArray an = s.use(f.inputs).matMul(n);
+            return Scope.keep(fromMatrix(mg.matMul(an)), target);
+        }
+    }
+
+    private void requireNoA() {
+        if (usesA()) {
+            throw new IllegalStateException(
+                    "qg needs a block built with batchSpeedup (Q = RᵀR ⊗ LLᵀ without A); this"
+                            + " block of " + getName() + " uses A: apply qv to the gradient");
+        }
+    }
+
+    /**
+     * Whether the factored products pay off for a gradient with {@code rows} rows: Qg costs
+     * 2o²n + 2nk² + 2onk, Qv on the formed gradient 2o²k + 2ok² (o = out, k = in + 1, n =
+     * rows), so for a layer narrower than the batch the plain product is cheaper.
+     *
+     * @param rows n
+     * @return true if {@link #qg(GradientFactors)} does less arithmetic than {@link #qv}
+     */
+    public boolean factorsPayOff(long rows) {
+        double o = getRows();
+        double k = getCols();
+        double qg = 2 * o * o * rows + 2 * rows * k * k + 2 * o * rows * k;
+        return !usesA() && qg < 2 * o * o * k + 2 * o * k * k;
+    }
+
+    /** @return whether the layer is a {@link RecordingLinear} (batchSpeedup can factor U) */
+    public boolean canRecord() {
+        return getLayer() instanceof RecordingLinear;
+    }
+
+    /**
+     * Switches recording of the layer's training passes on or off (no-op unless {@link
+     * #canRecord()}).
+     *
+     * @param on whether to record
+     */
+    public void setRecording(boolean on) {
+        if (getLayer() instanceof RecordingLinear r) {
+            r.setRecording(on);
+        }
+    }
+
+    /** @return whether the layer is recording */
+    public boolean isRecording() {
+        return getLayer() instanceof RecordingLinear r && r.isRecording();
+    }
+
+    /** Forgets the passes recorded so far (no-op unless {@link #canRecord()}). */
+    public void clearRecord() {
+        if (getLayer() instanceof RecordingLinear r) {
+            r.clearRecord();
+        }
+    }
+
+    /**
+     * The factors of the gradient accumulated since the record was last cleared: the inputs and
+     * output gradients of every recorded pass, stacked. A pass whose output got no gradient
+     * contributes zero rows, as it contributes nothing to the gradient.
+     *
+     * @param target where the factors go
+     * @return the factors, or null when nothing (usable) was recorded
+     */
+    public GradientFactors recordedFactors(NDManager target) {
+        if (!(getLayer() instanceof RecordingLinear r) || r.passes().isEmpty()) {
+            return null;
+        }
+        List<NDArray> inputs = new ArrayList<>();
+        List<NDArray> outputGradients = new ArrayList<>();
+        try (Scope s = Scope.open(target)) {
+            for (RecordingLinear.Pass p : r.passes()) {
+                if (p.input().isReleased() || p.probe().isReleased()) {
+                    return null; // the user closed the pass's arrays before the step
+                }
+                inputs.add(s.use(p.input()));
+                outputGradients.add(s.own(s.use(p.probe()).getGradient()));
             }
-            NDArray gOutT = outputGradients.reshape(n, outFeatures).transpose();
-            NDArray qg = m.matMul(gOutT).matMul(a.matMul(k));
-            return Scope.keep(fromMatrix(qg), target);
+            GradientFactors f = factors(inputs, outputGradients, s);
+            f.attach(target);
+            return f;
+        }
+    }
+
+    /** Stacks the passes' rows: Â = [x | 1 | 0...] (n x width) and Gout (n x out), as copies. */
+    private GradientFactors factors(
+            List<NDArray> inputs, List<NDArray> outputGradients, Scope s) {
+        NDList xs = new NDList();
+        NDList gs = new NDList();
+        for (int i = 0; i < inputs.size(); i++) {
+            xs.add(inputs.get(i).reshape(-1, inFeatures));
+            gs.add(outputGradients.get(i).reshape(-1, outFeatures));
+        }
+        NDArray x = xs.size() == 1 ? xs.get(0) : NDArrays.concat(xs, 0);
+        long n = x.getShape().get(0);
+        NDList columns = new NDList(x);
+        if (bias) {
+            columns.add(s.manager().ones(new Shape(n, 1), x.getDataType()));
+        }
+        if (width() > getCols()) {
+            columns.add(s.manager().zeros(new Shape(n, width() - getCols()), x.getDataType()));
+        }
+        NDArray a = columns.size() == 1 ? x.duplicate() : NDArrays.concat(columns, 1);
+        NDArray g = gs.size() == 1 ? gs.get(0).duplicate() : NDArrays.concat(gs, 0);
+        return new GradientFactors(a, g);
+    }
+
+    /**
+     * How far the factors are from reproducing a gradient: with a fixed random vector r, the
+     * squared norms of U r − Goutᵀ(Â r) and of U r (one matrix-vector product over U). Stale
+     * factors differ at order one; matching ones at rounding level.
+     *
+     * @param f the factors
+     * @param gradient the layer's gradient (weight, bias)
+     * @return a 2-element array [‖U r − Goutᵀ Â r‖², ‖U r‖²] in the factors' manager
+     */
+    public NDArray factorMismatch(GradientFactors f, NDList gradient) {
+        NDManager target = f.inputs.getManager();
+        try (Scope s = Scope.open(target)) {
+            s.use(gradient);
+            NDArray r = s.use(probeVector());
+            NDArray ur = gradient.get(0).reshape(getRows(), inFeatures)
+                    .matMul(r.get(new NDIndex().addSliceDim(0, inFeatures)));
+            if (bias) {
+                ur = ur.add(gradient.get(1).reshape(getRows(), 1).mul(r.get(inFeatures)));
+            }
+            NDArray ar = s.use(f.inputs).matMul(r);
+            NDArray err = ur.sub(s.use(f.outputGradients).transpose().matMul(ar));
+            NDArray out = NDArrays.stack(new NDList(err.square().sum(), ur.square().sum()));
+            return Scope.keep(out, target);
+        }
+    }
+
+    /** A fixed N(0, 1) vector over U's columns, zero in the padding (width x 1). */
+    private NDArray probeVector() {
+        if (probe == null) {
+            double[] z = new Rng(0x5eed).gaussians(width());
+            java.util.Arrays.fill(z, getCols(), z.length, 0);
+            probe = Tensors.create(manager, z, new Shape(width(), 1), dataType);
+        }
+        return probe;
+    }
+
+    /**
+     * V = Q(λ)U with its vector-Jacobian product for U given by factors (batchSpeedup): the
+     * reference's autograd through Qg. All products stay of rank n where that is cheaper:
+     *
+     * <pre>
+     *   V = (M G)(Â N),  G = Goutᵀ
+     *   ∂M = (D (ÂN)ᵀ) Gᵀ = Y Gᵀ        ∂R = R(∂M + ∂Mᵀ) = (R Y) Gᵀ + (R G) Yᵀ
+     *   ∂N = Âᵀ ((M G)ᵀ D) = Âᵀ Z        ∂L = (∂N + ∂Nᵀ) L = Âᵀ (Z L) + Zᵀ (Â L)
+     * </pre>
+     *
+     * each factor gradient formed densely instead when that costs less for the layer's shape.
+     *
+     * @param f the factors of U
+     * @return the tape
+     * @throws IllegalStateException if the block uses A
+     */
+    public Tape factoredTape(GradientFactors f) {
+        requireNoA();
+        NDManager target = f.inputs.getManager();
+        Scope scope = Scope.open(target);
+        NDArray a = scope.use(f.inputs);
+        NDArray g = scope.use(f.outputGradients).transpose();
+        NDArray mg = scope.use(outFactor()).matMul(g);
+        NDArray an = a.matMul(scope.use(paddedInFactor()));
+        NDList v = fromMatrix(mg.matMul(an));
+        double o = getRows();
+        double n = a.getShape().get(0);
+        double w = width();
+        return tape(v, cotangent -> {
+            scope.use(cotangent);
+            NDArray d = toPaddedMatrix(cotangent);
+            NDArray r = scope.use(getR());
+            scope.use(getL());
+            NDArray l = paddedL();
+            NDArray y = d.matMul(an.transpose());
+            NDArray gr;
+            if (8 * o * o * n < 2 * o * o * n + 2 * o * o * o) {
+                gr = r.matMul(y).matMul(g.transpose()).addi(r.matMul(g).matMul(y.transpose()));
+            } else {
+                NDArray dm = y.matMul(g.transpose());
+                gr = r.matMul(dm.add(dm.transpose()));
+            }
+            NDArray z = mg.transpose().matMul(d);
+            NDArray gl;
+            if (8 * n * w * w < 2 * n * w * w + 2 * w * w * w) {
+                gl = a.transpose().matMul(z.matMul(l)).addi(z.transpose().matMul(a.matMul(l)));
+            } else {
+                NDArray dn = a.transpose().matMul(z);
+                gl = dn.add(dn.transpose()).matMul(l);
+            }
+            if (width() != getCols()) {
+                gl = gl.get(new NDIndex().addSliceDim(0, getCols()).addSliceDim(0, getCols()));
+            }
+            Map<String, NDArray> grads = new LinkedHashMap<>();
+            grads.put(L, Scope.keep(gl, target));
+            grads.put(R, Scope.keep(gr, target));
+            return grads;
+        }, scope::close);
+    }
+
+    /**
+     * The factors of a linear layer's minibatch gradient U = Goutᵀ Â (SPEC 9), as {@link
+     * FishLinear#recordedFactors} finds them: Â = [inputs | 1] padded with zero columns to the
+     * block's working width, and Gout, one row per recorded example (batch times sequence).
+     */
+    public static final class GradientFactors implements AutoCloseable {
+        private final NDArray inputs;
+        private final NDArray outputGradients;
+
+        private GradientFactors(NDArray inputs, NDArray outputGradients) {
+            this.inputs = inputs;
+            this.outputGradients = outputGradients;
+        }
+
+        /** @return n, the number of rows */
+        public long rows() {
+            return inputs.getShape().get(0);
+        }
+
+        /** @param scope temporarily owns the factors (they return to their manager with it) */
+        public void use(Scope scope) {
+            scope.use(inputs);
+            scope.use(outputGradients);
+        }
+
+        /** @param manager the factors' new owner */
+        public void attach(NDManager manager) {
+            inputs.attach(manager);
+            outputGradients.attach(manager);
+        }
+
+        /**
+         * @param manager owner of the copy
+         * @return a copy of the factors
+         */
+        public GradientFactors copy(NDManager manager) {
+            GradientFactors c = new GradientFactors(inputs.duplicate(), outputGradients.duplicate());
+            c.attach(manager);
+            return c;
+        }
+
+        @Override
+        public void close() {
+            inputs.close();
+            outputGradients.close();
         }
     }
 

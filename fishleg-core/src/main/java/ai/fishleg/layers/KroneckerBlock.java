@@ -3,6 +3,7 @@ package ai.fishleg.layers;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
@@ -44,8 +45,15 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     private final CurvatureOptions options;
     private final boolean inFactorTransposed;
     private final boolean outFactorDiagonal;
+    /** Columns of the padded U that every product works on ({@link WeightMatrix#paddedCols}). */
+    private final int width;
     private NDArray cachedM;
+    /** N padded with zeros to width x width. */
     private NDArray cachedN;
+    /** The cols x cols block of {@link #cachedN} (a view). */
+    private NDArray cachedNView;
+    /** A padded with zero columns to width (only when padding is needed). */
+    private NDArray cachedA;
 
     /**
      * @param name layer name
@@ -76,6 +84,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         this.options = options;
         this.inFactorTransposed = inFactorTransposed;
         this.outFactorDiagonal = outFactorDiagonal;
+        this.width = layout.paddedCols(dataType);
         addAux(L, eye(cols));
         addAux(R, outFactorDiagonal
                 ? Tensors.create(manager, ones(rows), new Shape(rows), dataType)
@@ -171,17 +180,76 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return layout.fromMatrix(matrix);
     }
 
+    /** U padded with zero columns to {@link #width}: the form every product works on. */
+    protected final NDArray toPaddedMatrix(NDList v) {
+        return layout.toMatrix(v, width);
+    }
+
+    /** Below this size a factor's Gram matrix is one product (the split does not pay). */
+    private static final int SPLIT_GRAM_FROM = 128;
+
+    /**
+     * FᵀF ({@code transposeFirst}) or FFᵀ of a square factor. When F is block upper triangular,
+     * [[F11, F12], [0, F22]] with its lower-left block exactly zero, as the triangular masks keep
+     * FishLinear's L and R, the product is assembled from four half-size products, half the
+     * arithmetic of the plain one:
+     *
+     * <pre>
+     *   FᵀF = [[F11ᵀF11, F11ᵀF12], [·ᵀ, F12ᵀF12 + F22ᵀF22]]
+     *   FFᵀ = [[F11F11ᵀ + F12F12ᵀ, F12F22ᵀ], [·ᵀ, F22F22ᵀ]]
+     * </pre>
+     *
+     * The zero block is tested exactly (its largest magnitude is 0), so any other F gets the plain
+     * product.
+     *
+     * @param f a square factor
+     * @param transposeFirst FᵀF rather than FFᵀ
+     * @return the product, in f's manager
+     */
+    private static NDArray gram(NDArray f, boolean transposeFirst) {
+        long n = f.getShape().get(0);
+        NDManager owner = f.getManager();
+        try (Scope s = Scope.open(owner)) {
+            s.use(f);
+            long h = n / 2;
+            boolean split = n >= SPLIT_GRAM_FROM
+                    && Tensors.scalar(f.get(new NDIndex().addSliceDim(h, n).addSliceDim(0, h))
+                            .abs().max()) == 0;
+            if (!split) {
+                NDArray ft = f.transpose();
+                return Scope.keep(transposeFirst ? ft.matMul(f) : f.matMul(ft), owner);
+            }
+            NDArray f11 = f.get(new NDIndex().addSliceDim(0, h).addSliceDim(0, h));
+            NDArray f12 = f.get(new NDIndex().addSliceDim(0, h).addSliceDim(h, n));
+            NDArray f22 = f.get(new NDIndex().addSliceDim(h, n).addSliceDim(h, n));
+            NDArray g11;
+            NDArray g12;
+            NDArray g22;
+            if (transposeFirst) {
+                g11 = f11.transpose().matMul(f11);
+                g12 = f11.transpose().matMul(f12);
+                g22 = f12.transpose().matMul(f12).addi(f22.transpose().matMul(f22));
+            } else {
+                g11 = f11.matMul(f11.transpose()).addi(f12.matMul(f12.transpose()));
+                g12 = f12.matMul(f22.transpose());
+                g22 = f22.matMul(f22.transpose());
+            }
+            NDArray top = g11.concat(g12, 1);
+            NDArray bottom = g12.transpose().concat(g22, 1);
+            return Scope.keep(top.concat(bottom, 0), owner);
+        }
+    }
+
+    /** @return the padded width of U that the products work on ({@link WeightMatrix#paddedCols}) */
+    protected final int width() {
+        return width;
+    }
+
     /** @return M = RᵀR, or the vector R² when the out factor is diagonal (cached) */
     protected NDArray outFactor() {
         if (cachedM == null) {
             NDArray r = getR();
-            if (outFactorDiagonal) {
-                cachedM = r.square();
-            } else {
-                try (NDArray rt = r.transpose()) {
-                    cachedM = rt.matMul(r);
-                }
-            }
+            cachedM = outFactorDiagonal ? r.square() : gram(r, true);
             cachedM.attach(manager);
         }
         return cachedM;
@@ -192,44 +260,82 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return outFactorDiagonal ? x.mul(m.reshape(rows, 1)) : m.matMul(x);
     }
 
-    /** @return N = LLᵀ or LᵀL (cached) */
+    /** @return N = LLᵀ or LᵀL (cached; a view of the padded factor) */
     protected NDArray inFactor() {
+        if (cachedNView == null) {
+            NDArray n = paddedInFactor();
+            cachedNView = width == cols
+                    ? n
+                    : n.get(new NDIndex().addSliceDim(0, cols).addSliceDim(0, cols));
+            cachedNView.attach(manager);
+        }
+        return cachedNView;
+    }
+
+    /** @return N padded with zero rows and columns to width x width (cached) */
+    protected final NDArray paddedInFactor() {
         if (cachedN == null) {
-            NDArray l = getL();
-            try (NDArray lt = l.transpose()) {
-                cachedN = inFactorTransposed ? lt.matMul(l) : l.matMul(lt);
+            NDArray l = paddedL();
+            try {
+                cachedN = gram(l, inFactorTransposed);
+            } finally {
+                if (l != getL()) {
+                    l.close();
+                }
             }
             cachedN.attach(manager);
         }
         return cachedN;
     }
 
+    /** @return L padded with zeros to width x width (L itself when no padding is needed) */
+    protected final NDArray paddedL() {
+        return width == cols ? getL() : getL().pad(new Shape(0, width - cols, 0, width - cols), 0);
+    }
+
+    /** @return A padded with zero columns to width (cached; A itself when no padding is needed) */
+    private NDArray paddedA() {
+        if (width == cols) {
+            return getA();
+        }
+        if (cachedA == null) {
+            cachedA = getA().pad(new Shape(0, width - cols), 0);
+            cachedA.attach(manager);
+        }
+        return cachedA;
+    }
+
     @Override
     public void auxChanged() {
-        if (cachedM != null) {
-            cachedM.close();
-            cachedM = null;
+        if (cachedNView != null && cachedNView != cachedN) {
+            cachedNView.close();
         }
-        if (cachedN != null) {
-            cachedN.close();
-            cachedN = null;
+        for (NDArray cached : new NDArray[] {cachedM, cachedN, cachedA}) {
+            if (cached != null) {
+                cached.close();
+            }
         }
+        cachedM = null;
+        cachedN = null;
+        cachedNView = null;
+        cachedA = null;
     }
 
     @Override
     public NDList qv(NDList v) {
         NDManager target = v.head().getManager();
         NDArray m = outFactor();
-        NDArray n = inFactor();
+        NDArray n = paddedInFactor();
+        NDArray a = usesA() ? paddedA() : null;
         try (Scope s = Scope.open(target)) {
             s.use(m);
             s.use(n);
-            s.use(getA());
+            s.use(a);
             s.use(v);
-            NDArray u = toMatrix(v);
-            NDArray x = usesA() ? u.mul(getA()) : u;
+            NDArray u = toPaddedMatrix(v);
+            NDArray x = usesA() ? u.mul(a) : u;
             NDArray y = mulOut(m, x).matMul(n);
-            NDArray out = usesA() ? y.mul(getA()) : y;
+            NDArray out = usesA() ? y.muli(a) : y;
             return Scope.keep(fromMatrix(out), target);
         }
     }
@@ -348,12 +454,17 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         }
     }
 
-    /** Forward pass that remembers U, X = A ⊙ U and Y = M X N for the VJP. */
+    /**
+     * Forward pass that remembers U, X = A ⊙ U, M X and Y = (M X) N for the VJP. Every matrix is
+     * padded with zero columns to {@link #width}; the padding stays zero throughout and is cut off
+     * the results.
+     */
     private final class KroneckerTape implements Tape {
         private final Scope scope;
         private final NDManager target;
         private final NDArray u;
         private final NDArray x;
+        private final NDArray mx;
         private final NDArray y;
         private final NDList v;
 
@@ -361,15 +472,18 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             target = input.head().getManager();
             scope = Scope.open(target);
             scope.use(outFactor());
-            scope.use(inFactor());
-            scope.use(getA());
+            scope.use(paddedInFactor());
+            if (usesA()) {
+                scope.use(paddedA());
+            }
             scope.use(getL());
             scope.use(getR());
             scope.use(input);
-            u = toMatrix(input);
-            x = usesA() ? u.mul(getA()) : u;
-            y = mulOut(outFactor(), x).matMul(inFactor());
-            NDArray out = usesA() ? y.mul(getA()) : y;
+            u = toPaddedMatrix(input);
+            x = usesA() ? u.mul(paddedA()) : u;
+            mx = mulOut(outFactor(), x);
+            y = mx.matMul(paddedInFactor());
+            NDArray out = usesA() ? y.mul(paddedA()) : y;
             v = fromMatrix(out);
         }
 
@@ -381,31 +495,39 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         @Override
         public Map<String, NDArray> vjp(NDList cotangent) {
             NDArray m = outFactor();
-            NDArray n = inFactor();
+            NDArray n = paddedInFactor();
             scope.use(cotangent);
-            NDArray d = toMatrix(cotangent);
-            NDArray da = usesA() ? d.mul(getA()) : d;
+            NDArray d = toPaddedMatrix(cotangent);
+            NDArray da = usesA() ? d.mul(paddedA()) : d;
             Map<String, NDArray> grads = new LinkedHashMap<>();
-            // ⟨D, A ⊙ (M X N)⟩ with X = A ⊙ U:
-            //   ∂/∂M = (D⊙A) N Xᵀ,  ∂/∂N = Xᵀ M (D⊙A),  ∂/∂A = D ⊙ Y + (M (D⊙A) N) ⊙ U.
+            // ⟨D, A ⊙ (M X N)⟩ with X = A ⊙ U and P = (D⊙A) N, M and N symmetric:
+            //   ∂/∂M = P Xᵀ,  ∂/∂N = (M X)ᵀ (D⊙A),  ∂/∂A = D ⊙ Y + (M P) ⊙ U.
             // For M = RᵀR: ∂/∂R = R (∂M + ∂Mᵀ); for M = diag(r²): ∂/∂r_i = 2 r_i (∂M)_ii.
+            // P is shared and M X comes from the forward pass, so the products cost two Qv
+            // (one without A) instead of three.
+            NDArray p = da.matMul(n);
             NDArray gr;
-            NDArray dn;
             if (outFactorDiagonal) {
-                NDArray dmDiag = da.mul(x.matMul(n)).sum(new int[] {1});
+                NDArray dmDiag = p.mul(x).sum(new int[] {1});
                 gr = getR().mul(dmDiag).muli(2);
-                dn = x.transpose().matMul(mulOut(m, da));
             } else {
-                NDArray dm = da.matMul(n).matMul(x.transpose());
+                NDArray dm = p.matMul(x.transpose());
                 gr = getR().matMul(dm.add(dm.transpose()));
-                dn = x.transpose().matMul(m).matMul(da);
             }
+            NDArray dn = mx.transpose().matMul(da);
             NDArray dnSym = dn.add(dn.transpose());
-            NDArray gl = inFactorTransposed ? getL().matMul(dnSym) : dnSym.matMul(getL());
+            NDArray lp = paddedL();
+            NDArray gl = inFactorTransposed ? lp.matMul(dnSym) : dnSym.matMul(lp);
+            if (width != cols) {
+                gl = gl.get(new NDIndex().addSliceDim(0, cols).addSliceDim(0, cols));
+            }
             grads.put(L, Scope.keep(gl, target));
             grads.put(R, Scope.keep(gr, target));
             if (isTrainable(A)) {
-                NDArray ga = d.mul(y).add(mulOut(m, da).matMul(n).mul(u));
+                NDArray ga = d.mul(y).addi(mulOut(m, p).muli(u));
+                if (width != cols) {
+                    ga = ga.get(new NDIndex().addAllDim().addSliceDim(0, cols));
+                }
                 grads.put(A, Scope.keep(ga, target));
             }
             return grads;

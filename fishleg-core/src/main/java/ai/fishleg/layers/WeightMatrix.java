@@ -1,8 +1,10 @@
 package ai.fishleg.layers;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -83,20 +85,59 @@ public record WeightMatrix(String weightName, Shape weightShape, boolean bias) {
      * @return U; the weight array itself when it already is U
      */
     public NDArray toMatrix(NDList v) {
-        NDArray w = flat() ? v.get(0) : v.get(0).reshape(rows(), fan());
-        if (!bias) {
-            return w;
-        }
-        return w.concat(v.get(1).reshape(rows(), 1), 1);
+        return toMatrix(v, cols());
     }
 
     /**
-     * @param matrix an out x cols matrix
-     * @return weight (and bias), shaped like the parameters
+     * U with zero columns appended up to {@code width} (see {@link #paddedCols}).
+     *
+     * @param v weight (and bias), shaped like the parameters
+     * @param width columns of the result, at least {@link #cols()}
+     * @return [U | 0], in the manager of v's weight; the weight array itself when it already is
+     *     the result
+     */
+    public NDArray toMatrix(NDList v, int width) {
+        NDArray w = flat() ? v.get(0) : v.get(0).reshape(rows(), fan());
+        int pad = width - cols();
+        if (!bias && pad == 0) {
+            return w;
+        }
+        NDList parts = new NDList(3);
+        parts.add(w);
+        if (bias) {
+            parts.add(v.get(1).reshape(rows(), 1));
+        }
+        if (pad > 0) {
+            parts.add(w.getManager().zeros(new Shape(rows(), pad), w.getDataType()));
+        }
+        return NDArrays.concat(parts, 1);
+    }
+
+    /**
+     * The width to which matrix products pad U: the columns rounded up to a whole number of
+     * 64-byte lines (16 float32 or 8 float64 values). Products whose inner or outer size is such a
+     * multiple run much faster on CPUs (measured: the Fashion-MNIST auto-encoder's Qv products
+     * take about two thirds of the time with 785 -> 800 and 1001 -> 1008), and the extra zero
+     * columns change no value of U's own columns.
+     *
+     * @param dataType element type
+     * @return the padded width
+     */
+    public int paddedCols(DataType dataType) {
+        int line = Math.max(1, 64 / Math.max(1, dataType.getNumOfBytes()));
+        return (cols() + line - 1) / line * line;
+    }
+
+    /**
+     * @param matrix an out x cols matrix, or a wider one whose extra columns are ignored
+     * @return weight (and bias), shaped like the parameters (views of the matrix where possible)
      */
     public NDList fromMatrix(NDArray matrix) {
+        boolean wider = matrix.getShape().get(1) > cols();
         if (!bias) {
-            return new NDList(flat() ? matrix : matrix.reshape(weightShape));
+            NDArray w = wider ? matrix.get(new NDIndex().addAllDim().addSliceDim(0, fan()))
+                    : matrix;
+            return new NDList(flat() ? w : w.reshape(weightShape));
         }
         NDArray w = matrix.get(new NDIndex().addAllDim().addSliceDim(0, fan()));
         NDArray b = matrix.get(new NDIndex().addAllDim().addIndices(fan()));

@@ -15,6 +15,7 @@ import ai.fishleg.layers.CurvatureBlock;
 import ai.fishleg.layers.CurvatureOptions;
 import ai.fishleg.layers.FishLinear;
 import ai.fishleg.layers.LayerRegistry;
+import ai.fishleg.layers.RecordingLinear;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
@@ -88,7 +89,8 @@ public final class FishLeg implements AutoCloseable {
     private final Hyperparameters hp;
     private final NDManager manager;
     private final List<Group> groups = new ArrayList<>();
-    private final List<NDArray> trainableArrays;
+    /** The model's gradients, saved and restored around FishLeg's own backward passes. */
+    private final ModelGradients gradients;
     private final List<String> unmanagedParameters;
     private final AuxAdam auxAdam;
     private final Rng rng;
@@ -105,6 +107,8 @@ public final class FishLeg implements AutoCloseable {
     private long skippedAuxUpdates;
     private long clippedSteps;
     private double lastClipFactor = 1;
+    /** Blocks whose natural gradient the last step took from gradient factors (for tests). */
+    int lastFactoredBlocks;
 
     /** Per-block optimizer state: the reference's param group. */
     static final class Group {
@@ -115,6 +119,8 @@ public final class FishLeg implements AutoCloseable {
         final NDList u = new NDList();
         /** Parameters at construction, when fine-tuning (always for the likelihood block). */
         final NDList theta0 = new NDList();
+        /** The factors of u (batchSpeedup with a {@link RecordingLinear}), or null. */
+        FishLinear.GradientFactors uFactors;
 
         Group(CurvatureBlock block) {
             this.block = block;
@@ -183,7 +189,7 @@ public final class FishLeg implements AutoCloseable {
                     }
                 }
             }
-            this.trainableArrays = collectTrainableArrays();
+            this.gradients = new ModelGradients(model, collectTrainableArrays(), manager);
             this.unmanagedParameters = collectUnmanaged();
             if (!unmanagedParameters.isEmpty()) {
                 LOG.info(
@@ -202,6 +208,11 @@ public final class FishLeg implements AutoCloseable {
                     if (g.block.isTrainable(e.getKey())) {
                         auxAdam.register(e.getValue());
                     }
+                }
+            }
+            if (hp.batchSpeedup()) {
+                for (FishLinear fl : recordingBlocks(false)) {
+                    fl.setRecording(true);
                 }
             }
             addRng("optimizer", rng);
@@ -362,10 +373,9 @@ public final class FishLeg implements AutoCloseable {
      */
     public void zeroGrad() {
         try (Scope scope = Scope.open(manager)) {
-            for (NDArray p : trainableArrays) {
-                Tensors.zero(scope.own(p.getGradient()));
-            }
+            gradients.zero(scope);
         }
+        clearRecords();
     }
 
     /**
@@ -394,79 +404,121 @@ public final class FishLeg implements AutoCloseable {
             if (stepCount == 0) {
                 requireGradients(grads, scope);
             }
-            if (rejectsNonFinite(grads, "gradient")) {
-                return;
-            }
+            FishLinear.GradientFactors[] factors = recordedFactors(grads, scope);
+            clearRecords();
             int k = hp.updateAuxEvery();
             boolean updated = (k > 0 && stepCount % k == 0) || k < 0;
             if (updated) {
-                storeGradients(grads);
-                for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
-                    updateAux(true, true);
+                // u trains λ, so a non-finite gradient must be caught before it is stored.
+                if (!allFinite(grads) && rejectsNonFinite(grads, "gradient")) {
+                    return;
                 }
+                storeGradients(grads, factors);
             }
-            NDList[] naturals = new NDList[groups.size()];
-            NDList[] momenta = new NDList[groups.size()];
-            for (int gi = 0; gi < groups.size(); gi++) {
-                Group g = groups.get(gi);
-                scope.use(g.u);
-                scope.use(g.momentum);
-                scope.use(g.theta0);
-                naturals[gi] = g.block.qv(updated ? g.u : grads[gi]);
+            // Q(λ)u from the last auxiliary update, when that update left λ unchanged.
+            ReuseTarget reuse = new ReuseTarget(scope.manager(), new ArrayList<>());
+            for (int i = 0; updated && i < (k > 0 ? 1 : -k); i++) {
+                reuse.products().clear();
+                updateAux(true, true, reuse);
             }
-            if (rejectsNonFinite(naturals, "natural gradient")) {
-                return;
-            }
-            for (int gi = 0; gi < groups.size(); gi++) {
-                NDList m = new NDList();
-                for (int i = 0; i < naturals[gi].size(); i++) {
-                    m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
-                            .add(naturals[gi].get(i).mul(1 - hp.beta())));
-                }
-                momenta[gi] = m;
-            }
+            NDList[] naturals = naturalGradients(grads, factors, updated, reuse, scope);
+            NDList[] momenta = newMomenta(naturals);
             double nu = clipFactor(momenta, grads);
-            NDList[] updatedParams = new NDList[groups.size()];
-            for (int gi = 0; gi < groups.size(); gi++) {
-                Group g = groups.get(gi);
-                NDList out = new NDList();
-                List<NDArray> params = g.block.getParameterArrays();
-                for (int i = 0; i < params.size(); i++) {
-                    NDArray p = scope.use(params.get(i));
-                    NDArray m = nu == 1 ? momenta[gi].get(i) : momenta[gi].get(i).mul(nu);
-                    if (hp.fineTune()) {
-                        NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
-                        out.add(p.sub(pull.addi(m).muli(fishLr)));
-                    } else {
-                        NDArray decay = p.mul(hp.weightDecay());
-                        out.add(p.sub(m.mul(fishLr)).subi(decay));
-                    }
+            NDList[] updatedParams = newParameters(momenta, nu, scope);
+            // One check over what the step read and computes (the new momentum is finite when
+            // the natural gradient and the new parameters are); only when it fails are the
+            // quantities tested one by one, in order, to name the first bad one.
+            if (allFinite(updated ? null : grads, naturals, updatedParams)) {
+                recordClipFactor(nu);
+            } else {
+                if ((!updated && rejectsNonFinite(grads, "gradient"))
+                        || rejectsNonFinite(naturals, "natural gradient")) {
+                    return;
                 }
-                updatedParams[gi] = out;
-            }
-            if (rejectsNonFinite(updatedParams, "updated parameter")) {
-                return;
-            }
-            for (int gi = 0; gi < groups.size(); gi++) {
-                Group g = groups.get(gi);
-                List<NDArray> params = g.block.getParameterArrays();
-                for (int i = 0; i < params.size(); i++) {
-                    Tensors.assign(g.momentum.get(i), momenta[gi].get(i));
-                    Tensors.assign(params.get(i), updatedParams[gi].get(i));
+                recordClipFactor(nu); // as before: a clipped step is counted once Qv is finite
+                if (rejectsNonFinite(updatedParams, "updated parameter")) {
+                    return;
                 }
             }
+            commit(momenta, updatedParams);
         }
         stepCount++;
+    }
+
+    /** n = Q(λ)v per block: v = u on auxiliary steps (or the reused product), else the gradient. */
+    private NDList[] naturalGradients(NDList[] grads, FishLinear.GradientFactors[] factors,
+            boolean updated, ReuseTarget reuse, Scope scope) {
+        NDList[] naturals = new NDList[groups.size()];
+        lastFactoredBlocks = 0;
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            scope.use(g.u);
+            scope.use(g.momentum);
+            scope.use(g.theta0);
+            naturals[gi] = !reuse.products().isEmpty() ? reuse.products().get(gi)
+                    : naturalGradient(g, updated ? g.u : grads[gi],
+                            updated ? g.uFactors : factors[gi], scope);
+        }
+        return naturals;
+    }
+
+    /** βm + (1−β)n per block, out of place (nothing is written before the finiteness check). */
+    private NDList[] newMomenta(NDList[] naturals) {
+        NDList[] momenta = new NDList[groups.size()];
+        for (int gi = 0; gi < groups.size(); gi++) {
+            NDList m = new NDList();
+            for (int i = 0; i < naturals[gi].size(); i++) {
+                m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
+                        .addi(naturals[gi].get(i).mul(1 - hp.beta())));
+            }
+            momenta[gi] = m;
+        }
+        return momenta;
+    }
+
+    /** p − νηm − wd·p, or p − η(νm + wd(p − θ0)) when fine-tuning; out of place. */
+    private NDList[] newParameters(NDList[] momenta, double nu, Scope scope) {
+        NDList[] updatedParams = new NDList[groups.size()];
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            NDList out = new NDList();
+            List<NDArray> params = g.block.getParameterArrays();
+            for (int i = 0; i < params.size(); i++) {
+                NDArray p = scope.use(params.get(i));
+                NDArray m = nu == 1 ? momenta[gi].get(i) : momenta[gi].get(i).mul(nu);
+                if (hp.fineTune()) {
+                    NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
+                    out.add(p.sub(pull.addi(m).muli(fishLr)));
+                } else {
+                    NDArray decay = p.mul(hp.weightDecay());
+                    // −(ηm) + p is p − ηm exactly; in place on the temporary ηm
+                    out.add(m.mul(fishLr).negi().addi(p).subi(decay));
+                }
+            }
+            updatedParams[gi] = out;
+        }
+        return updatedParams;
+    }
+
+    /** Writes the checked momentum and parameters. */
+    private void commit(NDList[] momenta, NDList[] updatedParams) {
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            List<NDArray> params = g.block.getParameterArrays();
+            for (int i = 0; i < params.size(); i++) {
+                Tensors.assign(g.momentum.get(i), momenta[gi].get(i));
+                Tensors.assign(params.get(i), updatedParams[gi].get(i));
+            }
+        }
     }
 
     /**
      * The trust-region factor ν = min(1, √(κ / (η² |⟨Δ, g⟩|))) over all blocks together (the K-FAC
      * rule), with Δ the momentum about to be applied and g the training gradient; 1 when klClip
-     * is off.
+     * is off. Changes nothing: {@link #recordClipFactor} counts it once the step is accepted.
      */
     private double clipFactor(NDList[] momenta, NDList[] grads) {
         if (hp.klClip() <= 0) {
-            lastClipFactor = 1;
             return 1;
         }
         double inner = 0;
@@ -478,11 +530,33 @@ public final class FishLeg implements AutoCloseable {
         if (!(nu >= 0)) {
             nu = 1; // a non-finite inner product is caught by the finiteness checks
         }
+        return nu;
+    }
+
+    /** Records the clip factor of an accepted step. */
+    private void recordClipFactor(double nu) {
         lastClipFactor = nu;
         if (nu < 1) {
             clippedSteps++;
         }
-        return nu;
+    }
+
+    /**
+     * Whether every element of every array is finite, with one reduction per array and a single
+     * read-back ({@link Tensors#allFinite}).
+     *
+     * @param values per-group lists; null entries are skipped
+     */
+    private static boolean allFinite(NDList[]... values) {
+        List<NDArray> arrays = new ArrayList<>();
+        for (NDList[] perGroup : values) {
+            if (perGroup != null) {
+                for (NDList list : perGroup) {
+                    arrays.addAll(list);
+                }
+            }
+        }
+        return Tensors.allFinite(arrays);
     }
 
     /**
@@ -512,13 +586,131 @@ public final class FishLeg implements AutoCloseable {
         return false;
     }
 
-    /** u ← the given gradients of every managed parameter. */
-    private void storeGradients(NDList[] grads) {
+    /** u ← the given gradients of every managed parameter, with their factors where known. */
+    private void storeGradients(NDList[] grads, FishLinear.GradientFactors[] factors) {
         for (int gi = 0; gi < groups.size(); gi++) {
-            NDList u = groups.get(gi).u;
-            for (int i = 0; i < u.size(); i++) {
-                Tensors.assign(u.get(i), grads[gi].get(i));
+            Group g = groups.get(gi);
+            for (int i = 0; i < g.u.size(); i++) {
+                Tensors.assign(g.u.get(i), grads[gi].get(i));
             }
+            forgetFactors(g);
+            if (factors[gi] != null) {
+                g.uFactors = factors[gi];
+                g.uFactors.attach(manager);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // batchSpeedup: gradients of RecordingLinear layers in factored form (SPEC 9)
+
+    /**
+     * The managed linear blocks whose layers are {@link RecordingLinear}s.
+     *
+     * @param recordingOnly only those recording now
+     */
+    private List<FishLinear> recordingBlocks(boolean recordingOnly) {
+        List<FishLinear> out = new ArrayList<>();
+        for (Group g : groups) {
+            if (g.block instanceof FishLinear fl && fl.canRecord()
+                    && (!recordingOnly || fl.isRecording())) {
+                out.add(fl);
+            }
+        }
+        return out;
+    }
+
+    private void clearRecords() {
+        for (FishLinear fl : recordingBlocks(false)) {
+            fl.clearRecord();
+        }
+    }
+
+    /** Resumes what was paused. */
+    private interface Resume extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Pauses recording for FishLeg's own passes; closing it resumes. */
+    private Resume pauseRecording() {
+        List<FishLinear> paused = recordingBlocks(true);
+        for (FishLinear fl : paused) {
+            fl.setRecording(false);
+        }
+        return () -> {
+            for (FishLinear fl : paused) {
+                fl.setRecording(true);
+            }
+        };
+    }
+
+    /**
+     * The recorded factors of each group's current gradient where Qg is cheaper than Qv, checked
+     * against the gradients (one read-back for all layers); null elsewhere, and for every layer
+     * whose record does not reproduce its gradient (for example when gradients were cleared
+     * without {@link #zeroGrad()}), so that Q is then applied to the gradient itself.
+     */
+    private FishLinear.GradientFactors[] recordedFactors(NDList[] grads, Scope scope) {
+        FishLinear.GradientFactors[] out = new FishLinear.GradientFactors[groups.size()];
+        List<Integer> found = new ArrayList<>();
+        NDList mismatches = new NDList();
+        for (int gi = 0; gi < groups.size(); gi++) {
+            if (!(groups.get(gi).block instanceof FishLinear fl) || !fl.isRecording()) {
+                continue;
+            }
+            FishLinear.GradientFactors f = fl.recordedFactors(scope.manager());
+            if (f != null && fl.factorsPayOff(f.rows())) {
+                out[gi] = f;
+                found.add(gi);
+                mismatches.add(fl.factorMismatch(f, grads[gi]));
+            }
+        }
+        if (found.isEmpty()) {
+            return out;
+        }
+        double[] m;
+        try (NDArray all = NDArrays.concat(mismatches);
+                NDArray d = all.toType(ai.djl.ndarray.types.DataType.FLOAT64, false)) {
+            m = d.toDoubleArray();
+        }
+        for (int j = 0; j < found.size(); j++) {
+            int gi = found.get(j);
+            double tolerance = grads[gi].get(0).getDataType()
+                    == ai.djl.ndarray.types.DataType.FLOAT64 ? 1e-9 : 1e-3;
+            if (!(m[2 * j] <= tolerance * tolerance * m[2 * j + 1])) {
+                LOG.debug("layer {}: the recorded passes do not reproduce the gradient; Qv is"
+                        + " applied to the gradient", displayName(groups.get(gi).block.getName()));
+                out[gi] = null;
+            }
+        }
+        return out;
+    }
+
+    /** Q(λ)v, from the factors of v when there are any (then v is their product). */
+    private NDList naturalGradient(
+            Group g, NDList v, FishLinear.GradientFactors factors, Scope scope) {
+        if (factors == null) {
+            return g.block.qv(v);
+        }
+        lastFactoredBlocks++;
+        factors.use(scope);
+        return ((FishLinear) g.block).qg(factors);
+    }
+
+    /** The tape of V = Q(λ)u, from u's factors when u is the stored gradient and has them. */
+    private CurvatureBlock.Tape auxTape(Group g, NDList u, Scope scope) {
+        if (g.uFactors == null || hp.uSampling() != USampling.GRADIENT) {
+            return g.block.qvTape(u);
+        }
+        g.uFactors.use(scope);
+        return ((FishLinear) g.block).factoredTape(g.uFactors);
+    }
+
+    private static void forgetFactors(Group g) {
+        if (g.uFactors != null) {
+            g.uFactors.close();
+            g.uFactors = null;
         }
     }
 
@@ -586,8 +778,23 @@ public final class FishLeg implements AutoCloseable {
      * @return the loss and its terms
      */
     public AuxInfo updateAux(boolean train, boolean fisher) {
+        return updateAux(train, fisher, null);
+    }
+
+    /**
+     * {@link #updateAux(boolean, boolean)} that can hand its product V = Q(λ)u over to the step
+     * that follows: when the update is known beforehand to leave λ exactly as it is (evaluation
+     * only, or an auxiliary learning rate of 0) and u is the stored gradient, V is the natural
+     * gradient that step needs, and {@code reuse} receives it per group. Otherwise (λ moves, or
+     * the update turns out to be skipped) {@code reuse} stays empty and the step computes Q(λ)u.
+     *
+     * @param reuse null, or where V goes
+     */
+    private AuxInfo updateAux(boolean train, boolean fisher, ReuseTarget reuse) {
+        boolean keep = reuse != null && hp.uSampling() == USampling.GRADIENT
+                && (!train || currentAuxLr() == 0);
         try (Scope scope = Scope.open(manager)) {
-            AuxEvaluation eval = evaluateAux(scope, fisher, train);
+            AuxEvaluation eval = evaluateAux(scope, fisher, train, keep);
             String bad = nonFiniteAux(eval);
             if (bad != null) {
                 skippedAuxUpdates++;
@@ -596,7 +803,9 @@ public final class FishLeg implements AutoCloseable {
                 lastAuxInfo = eval.info();
                 return lastAuxInfo;
             }
-            if (train && eval.gradients() != null) {
+            double lr = currentAuxLr();
+            boolean steps = train && eval.gradients() != null;
+            if (steps) {
                 Map<NDArray, NDArray> masked = new IdentityHashMap<>();
                 for (Group g : groups) {
                     Map<String, NDArray> masks = g.block.getGradientMasks();
@@ -609,24 +818,37 @@ public final class FishLeg implements AutoCloseable {
                         masked.put(e.getValue(), mask == null ? grad : grad.mul(scope.use(mask)));
                     }
                 }
-                auxAdam.step(masked, currentAuxLr());
-                for (Group g : groups) {
-                    g.block.auxChanged();
-                }
+                auxAdam.step(masked, lr);
+                if (lr != 0) {
+                    for (Group g : groups) {
+                        g.block.auxChanged();
+                    }
+                } // else λ − 0·step is λ itself: the cached factors and V stay valid
                 auxUpdateCount++;
                 auxLoss = eval.info().auxLoss();
+            }
+            if (eval.products() != null && (!steps || lr == 0)) { // λ is as V saw it
+                reuse.products().clear();
+                for (NDList v : eval.products()) {
+                    reuse.products().add(Scope.keep(v, reuse.manager()));
+                }
             }
             lastAuxInfo = eval.info();
             return lastAuxInfo;
         }
     }
 
+    /** Where {@link #updateAux(boolean, boolean, ReuseTarget)} puts a reusable V. */
+    private record ReuseTarget(NDManager manager, List<NDList> products) {}
+
+
     /** @return what is not finite in an auxiliary evaluation, or null */
     private String nonFiniteAux(AuxEvaluation eval) {
         if (!Double.isFinite(eval.info().auxLoss())) {
             return "auxiliary loss (" + eval.info().auxLoss() + ")";
         }
-        if (eval.gradients() != null) {
+        if (eval.gradients() != null
+                && !Tensors.allFinite(new ArrayList<>(eval.gradients().values()))) {
             for (Group g : groups) {
                 for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
                     NDArray grad = eval.gradients().get(e.getValue());
@@ -649,17 +871,26 @@ public final class FishLeg implements AutoCloseable {
      * @param info the loss and its terms
      * @param gradients by live aux tensor (identity keys), attached to the scope; null if not asked
      *     for or if the update must be skipped
+     * @param products copies of V = Q(λ)u per group, attached to the scope, when they were asked
+     *     for; else null
      */
-    record AuxEvaluation(AuxInfo info, Map<NDArray, NDArray> gradients) {}
+    record AuxEvaluation(AuxInfo info, Map<NDArray, NDArray> gradients, List<NDList> products) {}
 
     AuxEvaluation evaluateAux(Scope scope, boolean fisher, boolean withGradient) {
-        try (ModelState.Saved state = modelState.save(scope)) {
-            return evaluateAuxPasses(scope, fisher, withGradient);
+        return evaluateAux(scope, fisher, withGradient, false);
+    }
+
+    /** @param keepProducts also return copies of the products V = Q(λ)u */
+    private AuxEvaluation evaluateAux(
+            Scope scope, boolean fisher, boolean withGradient, boolean keepProducts) {
+        try (ModelState.Saved state = modelState.save(scope); Resume paused = pauseRecording()) {
+            return evaluateAuxPasses(scope, fisher, withGradient, keepProducts);
         }
     }
 
     /** {@link #evaluateAux}, whose forward passes may move the model's running statistics. */
-    private AuxEvaluation evaluateAuxPasses(Scope scope, boolean fisher, boolean withGradient) {
+    private AuxEvaluation evaluateAuxPasses(
+            Scope scope, boolean fisher, boolean withGradient, boolean keepProducts) {
         LabeledBatch batch = auxData.next(scope.manager());
         if (batch == null || batch.size() == 0) {
             throw new IllegalStateException(
@@ -681,13 +912,14 @@ public final class FishLeg implements AutoCloseable {
             double lin = 0;
             double vv = 0;
             for (int gi = 0; gi < groups.size(); gi++) {
-                CurvatureBlock.Tape tape = groups.get(gi).block.qvTape(us.get(gi));
+                CurvatureBlock.Tape tape = auxTape(groups.get(gi), us.get(gi), scope);
                 tapes.add(tape);
                 NDList v = tape.v();
                 vs.add(v);
                 lin += Tensors.dot(us.get(gi), v);
                 vv += Tensors.dot(v, v);
             }
+            List<NDList> products = keepProducts ? copies(vs, scope) : null;
             FisherEstimator.FisherEstimate fv =
                     fisherEstimator.estimate(auxPass(samples, scope), us, vs);
             double gamma = hp.damping();
@@ -700,7 +932,8 @@ public final class FishLeg implements AutoCloseable {
                 if (g2 == 0) {
                     LOG.warn("auxiliary update skipped: the stored gradient u is zero, so the"
                             + " normalised auxiliary loss is undefined");
-                    return new AuxEvaluation(new AuxInfo(0, 0, lin, quad2, reg, g2), null);
+                    return new AuxEvaluation(
+                            new AuxInfo(0, 0, lin, quad2, reg, g2), null, products);
                 }
                 norm = g2;
                 aux /= g2;
@@ -708,7 +941,7 @@ public final class FishLeg implements AutoCloseable {
             }
             AuxInfo info = new AuxInfo(aux, check, lin, quad2, reg, g2);
             if (!withGradient) {
-                return new AuxEvaluation(info, null);
+                return new AuxEvaluation(info, null, products);
             }
             // Preconditioning rescales Q(λ)D by ‖u‖/‖V‖ so its size matches D's.
             double preconditionScale = vv > 0 ? Math.sqrt(g2 / vv) : 1;
@@ -735,12 +968,24 @@ public final class FishLeg implements AutoCloseable {
                             block.getAuxParameters().get(e.getKey()), scope.own(e.getValue()));
                 }
             }
-            return new AuxEvaluation(info, gradients);
+            return new AuxEvaluation(info, gradients, products);
         } finally {
             for (CurvatureBlock.Tape t : tapes) {
                 t.close();
             }
         }
+    }
+
+    private static List<NDList> copies(List<NDList> vs, Scope scope) {
+        List<NDList> out = new ArrayList<>(vs.size());
+        for (NDList v : vs) {
+            NDList c = new NDList(v.size());
+            for (NDArray x : v) {
+                c.add(scope.own(x.duplicate()));
+            }
+            out.add(c);
+        }
+        return out;
     }
 
     /**
@@ -803,27 +1048,12 @@ public final class FishLeg implements AutoCloseable {
      * unmanaged parameters see no leaked gradients.
      */
     private List<NDList> sampledGradients(LabeledBatch samples, Scope scope) {
-        List<NDArray> saved = new ArrayList<>(trainableArrays.size());
-        List<NDArray> live = new ArrayList<>(trainableArrays.size());
-        for (NDArray p : trainableArrays) {
-            NDArray g = scope.own(p.getGradient());
-            live.add(g);
-            saved.add(scope.own(g.duplicate()));
-            Tensors.zero(g);
-        }
-        try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
-            gc.backward(nll.nll(model, samples));
-        }
         List<NDList> out = new ArrayList<>();
-        for (Group g : groups) {
-            NDList list = new NDList();
-            for (NDArray p : g.block.getParameterArrays()) {
-                list.add(scope.own(scope.own(p.getGradient()).duplicate()));
+        try (ModelGradients.Saved saved = gradients.save(scope)) {
+            gradients.backward(nll, samples, scope);
+            for (Group g : groups) {
+                out.add(ModelGradients.copies(g.block.getParameterArrays(), scope));
             }
-            out.add(list);
-        }
-        for (int i = 0; i < trainableArrays.size(); i++) {
-            Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
         }
         return out;
     }
@@ -849,11 +1079,8 @@ public final class FishLeg implements AutoCloseable {
             }
             return;
         }
-        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
-            List<NDArray> saved = new ArrayList<>();
-            for (NDArray p : trainableArrays) {
-                saved.add(scope.own(scope.own(p.getGradient()).duplicate()));
-            }
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
+                Resume paused = pauseRecording(); ModelGradients.Saved saved = gradients.save(scope)) {
             List<NDList> sums = new ArrayList<>();
             for (Group g : groups) {
                 NDList s = new NDList();
@@ -865,26 +1092,18 @@ public final class FishLeg implements AutoCloseable {
             long consumed = 0;
             int batches = 0;
             while (consumed < hp.warmup()) {
-                try (NDManager batchScope = scope.manager().newSubManager()) {
-                    LabeledBatch batch = data.next(batchScope);
+                try (Scope batchScope = Scope.open(scope.manager())) {
+                    LabeledBatch batch = data.next(batchScope.manager());
                     if (batch == null || batch.size() == 0) {
                         throw new IllegalStateException(
                                 "the warm-up data source returned no batch; it must hand out"
                                         + " non-empty batches until warmup examples are seen");
                     }
-                    for (NDArray p : trainableArrays) {
-                        NDArray g = p.getGradient();
-                        g.attach(batchScope);
-                        Tensors.zero(g);
-                    }
-                    try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
-                        gc.backward(loss.nll(model, batch));
-                    }
+                    gradients.backward(loss, batch, batchScope);
                     for (int gi = 0; gi < groups.size(); gi++) {
                         List<NDArray> params = groups.get(gi).block.getParameterArrays();
                         for (int i = 0; i < params.size(); i++) {
-                            NDArray g = params.get(i).getGradient();
-                            g.attach(batchScope);
+                            NDArray g = ModelGradients.of(params.get(i), batchScope);
                             sums.get(gi).get(i).addi(g.square());
                         }
                     }
@@ -904,9 +1123,6 @@ public final class FishLeg implements AutoCloseable {
                     d.add(NDArrays.div(scale, root));
                 }
                 g.block.warmup(d, scale);
-            }
-            for (int i = 0; i < trainableArrays.size(); i++) {
-                Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
             }
         }
     }
@@ -985,24 +1201,17 @@ public final class FishLeg implements AutoCloseable {
 
     /** u ← ∇loss(batch) [− ∇loss(batch')], leaving the model's gradients as they were. */
     private void storeBatchGradient(BatchSource data, NllFunction loss, boolean difference) {
-        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope)) {
-            List<NDArray> saved = new ArrayList<>();
-            for (NDArray p : trainableArrays) {
-                NDArray g = scope.own(p.getGradient());
-                saved.add(scope.own(g.duplicate()));
-            }
+        for (Group g : groups) {
+            forgetFactors(g);
+        }
+        try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
+                Resume paused = pauseRecording(); ModelGradients.Saved saved = gradients.save(scope)) {
             for (int pass = 0; pass < (difference ? 2 : 1); pass++) {
-                for (NDArray p : trainableArrays) {
-                    Tensors.zero(scope.own(p.getGradient()));
-                }
-                LabeledBatch batch = data.next(scope.manager());
-                try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
-                    gc.backward(loss.nll(model, batch));
-                }
+                gradients.backward(loss, data.next(scope.manager()), scope);
                 for (Group g : groups) {
                     List<NDArray> params = g.block.getParameterArrays();
                     for (int i = 0; i < params.size(); i++) {
-                        NDArray grad = scope.own(params.get(i).getGradient());
+                        NDArray grad = ModelGradients.of(params.get(i), scope);
                         if (pass == 0) {
                             Tensors.assign(g.u.get(i), grad);
                         } else {
@@ -1010,9 +1219,6 @@ public final class FishLeg implements AutoCloseable {
                         }
                     }
                 }
-            }
-            for (int i = 0; i < trainableArrays.size(); i++) {
-                Tensors.assign(scope.own(trainableArrays.get(i).getGradient()), saved.get(i));
             }
         }
     }
@@ -1121,6 +1327,9 @@ public final class FishLeg implements AutoCloseable {
 
     /** Sets the scalar state after the tensors were restored by {@link Checkpoint#load}. */
     void restore(Counters c, Map<String, Long> rngStates, Map<String, Long> steps, Hyperparameters saved) {
+        for (Group g : groups) {
+            forgetFactors(g); // u was replaced
+        }
         stepCount = c.stepCount();
         auxUpdateCount = c.auxUpdateCount();
         skippedSteps = c.skippedSteps();
@@ -1299,6 +1508,10 @@ public final class FishLeg implements AutoCloseable {
     /** Frees λ, momentum, stored gradients and Adam moments. The model is not touched. */
     @Override
     public void close() {
+        for (FishLinear fl : recordingBlocks(false)) {
+            fl.setRecording(false);
+            fl.clearRecord();
+        }
         manager.close();
     }
 
@@ -1434,9 +1647,12 @@ public final class FishLeg implements AutoCloseable {
         /**
          * @param v use the Qg form of linear layers (SPEC 9): Q = RᵀR ⊗ LLᵀ without the
          *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
-         *     diagonal); other layers keep their usual form (default false). Q is applied to
-         *     the stored gradient, which equals the reference's product from saved activations
-         *     ({@link FishLinear#qg}).
+         *     diagonal); other layers keep their usual form (default false). For layers built
+         *     as {@link RecordingLinear} Q is applied to the recorded inputs and output gradients
+         *     ({@link FishLinear#qg}, the reference's product from saved activations), and the
+         *     auxiliary update differentiates that product, whenever that is cheaper than the
+         *     product with the formed gradient; otherwise Q is applied to the gradient (same
+         *     numbers, more arithmetic).
          * @return this
          */
         public Builder batchSpeedup(boolean v) {

@@ -102,6 +102,71 @@ class FishLinearQvTest {
         return u;
     }
 
+    /**
+     * Blocks large enough (≥ 128) for the factors' Gram matrices RᵀR and LLᵀ to be assembled from
+     * half-size products when L and R are block upper triangular (as the masks keep them), and the
+     * plain product otherwise: Qv against M X N computed here in plain Java.
+     */
+    @ParameterizedTest(name = "triangular={0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void largeBlocksMatchTheProductOfTheFactors(boolean triangular) {
+        int in = 149;
+        int out = 140;
+        Rng rng = new Rng(23);
+        try (NDManager m = NDManager.newBaseManager();
+                FishLinear block = new FishLinear(in, out, true, m, DataType.FLOAT64,
+                        CurvatureOptions.DEFAULT)) {
+            randomizeAux(block, rng);
+            int k = block.getCols();
+            double[][] l = Dense.matrix(Dense.values(block.getL()), k, k);
+            double[][] r = Dense.matrix(Dense.values(block.getR()), out, out);
+            if (triangular) {
+                zeroBelowDiagonal(l);
+                zeroBelowDiagonal(r);
+                set(block.getL(), l);
+                set(block.getR(), r);
+                block.auxChanged();
+            }
+            double[][] mm = Dense.mul(Dense.transpose(r), r);
+            double[][] nn = Dense.mul(l, Dense.transpose(l));
+            double[] a = Dense.values(block.getA());
+            NDList v = randomVector(m, block, rng);
+            double[][] x = Dense.matrix(vecU(block, v), out, k);
+            for (int i = 0; i < out; i++) {
+                for (int j = 0; j < k; j++) {
+                    x[i][j] *= a[i * k + j];
+                }
+            }
+            double[][] y = Dense.mul(Dense.mul(mm, x), nn);
+            double[] expected = new double[out * k];
+            for (int i = 0; i < out; i++) {
+                for (int j = 0; j < k; j++) {
+                    expected[i * k + j] = y[i][j] * a[i * k + j];
+                }
+            }
+            assertThat(Dense.relError(vecU(block, block.qv(v)), expected)).isLessThan(1e-12);
+        }
+    }
+
+    private static void zeroBelowDiagonal(double[][] f) {
+        for (int i = 0; i < f.length; i++) {
+            for (int j = 0; j < i; j++) {
+                f[i][j] = 0;
+            }
+        }
+    }
+
+    private static void set(NDArray target, double[][] f) {
+        double[] flat = new double[f.length * f.length];
+        for (int i = 0; i < f.length; i++) {
+            System.arraycopy(f[i], 0, flat, i * f.length, f.length);
+        }
+        try (NDArray src = Tensors.create(target.getManager(), flat, target.getShape(),
+                DataType.FLOAT64)) {
+            Tensors.assign(target, src);
+        }
+    }
+
     @ParameterizedTest(name = "in={0} out={1} bias={2} {3}")
     @MethodSource("cases")
     void qvEqualsDenseMatrixAndIsSymmetricPsd(

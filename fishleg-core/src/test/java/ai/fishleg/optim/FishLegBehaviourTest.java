@@ -65,6 +65,58 @@ class FishLegBehaviourTest {
         return LabeledBatch.of(x.get(i * 16 + ":" + (i + 1) * 16), y.get(i * 16 + ":" + (i + 1) * 16));
     }
 
+    /**
+     * On an auxiliary step the natural gradient is Q(λ)u with the λ left by the update. When the
+     * update does not move λ (auxiliary learning rate 0) the step reuses the update's own V = Q(λ)u;
+     * when it does, V is stale and must not be reused. Either way the momentum must grow by
+     * (1−β)·Q(λ_after)u, computed here independently with the block's qv.
+     */
+    @ParameterizedTest
+    @ValueSource(doubles = {0.0, 1e-2})
+    void auxiliaryStepAppliesQOfTheUpdatedLambdaToTheStoredGradient(double auxLr) {
+        Block model = Models.mlp(m, DataType.FLOAT64, 3, 4, 2);
+        double beta = 0.9;
+        try (FishLeg opt = builder(model).auxLr(auxLr).updateAuxEvery(1).beta(beta).fishLr(0.01)
+                .build()) {
+            for (int step = 0; step < 3; step++) {
+                java.util.Map<String, double[][]> before = new java.util.HashMap<>();
+                for (CurvatureBlock b : opt.getBlocks()) {
+                    NDList mom = opt.getMomentum(b.getName());
+                    before.put(b.getName(), new double[][] {
+                        mom.get(0).toDoubleArray(), mom.get(1).toDoubleArray()});
+                }
+                java.util.Map<String, double[]> lambda = new java.util.HashMap<>();
+                for (CurvatureBlock b : opt.getBlocks()) {
+                    lambda.put(b.getName(), b.getAuxParameters().get(KroneckerBlock.L)
+                            .toDoubleArray());
+                }
+                Models.trainStep(opt, model, nll, batch(step));
+                for (CurvatureBlock b : opt.getBlocks()) {
+                    boolean moved = !java.util.Arrays.equals(lambda.get(b.getName()),
+                            b.getAuxParameters().get(KroneckerBlock.L).toDoubleArray());
+                    assertThat(moved).as("λ moved").isEqualTo(auxLr != 0);
+                    try (NDManager s = m.newSubManager()) {
+                        NDList u = opt.getStoredGradient(b.getName());
+                        NDList q = b.qv(u);
+                        q.attach(s);
+                        NDList mom = opt.getMomentum(b.getName());
+                        for (int i = 0; i < 2; i++) {
+                            double[] expected = before.get(b.getName())[i].clone();
+                            double[] qv = q.get(i).toDoubleArray();
+                            for (int j = 0; j < expected.length; j++) {
+                                expected[j] = beta * expected[j] + (1 - beta) * qv[j];
+                            }
+                            assertThat(mom.get(i).toDoubleArray())
+                                    .as("%s momentum %d at step %d", b.getName(), i, step)
+                                    .containsExactly(expected, org.assertj.core.data.Offset
+                                            .offset(1e-12));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void badHyperparametersNameTheSettingTheValueAndTheRange() {
         Block model = Models.mlp(m, DataType.FLOAT64, 3, 2);

@@ -1,0 +1,119 @@
+package ai.fishleg.layers;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A DJL {@link Linear} that FishLeg's {@code batchSpeedup} can see into (SPEC 9): while recording,
+ * each training-mode forward pass keeps the layer's input and adds to its output a zero array
+ * that requires a gradient, so that after the backward pass that array's gradient is the gradient
+ * of the loss with respect to the output. From these the minibatch gradient U = Goutᵀ [x | 1] of
+ * the weight and bias is known in factored form, and FishLeg applies Q to it as (RᵀR Goutᵀ)([x |
+ * 1] LLᵀ) instead of RᵀR U LLᵀ: a fraction of the arithmetic when the batch is smaller than the
+ * layer (the reference's forward and backward hooks; DJL has no hooks, hence this layer).
+ *
+ * <p>Build networks with {@code RecordingLinear.builder()} where they would use {@code
+ * Linear.builder()}. Nothing changes unless a FishLeg optimizer with {@code batchSpeedup}
+ * manages the layer: it switches recording on, pauses it during its own passes, and clears the
+ * record after each step (and in {@code zeroGrad}). A record that does not reproduce the layer's
+ * gradient (for example because gradients were cleared in another way) is detected, and FishLeg
+ * then uses the gradient itself.
+ */
+public class RecordingLinear extends Linear {
+
+    /** Beyond this many recorded passes without a step the record is dropped (no step follows). */
+    static final int MAX_PASSES = 64;
+
+    /** One recorded forward pass: the input and the zero array added to the output. */
+    record Pass(NDArray input, NDArray probe) {}
+
+    private final List<Pass> passes = new ArrayList<>();
+    private boolean recording;
+    private boolean overflowed;
+
+    /** @param builder the settings */
+    protected RecordingLinear(Builder builder) {
+        super(builder);
+    }
+
+    /** @return a builder, as {@link Linear#builder()} */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore parameterStore,
+            NDList inputs,
+            boolean training,
+            PairList<String, Object> params) {
+        NDList out = super.forwardInternal(parameterStore, inputs, training, params);
+        if (!recording || !training) {
+            return out;
+        }
+        if (passes.size() >= MAX_PASSES) {
+            passes.clear();
+            overflowed = true;
+        }
+        NDArray y = out.singletonOrThrow();
+        NDArray probe = y.zerosLike();
+        probe.setRequiresGradient(true);
+        passes.add(new Pass(inputs.singletonOrThrow(), probe));
+        return new NDList(y.add(probe));
+    }
+
+    /** @param on whether training-mode forward passes are recorded from now on */
+    void setRecording(boolean on) {
+        this.recording = on;
+    }
+
+    /** @return whether forward passes are being recorded */
+    boolean isRecording() {
+        return recording;
+    }
+
+    /** Forgets every recorded pass. */
+    void clearRecord() {
+        passes.clear();
+        overflowed = false;
+    }
+
+    /** @return the passes recorded since the last clear, or empty if too many were */
+    List<Pass> passes() {
+        return overflowed ? List.of() : Collections.unmodifiableList(passes);
+    }
+
+    /** Builds a {@link RecordingLinear}. */
+    public static final class Builder extends Linear.Builder {
+
+        /** Creates a builder. */
+        Builder() {}
+
+        @Override
+        public Builder setUnits(long units) {
+            super.setUnits(units);
+            return this;
+        }
+
+        @Override
+        public Builder optBias(boolean bias) {
+            super.optBias(bias);
+            return this;
+        }
+
+        @Override
+        public RecordingLinear build() {
+            if (units <= 0) {
+                throw new IllegalArgumentException(
+                        "RecordingLinear needs units > 0 (setUnits); got " + units);
+            }
+            return new RecordingLinear(this);
+        }
+    }
+}
