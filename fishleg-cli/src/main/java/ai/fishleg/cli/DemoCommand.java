@@ -35,6 +35,6 @@ final class DemoCommand implements Callable<Integer> {
                 Specs.of(task, OptimizerKind.FISHLEG, noFishLegChanges, noBaselineChanges),
                 Specs.of(task, OptimizerKind.ADAM, noFishLegChanges, noBaselineChanges));
         return Experiment.run("demo", task, specs, common, common.budget(EPOCHS, task.batchSize()),
-                spec.commandLine().getOut(), false);
+                spec.commandLine().getOut(), false, Checkpointing.NONE);
     }
 }

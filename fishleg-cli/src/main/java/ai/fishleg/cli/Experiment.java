@@ -34,11 +34,15 @@ final class Experiment {
      * @param budget the resolved budget
      * @param out console
      * @param single whether summary.json describes a single run ({@code train})
+     * @param checkpoints what to save and resume ({@code train} only: one optimizer, FishLeg)
      * @return the exit code: 0, or 1 if a run diverged
      * @throws IOException if an output file cannot be written
      */
     static int run(String command, Task task, List<OptimizerSpec> specs, CommonOptions options,
-            Budget budget, PrintWriter out, boolean single) throws IOException {
+            Budget budget, PrintWriter out, boolean single, Checkpointing checkpoints) throws IOException {
+        if (checkpoints.active() && (specs.size() != 1 || specs.get(0).kind() != OptimizerKind.FISHLEG)) {
+            throw new UnsupportedOperationException(StepRule.CHECKPOINTS_FISHLEG_ONLY);
+        }
         if (specs.stream().anyMatch(s -> s.kind() == OptimizerKind.FISHLEG)) {
             requireFishLegSupport(task.name(), task.newModel());
         }
@@ -60,7 +64,7 @@ final class Experiment {
                     listeners.add(new Progress(evalInterval));
                 }
                 listeners.add(report);
-                results.add(TrainingLoop.run(data, spec, budget, context.init(), options.seed, all(listeners)));
+                results.add(TrainingLoop.run(data, spec, context, checkpoints, all(listeners)));
             }
             report.comparison(results);
             report.files(RunFiles.write(dir, context, results, single));
@@ -104,8 +108,8 @@ final class Experiment {
     private static TrainingLoop.Listener all(List<TrainingLoop.Listener> listeners) {
         return new TrainingLoop.Listener() {
             @Override
-            public void started(OptimizerKind optimizer, long totalSteps) {
-                listeners.forEach(l -> l.started(optimizer, totalSteps));
+            public void started(OptimizerKind optimizer, long firstStep, long totalSteps) {
+                listeners.forEach(l -> l.started(optimizer, firstStep, totalSteps));
             }
 
             @Override

@@ -5,10 +5,13 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.optim.Checkpoint;
 import ai.fishleg.optim.FishLeg;
 import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.tasks.FishLegSettings;
+import java.io.IOException;
 import java.lang.reflect.RecordComponent;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -58,6 +61,29 @@ final class FishLegRule implements StepRule {
             }
         }
         return out;
+    }
+
+    /** Steps clipped by the trust region, skipped steps and auxiliary updates (cumulative). */
+    @Override
+    public Map<String, Object> statistics() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("steps", optimizer.getStepCount());
+        out.put("auxUpdates", optimizer.getAuxUpdateCount());
+        out.put("clippedSteps", optimizer.getClippedSteps());
+        out.put("lastClipFactor", optimizer.getLastClipFactor());
+        out.put("skippedSteps", optimizer.getSkippedSteps());
+        out.put("skippedAuxUpdates", optimizer.getSkippedAuxUpdates());
+        return out;
+    }
+
+    @Override
+    public void save(Path file, Map<String, String> metadata) throws IOException {
+        Checkpoint.save(optimizer, file, metadata);
+    }
+
+    @Override
+    public Map<String, String> load(Path file) throws IOException {
+        return Checkpoint.load(optimizer, file);
     }
 
     @Override

@@ -28,16 +28,17 @@ final class Progress implements TrainingLoop.Listener {
     }
 
     @Override
-    public void started(OptimizerKind kind, long totalSteps) {
+    public void started(OptimizerKind kind, long firstStep, long totalSteps) {
         this.optimizer = kind;
         this.total = totalSteps;
-        this.segmentStart = 0;
+        this.segmentStart = firstStep;
     }
 
     @Override
     public void stepped(long step, double runningLoss) {
         if (bar == null) {
-            long end = Math.min(total, segmentStart + evalInterval);
+            // the next scheduled evaluation (a resumed run may start between two)
+            long end = Math.min(total, (segmentStart / evalInterval + 1) * evalInterval);
             bar = new ProgressBarBuilder()
                     .setTaskName(String.format("%s %d-%d/%d", optimizer, segmentStart + 1, end, total))
                     .setInitialMax(end - segmentStart)

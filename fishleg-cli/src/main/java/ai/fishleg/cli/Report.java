@@ -61,6 +61,14 @@ final class Report implements TrainingLoop.Listener {
     }
 
     @Override
+    public void started(OptimizerKind optimizer, long firstStep, long totalSteps) {
+        if (firstStep > 0) {
+            out.printf(Locale.ROOT, "(resumed at step %d; training to step %d)%n", firstStep, totalSteps);
+            out.flush();
+        }
+    }
+
+    @Override
     public void evaluated(MetricsRow r) {
         out.printf(Locale.ROOT, "%-9s %8s %8d %9.1f %11.4f %11.4f%s%n", r.optimizer(), trim(r.epoch()),
                 r.step(), r.seconds(), r.trainLoss(), r.testLoss(),
@@ -74,6 +82,11 @@ final class Report implements TrainingLoop.Listener {
             out.printf(Locale.ROOT, "%s DIVERGED at step %d (%s); the run was stopped there. Try a"
                     + " smaller step size (--fish-lr / --lr) or, for FishLeg, a larger --damping or a"
                     + " --kl-clip.%n", r.optimizer(), r.divergedAtStep(), r.divergence());
+            out.println("No checkpoint is written for a diverged run.");
+            out.flush();
+        }
+        if (r.checkpoint() != null) {
+            out.printf(Locale.ROOT, "Checkpoint at step %d: %s%n", r.steps(), r.checkpoint());
             out.flush();
         }
     }

@@ -101,6 +101,9 @@ final class RunFiles {
         o.addProperty("task", context.task().name());
         o.addProperty("optimizer", r.optimizer().label());
         o.add("hyperparameters", toJson(r.hyperparameters()));
+        if (!r.statistics().isEmpty()) {
+            o.add("optimizer_statistics", toJson(r.statistics()));
+        }
         o.add("epochs", json(r.epochs()));
         o.addProperty("steps", r.steps());
         o.add("train_seconds", json(r.trainSeconds()));
@@ -113,6 +116,12 @@ final class RunFiles {
         o.addProperty("diverged", r.diverged());
         o.add("diverged_at_step", r.diverged() ? new JsonPrimitive(r.divergedAtStep()) : JsonNull.INSTANCE);
         o.add("divergence", r.diverged() ? new JsonPrimitive(r.divergence()) : JsonNull.INSTANCE);
+        if (r.resumedAtStep() >= 0) {
+            o.addProperty("resumed_at_step", r.resumedAtStep());
+        }
+        if (r.checkpoint() != null) {
+            o.addProperty("checkpoint", r.checkpoint().toString());
+        }
         return o;
     }
 

@@ -1,5 +1,6 @@
 package ai.fishleg.cli;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -8,6 +9,8 @@ import java.util.Map;
  *
  * @param optimizer which optimizer
  * @param hyperparameters its settings
+ * @param statistics counts the optimizer keeps (FishLeg: clipped and skipped steps, ...; may be
+ *     empty)
  * @param rows the metrics, in step order
  * @param steps steps completed
  * @param epochs epochs completed (fractional)
@@ -15,16 +18,21 @@ import java.util.Map;
  * @param divergedAtStep the step whose loss (or FishLeg step) was not finite, or -1 if training
  *     stayed finite
  * @param divergence what was not finite, or null
+ * @param resumedAtStep the step of the checkpoint the run continued from, or -1
+ * @param checkpoint the checkpoint written at the end, or null
  */
 record RunResult(
         OptimizerKind optimizer,
         Map<String, Object> hyperparameters,
+        Map<String, Object> statistics,
         List<MetricsRow> rows,
         long steps,
         double epochs,
         double trainSeconds,
         long divergedAtStep,
-        String divergence) {
+        String divergence,
+        long resumedAtStep,
+        Path checkpoint) {
 
     /** @return whether a training loss was NaN or infinite (the run was stopped there) */
     boolean diverged() {

@@ -1,5 +1,7 @@
 package ai.fishleg.cli;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -17,6 +19,42 @@ interface StepRule extends AutoCloseable {
 
     /** @return the settings in force, for summary.json (name → number, flag or text) */
     Map<String, Object> hyperparameters();
+
+    /** @return counts the optimizer keeps, for summary.json (none by default) */
+    default Map<String, Object> statistics() {
+        return Map.of();
+    }
+
+    /**
+     * Writes the complete state of the optimizer and the model, atomically.
+     *
+     * @param file the checkpoint (replaced)
+     * @param metadata the training loop's own state and the run's settings
+     * @throws IOException if it cannot be written (the previous file is then left intact)
+     * @throws UnsupportedOperationException if this optimizer's state cannot be saved
+     */
+    default void save(Path file, Map<String, String> metadata) throws IOException {
+        throw new UnsupportedOperationException(CHECKPOINTS_FISHLEG_ONLY);
+    }
+
+    /**
+     * Restores a state written by {@link #save}.
+     *
+     * @param file the checkpoint
+     * @return the metadata saved with it
+     * @throws IOException if it cannot be read
+     * @throws IllegalArgumentException if it is corrupt or of another model (nothing is changed)
+     * @throws UnsupportedOperationException if this optimizer's state cannot be restored
+     */
+    default Map<String, String> load(Path file) throws IOException {
+        throw new UnsupportedOperationException(CHECKPOINTS_FISHLEG_ONLY);
+    }
+
+    /** Why Adam and SGD runs cannot be checkpointed. */
+    String CHECKPOINTS_FISHLEG_ONLY = "--save and --resume work with --optimizer fishleg only: DJL's"
+            + " Adam and SGD keep their moments and step counts in private fields that no API reads or"
+            + " sets, so a resumed Adam or SGD run could not continue exactly. Train without --save"
+            + " and --resume, or use FishLeg.";
 
     /** Frees the optimizer's state. */
     @Override

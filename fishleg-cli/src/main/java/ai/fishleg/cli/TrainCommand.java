@@ -1,6 +1,8 @@
 package ai.fishleg.cli;
 
 import ai.fishleg.tasks.Task;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -34,11 +36,30 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     BaselineOptions baseline;
 
+    @Option(names = "--save", paramLabel = "FILE",
+            description = "Write a checkpoint (model weights, FishLeg's complete state and the"
+                    + " training loop's position) at the end of the run; FishLeg only.")
+    Path save;
+
+    @Option(names = "--save-every", paramLabel = "N",
+            description = "Also rewrite the --save checkpoint after every N steps.")
+    long saveEvery;
+
+    @Option(names = "--resume", paramLabel = "FILE",
+            description = "Continue the run that wrote this checkpoint (give its options again);"
+                    + " --steps/--epochs then count the steps still to train.")
+    Path resume;
+
     @Override
     public Integer call() throws Exception {
         Task task = taskOption.task;
+        Checkpointing checkpoints = new Checkpointing(save, saveEvery, resume);
+        if (resume != null && !Files.isRegularFile(resume)) {
+            throw new IllegalArgumentException("--resume " + resume + ": no such checkpoint file");
+        }
         OptimizerSpec spec = Specs.of(task, optimizer, fishLeg, baseline);
         return Experiment.run("train", task, List.of(spec), common,
-                common.budget(task.epochs(), task.batchSize()), this.spec.commandLine().getOut(), true);
+                common.budget(task.epochs(), task.batchSize()), this.spec.commandLine().getOut(), true,
+                checkpoints);
     }
 }

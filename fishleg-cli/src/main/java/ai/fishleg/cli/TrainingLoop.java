@@ -14,8 +14,11 @@ import ai.fishleg.tasks.Evaluation;
 import ai.fishleg.tasks.ModelInit;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The training loop shared by {@code train}, {@code compare} and {@code demo}: every optimizer
@@ -26,6 +29,10 @@ import java.util.List;
  * sub-manager closed at the end of the step, so memory stays flat over long runs. The training
  * set is reshuffled at the start of each epoch (incomplete last batches are dropped). A run stops
  * at the first non-finite training loss, or when FishLeg refuses a non-finite step.
+ *
+ * <p>With checkpoints (FishLeg only), the optimizer's checkpoint also holds the loop's own state
+ * ({@link LoopState}), so a resumed run takes the batches, losses and rows an uninterrupted run
+ * would have.
  */
 final class TrainingLoop {
 
@@ -33,9 +40,10 @@ final class TrainingLoop {
     interface Listener {
         /**
          * @param optimizer the optimizer about to train
-         * @param totalSteps steps the run will take
+         * @param firstStep steps already done (0, or the step of the checkpoint resumed from)
+         * @param totalSteps the step the run will end at
          */
-        default void started(OptimizerKind optimizer, long totalSteps) {}
+        default void started(OptimizerKind optimizer, long firstStep, long totalSteps) {}
 
         /**
          * @param step steps completed
@@ -56,49 +64,60 @@ final class TrainingLoop {
     private TrainingLoop() {}
 
     /**
-     * Trains a fresh network of the task with one optimizer.
+     * Trains a fresh network of the task with one optimizer, or continues a checkpointed run.
      *
      * @param data the task's data
      * @param spec the optimizer and its settings
-     * @param budget epochs or steps, batch size, evaluation interval
-     * @param init how the initial weights are drawn
-     * @param seed seeds the initial weights, the batch order and the optimizer's sampling
+     * @param context the run: budget (epochs or steps, batch size, evaluation interval; when
+     *     resuming, how many more steps), initial weights, seed (of the initial weights, the batch
+     *     order and the optimizer's sampling)
+     * @param checkpoints what to save and what to resume from
      * @param listener progress receiver
      * @return the metrics and summary of the run
+     * @throws IllegalArgumentException if the checkpoint to resume from cannot continue this run
+     *     (another task, model, data, batch size, seed or optimizer setting), or a checkpoint
+     *     cannot be read or written
      */
-    static RunResult run(LoadedData data, OptimizerSpec spec, Budget budget, ModelInit.Scheme init,
-            long seed, Listener listener) {
+    static RunResult run(LoadedData data, OptimizerSpec spec, RunContext context, Checkpointing checkpoints,
+            Listener listener) {
+        Budget budget = context.budget();
+        long seed = context.seed();
         long examples = data.train().size();
         long perEpoch = budget.stepsPerEpoch(examples);
-        long total = budget.totalSteps(examples);
         long evalInterval = budget.evalInterval(examples);
         int batch = budget.batchSize();
         try (NDManager runManager = data.manager().newSubManager()) {
             Block model = data.task().newModel();
             ModelInit.initialize(model, runManager, LoadedData.DATA_TYPE,
-                    data.task().inputShape(batch), init, seed);
+                    data.task().inputShape(batch), context.init(), seed);
             FishLikelihood likelihood = data.task().newLikelihood();
             likelihood.setSeed(seed);
             NllFunction nll = NllFunction.of(likelihood);
-            List<MetricsRow> rows = new ArrayList<>();
             long diverged = -1;
             String divergence = null;
-            double seconds = 0;
-            long step = 0;
+            MetricsRow endRow = null;
             try (StepRule rule = spec.create(model, likelihood,
                     BatchSources.randomBatches(data.train().inputs(), data.train().targets(), batch,
                             seed ^ AUX_STREAM),
                     seed)) {
-                listener.started(spec.kind(), total);
                 Rng shuffle = new Rng(seed ^ SHUFFLE_STREAM);
-                int[] order = null;
-                double lossSum = 0;
-                long lossCount = 0;
-                while (step < total) {
-                    if (step % perEpoch == 0) {
+                Map<String, String> identity = LoopState.identity(context, spec.kind(), rule.hyperparameters());
+                LoopState state = checkpoints.resume() == null
+                        ? new LoopState(shuffle.getState())
+                        : resume(rule, checkpoints.resume(), identity, context.task().name());
+                long first = state.step;
+                long total = first + budget.totalSteps(examples);
+                shuffle.setState(state.epochShuffleState);
+                int[] order = first % perEpoch == 0 ? null
+                        : shuffle.sampleWithoutReplacement((int) examples, (int) examples);
+                long savedAt = -1;
+                listener.started(spec.kind(), first, total);
+                while (state.step < total) {
+                    if (state.step % perEpoch == 0) {
+                        state.epochShuffleState = shuffle.getState();
                         order = shuffle.sampleWithoutReplacement((int) examples, (int) examples);
                     }
-                    int from = (int) (step % perEpoch) * batch;
+                    int from = (int) (state.step % perEpoch) * batch;
                     long start = System.nanoTime();
                     double loss;
                     try (NDManager scope = runManager.newSubManager()) {
@@ -120,32 +139,82 @@ final class TrainingLoop {
                             }
                         }
                     }
-                    seconds += (System.nanoTime() - start) * 1e-9;
-                    step++;
-                    lossSum += loss;
-                    lossCount++;
+                    state.seconds += (System.nanoTime() - start) * 1e-9;
+                    long step = ++state.step;
+                    state.lossSum += loss;
+                    state.lossCount++;
                     boolean bad = divergence != null;
-                    listener.stepped(step, lossSum / lossCount);
-                    if (bad || step % evalInterval == 0 || step == total) {
+                    boolean scheduled = step % evalInterval == 0;
+                    listener.stepped(step, state.lossSum / state.lossCount);
+                    if (bad || scheduled || step == total) {
                         Evaluation.Metrics test = Evaluation.evaluate(
                                 model, likelihood, data.test(), data.task().isClassifier());
                         MetricsRow row = new MetricsRow(spec.kind().label(), (double) step / perEpoch,
-                                step, seconds, lossSum / lossCount, test.loss(), test.accuracy());
-                        rows.add(row);
+                                step, state.seconds, state.lossSum / state.lossCount, test.loss(),
+                                test.accuracy());
                         listener.evaluated(row);
-                        lossSum = 0;
-                        lossCount = 0;
+                        if (scheduled && !bad) {
+                            state.rows.add(row);
+                            state.lossSum = 0;
+                            state.lossCount = 0;
+                        } else {
+                            endRow = row;
+                        }
                     }
                     if (bad) {
                         diverged = step;
                         break;
                     }
+                    if (checkpoints.periodicSaveAt(step)) {
+                        save(rule, checkpoints.save(), state, identity, shuffle, perEpoch);
+                        savedAt = step;
+                    }
                 }
-                RunResult result = new RunResult(spec.kind(), rule.hyperparameters(), List.copyOf(rows),
-                        step, (double) step / perEpoch, seconds, diverged, divergence);
+                Path saved = null;
+                if (checkpoints.save() != null && divergence == null) {
+                    if (savedAt != state.step) {
+                        save(rule, checkpoints.save(), state, identity, shuffle, perEpoch);
+                    }
+                    saved = checkpoints.save();
+                }
+                List<MetricsRow> rows = new ArrayList<>(state.rows);
+                if (endRow != null) {
+                    rows.add(endRow);
+                }
+                RunResult result = new RunResult(spec.kind(), rule.hyperparameters(), rule.statistics(),
+                        List.copyOf(rows), state.step, (double) state.step / perEpoch, state.seconds,
+                        diverged, divergence, checkpoints.resume() == null ? -1 : first, saved);
                 listener.finished(result);
                 return result;
             }
+        }
+    }
+
+    /** Restores the optimizer, the model and the loop's state from a checkpoint of this run. */
+    private static LoopState resume(StepRule rule, Path file, Map<String, String> identity, String task) {
+        Map<String, String> metadata;
+        try {
+            metadata = rule.load(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--resume " + file + ": cannot read it (" + e + ")", e);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--resume " + file + ": cannot continue this run ("
+                    + task + ") from it: " + e.getMessage(), e);
+        }
+        return LoopState.fromMetadata(metadata, identity, file);
+    }
+
+    /** Writes the optimizer's, the model's and the loop's state (atomically: see Checkpoint). */
+    private static void save(StepRule rule, Path file, LoopState state, Map<String, String> identity,
+            Rng shuffle, long perEpoch) {
+        // Between epochs the next epoch's order is not drawn yet: the generator's state now is
+        // the one that draws it. Inside an epoch, resuming draws the current order again.
+        long shuffleState = state.step % perEpoch == 0 ? shuffle.getState() : state.epochShuffleState;
+        try {
+            rule.save(file, state.toMetadata(identity, shuffleState));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--save " + file + ": cannot write the checkpoint (" + e
+                    + "); the previous checkpoint there, if any, is left as it was", e);
         }
     }
 

@@ -64,10 +64,17 @@ class CliTest {
         assertThat(new byte[] {b[1], b[2], b[3]}).isEqualTo("PNG".getBytes());
     }
 
-    /** An MNIST-format folder of 120 training and 40 test images whose class shows in the pixels. */
     @BeforeAll
     static void writeIdxFolder() throws IOException {
-        idxFolder = Files.createDirectories(shared.resolve("idx"));
+        idxFolder = writeIdxFolder(shared.resolve("idx"));
+    }
+
+    /**
+     * @param dir the folder to create
+     * @return an MNIST-format folder of 120 training and 40 test images whose class shows in the pixels
+     */
+    static Path writeIdxFolder(Path dir) throws IOException {
+        Path idxFolder = Files.createDirectories(dir);
         for (String split : new String[] {"train", "t10k"}) {
             int n = split.equals("train") ? 120 : 40;
             int[] pixels = new int[n * 784];
@@ -83,6 +90,7 @@ class CliTest {
             IdxFile.write(idxFolder.resolve(split + "-images-idx3-ubyte.gz"), new int[] {n, 28, 28}, pixels);
             IdxFile.write(idxFolder.resolve(split + "-labels-idx1-ubyte.gz"), new int[] {n}, labels);
         }
+        return idxFolder;
     }
 
     @Test
@@ -244,14 +252,24 @@ class CliTest {
     }
 
     @Test
-    void fishLegRefusingANonFiniteStepEndsTheRunAsDiverged(@TempDir Path out) throws IOException {
-        Run r = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--steps", "4",
-                "--out", out.toString()));
+    void fishLegRefusingANonFiniteStepEndsTheRunAsDivergedUnlessKlClipBoundsIt(@TempDir Path out) throws IOException {
+        // without the trust region (--kl-clip 0) a step of size 1e38 overflows
+        Run r = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--kl-clip", "0",
+                "--steps", "4", "--out", out.resolve("unclipped").toString()));
         assertThat(r.code()).isEqualTo(1);
-        JsonObject s = summary(out);
+        JsonObject s = summary(out.resolve("unclipped"));
         assertThat(s.get("diverged").getAsBoolean()).isTrue();
         assertThat(s.get("divergence").getAsString()).isNotBlank();
         assertThat(s.get("diverged_at_step").getAsLong()).isBetween(1L, 4L);
+
+        // the preset's klClip bounds the same steps: the run stays finite and says it clipped them
+        Run clipped = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--steps", "4",
+                "--out", out.resolve("clipped").toString()));
+        assertThat(clipped.code()).as(clipped.out()).isZero();
+        JsonObject c = summary(out.resolve("clipped"));
+        assertThat(c.getAsJsonObject("hyperparameters").get("klClip").getAsDouble()).isPositive();
+        assertThat(c.get("final_test_loss").getAsDouble()).isPositive().isLessThan(1e4);
+        assertThat(c.getAsJsonObject("optimizer_statistics").get("clippedSteps").getAsLong()).isEqualTo(4);
     }
 
     @Test
