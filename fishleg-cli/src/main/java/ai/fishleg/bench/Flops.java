@@ -19,7 +19,9 @@ import java.util.List;
  *   <li>auxiliary vector-Jacobian product: P = (D ⊙ A) N (2ok²), ∂M = P Xᵀ (2o²k), ∂N = (M
  *       X)ᵀ (D ⊙ A) with M X kept from the tape's forward pass (2ok²), the A-gradient M P (2o²k,
  *       only when A is learned), and the factor gradients R(∂M + ∂Mᵀ) (2o³) and (∂N + ∂Nᵀ)L
- *       (2k³);
+ *       (2k³), five eighths of that for FishLinear's triangular factors from {@link
+ *       KroneckerBlock#TRIANGULAR_SPLIT_FROM} on (only
+ *       the upper triangle the gradient mask keeps is computed, from five half-size products);
  *   <li>recomputing the cached factors M = RᵀR and N = LLᵀ after λ changed: 2o³ + 2k³, half that
  *       for FishLinear, whose triangular R and L let each be assembled from half-size products.
  * </ul>
@@ -27,7 +29,8 @@ import java.util.List;
  * With batchSpeedup, a {@link RecordingLinear} layer whose factored products pay off ({@link
  * FishLinear#factorsPayOff}) works on the gradient's factors instead (n rows): Qg = (M G)(Â N) costs
  * 2o²n + 2nk² + 2onk, and the auxiliary update's tape the same, its vector-Jacobian product 2okn
- * + 2nok plus the cheaper of 8o²n and 2o²n + 2o³ for R and of 8nk² and 2nk² + 2k³ for L.
+ * + 2nok plus, for R, 8o²n or 2o²n + (the factor gradient, as above), whichever form FishLinear
+ * picks (the first when 8o²n < 2o²n + 2o³), and the same for L with n x k.
  *
  * <p>Other blocks (diagonal ones) only do elementwise work and count zero.
  */
@@ -54,7 +57,23 @@ public final class Flops {
 
     /** FLOPs of FᵀF for an n x n factor, split when it is triangular and large (KroneckerBlock). */
     private static double gram(double n, boolean triangular) {
-        return triangular && n >= 128 ? n * n * n : 2 * n * n * n;
+        return triangular && n >= KroneckerBlock.TRIANGULAR_SPLIT_FROM ? n * n * n : 2 * n * n * n;
+    }
+
+    /**
+     * FLOPs of a factor gradient F S (F and S n x n): the upper triangle only, from five
+     * half-size products, when F is triangular and large (KroneckerBlock.upperOfProduct).
+     */
+    private static double factorGradient(double n, boolean triangular) {
+        return triangular && n >= KroneckerBlock.TRIANGULAR_SPLIT_FROM
+                ? 1.25 * n * n * n : 2 * n * n * n;
+    }
+
+    /** FLOPs of a factored factor gradient: the form FishLinear.factoredTape picks. */
+    private static double factoredFactorGradient(double side, double n, boolean triangular) {
+        boolean lowRank = 8 * side * side * n < 2 * side * side * n + 2 * side * side * side;
+        return lowRank ? 8 * side * side * n
+                : 2 * side * side * n + factorGradient(side, triangular);
     }
 
     private static boolean factored(CurvatureBlock b, long rows) {
@@ -95,8 +114,8 @@ public final class Flops {
             double factors = (k.isOutFactorDiagonal() ? o : gram(o, triangular)) + gram(c, triangular);
             if (factored(b, rows)) {
                 double n = rows;
-                double gr = Math.min(8 * o * o * n, 2 * o * o * n + 2 * o * o * o);
-                double gl = Math.min(8 * n * c * c, 2 * n * c * c + 2 * c * c * c);
+                double gr = factoredFactorGradient(o, n, triangular);
+                double gl = factoredFactorGradient(c, n, triangular);
                 f += qg((FishLinear) b, n) + 4 * o * c * n + gr + gl + factors;
                 continue;
             }
@@ -106,8 +125,8 @@ public final class Flops {
             double dm = diag ? 2 * o * c : 2 * o * o * c; // P Xᵀ (its diagonal when M is)
             double dn = 2 * o * c * c; // (M X)ᵀ (D ⊙ A)
             double ga = k.isTrainable(KroneckerBlock.A) ? outProduct : 0; // M P
-            double gr = diag ? 2 * o : 2 * o * o * o;
-            double gl = 2 * c * c * c;
+            double gr = diag ? 2 * o : factorGradient(o, triangular);
+            double gl = factorGradient(c, triangular);
             f += qv(k) + p + dm + dn + ga + gr + gl + factors;
         }
         return f;

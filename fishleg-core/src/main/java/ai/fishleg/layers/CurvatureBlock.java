@@ -261,6 +261,9 @@ public abstract class CurvatureBlock implements AutoCloseable {
 
         /**
          * Pulls a cotangent back to λ: returns ∂⟨D, Q(λ) u⟩/∂λ for every trainable aux tensor.
+         * Where the block has a {@linkplain #getGradientMasks() gradient mask}, only the entries
+         * the mask keeps are meant: the others may hold zeros instead of the gradient (a block
+         * may skip computing them).
          *
          * @param cotangent D, shaped like u
          * @return gradient by aux name (frozen tensors are absent)

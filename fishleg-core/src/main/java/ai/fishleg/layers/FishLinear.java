@@ -359,7 +359,7 @@ public final class FishLinear extends KroneckerBlock {
                 gr = r.matMul(y).matMul(g.transpose()).addi(r.matMul(g).matMul(y.transpose()));
             } else {
                 NDArray dm = y.matMul(g.transpose());
-                gr = r.matMul(dm.add(dm.transpose()));
+                gr = outFactorGradient(r, dm.add(dm.transpose()));
             }
             NDArray z = mg.transpose().matMul(d);
             NDArray gl;
@@ -367,7 +367,7 @@ public final class FishLinear extends KroneckerBlock {
                 gl = a.transpose().matMul(z.matMul(l)).addi(z.transpose().matMul(a.matMul(l)));
             } else {
                 NDArray dn = a.transpose().matMul(z);
-                gl = dn.add(dn.transpose()).matMul(l);
+                gl = inFactorGradient(l, dn.add(dn.transpose()));
             }
             if (width() != getCols()) {
                 gl = gl.get(new NDIndex().addSliceDim(0, getCols()).addSliceDim(0, getCols()));
@@ -425,6 +425,11 @@ public final class FishLinear extends KroneckerBlock {
             inputs.close();
             outputGradients.close();
         }
+    }
+
+    @Override
+    protected boolean hasUpperTriangularMask(String aux) {
+        return masks.containsKey(aux);
     }
 
     @Override

@@ -399,6 +399,7 @@ public final class FishLeg implements AutoCloseable {
      * @throws NonFiniteException on a non-finite value under the THROW policy
      */
     public void step() {
+        List<NDArray> replaced = List.of();
         try (Scope scope = Scope.open(manager)) {
             NDList[] grads = currentGradients(scope);
             if (stepCount == 0) {
@@ -423,12 +424,18 @@ public final class FishLeg implements AutoCloseable {
             }
             NDList[] naturals = naturalGradients(grads, factors, updated, reuse, scope);
             NDList[] momenta = newMomenta(naturals);
-            double nu = clipFactor(momenta, grads);
+            boolean clipping = hp.klClip() > 0;
+            double inner = clipping ? stepGradientProduct(momenta, grads) : Double.NaN;
+            double nu = clipping ? clipFactor(inner) : 1;
             NDList[] updatedParams = newParameters(momenta, nu, scope);
-            // One check over what the step read and computes (the new momentum is finite when
-            // the natural gradient and the new parameters are); only when it fails are the
-            // quantities tested one by one, in order, to name the first bad one.
-            if (allFinite(updated ? null : grads, naturals, updatedParams)) {
+            // Nothing non-finite may be written: one check over what is about to be written,
+            // with one read-back. The new momentum βm + (1−β)n is finite only if the natural
+            // gradient is (β < 1), and that only if the gradient is (Q's products carry a NaN or
+            // an infinity through); with klClip the finite ⟨Δ, g⟩ already proves momentum and
+            // gradient finite (a non-finite factor makes the sum non-finite). Only when the check
+            // fails are the quantities tested one by one, in order, to name the first bad one.
+            if ((!clipping || Double.isFinite(inner))
+                    && allFinite(clipping ? null : momenta, updatedParams)) {
                 recordClipFactor(nu);
             } else {
                 if ((!updated && rejectsNonFinite(grads, "gradient"))
@@ -436,11 +443,15 @@ public final class FishLeg implements AutoCloseable {
                     return;
                 }
                 recordClipFactor(nu); // as before: a clipped step is counted once Qv is finite
-                if (rejectsNonFinite(updatedParams, "updated parameter")) {
+                if (rejectsNonFinite(momenta, "momentum")
+                        || rejectsNonFinite(updatedParams, "updated parameter")) {
                     return;
                 }
             }
-            commit(momenta, updatedParams);
+            replaced = commit(momenta, updatedParams);
+        }
+        for (NDArray old : replaced) {
+            old.close();
         }
         stepCount++;
     }
@@ -476,23 +487,30 @@ public final class FishLeg implements AutoCloseable {
         return momenta;
     }
 
-    /** p − νηm − wd·p, or p − η(νm + wd(p − θ0)) when fine-tuning; out of place. */
+    /**
+     * p − νηm − wd·p, or p − η(νm + wd(p − θ0)) when fine-tuning; out of place. Written with as
+     * few passes over the parameters as the formula allows (each is a full read and write of
+     * millions of values): p·(1 − wd) − (νη)m, and (−νη)m + p without weight decay.
+     */
     private NDList[] newParameters(NDList[] momenta, double nu, Scope scope) {
         NDList[] updatedParams = new NDList[groups.size()];
+        double stepSize = nu * fishLr;
+        double wd = hp.weightDecay();
         for (int gi = 0; gi < groups.size(); gi++) {
             Group g = groups.get(gi);
             NDList out = new NDList();
             List<NDArray> params = g.block.getParameterArrays();
             for (int i = 0; i < params.size(); i++) {
                 NDArray p = scope.use(params.get(i));
-                NDArray m = nu == 1 ? momenta[gi].get(i) : momenta[gi].get(i).mul(nu);
+                NDArray m = momenta[gi].get(i);
                 if (hp.fineTune()) {
-                    NDArray pull = p.sub(g.theta0.get(i)).muli(hp.weightDecay());
-                    out.add(p.sub(pull.addi(m).muli(fishLr)));
+                    NDArray pull = p.sub(g.theta0.get(i)).muli(wd);
+                    NDArray dir = nu == 1 ? pull.addi(m) : pull.addi(m.mul(nu));
+                    out.add(p.sub(dir.muli(fishLr)));
+                } else if (wd == 0) {
+                    out.add(m.mul(-stepSize).addi(p));
                 } else {
-                    NDArray decay = p.mul(hp.weightDecay());
-                    // −(ηm) + p is p − ηm exactly; in place on the temporary ηm
-                    out.add(m.mul(fishLr).negi().addi(p).subi(decay));
+                    out.add(p.mul(1 - wd).subi(m.mul(stepSize)));
                 }
             }
             updatedParams[gi] = out;
@@ -500,35 +518,52 @@ public final class FishLeg implements AutoCloseable {
         return updatedParams;
     }
 
-    /** Writes the checked momentum and parameters. */
-    private void commit(NDList[] momenta, NDList[] updatedParams) {
+    /**
+     * Writes the checked parameters, and makes the new momentum arrays the buffers (a swap, not a
+     * copy: they move to the optimizer's manager).
+     *
+     * @return the replaced momentum arrays, to close once the step's scope (to which they are
+     *     temporarily attached) is closed
+     */
+    private List<NDArray> commit(NDList[] momenta, NDList[] updatedParams) {
+        List<NDArray> replaced = new ArrayList<>();
         for (int gi = 0; gi < groups.size(); gi++) {
             Group g = groups.get(gi);
             List<NDArray> params = g.block.getParameterArrays();
             for (int i = 0; i < params.size(); i++) {
-                Tensors.assign(g.momentum.get(i), momenta[gi].get(i));
+                NDArray m = momenta[gi].get(i);
+                if (m.getDataType() == g.momentum.get(i).getDataType()) {
+                    replaced.add(g.momentum.set(i, own(m)));
+                } else { // a 0-d float32 buffer times a Java double is promoted to float64
+                    Tensors.assign(g.momentum.get(i), m);
+                }
                 Tensors.assign(params.get(i), updatedParams[gi].get(i));
             }
         }
+        return replaced;
     }
 
-    /**
-     * The trust-region factor ν = min(1, √(κ / (η² |⟨Δ, g⟩|))) over all blocks together (the K-FAC
-     * rule), with Δ the momentum about to be applied and g the training gradient; 1 when klClip
-     * is off. Changes nothing: {@link #recordClipFactor} counts it once the step is accepted.
-     */
-    private double clipFactor(NDList[] momenta, NDList[] grads) {
-        if (hp.klClip() <= 0) {
-            return 1;
-        }
+    /** ⟨Δ, g⟩ over all blocks: the new momentum (the step direction) against the gradient. */
+    private double stepGradientProduct(NDList[] momenta, NDList[] grads) {
         double inner = 0;
         for (int gi = 0; gi < groups.size(); gi++) {
             inner += Tensors.dot(momenta[gi], grads[gi]);
         }
+        return inner;
+    }
+
+    /**
+     * The trust-region factor ν = min(1, √(κ / (η² |⟨Δ, g⟩|))) over all blocks together (the K-FAC
+     * rule), with Δ the momentum about to be applied and g the training gradient. Changes
+     * nothing: {@link #recordClipFactor} counts it once the step is accepted.
+     *
+     * @param inner ⟨Δ, g⟩ ({@link #stepGradientProduct})
+     */
+    private double clipFactor(double inner) {
         double denom = fishLr * fishLr * Math.abs(inner);
         double nu = denom > 0 ? Math.min(1, Math.sqrt(hp.klClip() / denom)) : 1;
         if (!(nu >= 0)) {
-            nu = 1; // a non-finite inner product is caught by the finiteness checks
+            nu = 1; // a non-finite inner product fails the finiteness check of step()
         }
         return nu;
     }

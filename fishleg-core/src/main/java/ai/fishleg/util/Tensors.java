@@ -74,7 +74,13 @@ public final class Tensors {
      * @return the sum of the elementwise products, as a double
      */
     public static double dot(NDArray a, NDArray b) {
-        try (NDArray p = a.mul(b); NDArray s = p.sum()) {
+        if (a.getDataType() != b.getDataType()) { // promoted elementwise (dot needs one type)
+            try (NDArray p = a.mul(b); NDArray s = p.sum()) {
+                return scalar(s);
+            }
+        }
+        // A BLAS dot of flattened views: one read of each array, no array of products.
+        try (NDArray fa = a.flatten(); NDArray fb = b.flatten(); NDArray s = fa.dot(fb)) {
             return scalar(s);
         }
     }

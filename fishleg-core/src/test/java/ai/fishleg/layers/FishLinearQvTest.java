@@ -103,15 +103,16 @@ class FishLinearQvTest {
     }
 
     /**
-     * Blocks large enough (≥ 128) for the factors' Gram matrices RᵀR and LLᵀ to be assembled from
+     * Blocks large enough ({@link KroneckerBlock#TRIANGULAR_SPLIT_FROM}) for the factors' Gram
+     * matrices RᵀR and LLᵀ to be assembled from
      * half-size products when L and R are block upper triangular (as the masks keep them), and the
      * plain product otherwise: Qv against M X N computed here in plain Java.
      */
     @ParameterizedTest(name = "triangular={0}")
     @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
     void largeBlocksMatchTheProductOfTheFactors(boolean triangular) {
-        int in = 149;
-        int out = 140;
+        int in = KroneckerBlock.TRIANGULAR_SPLIT_FROM + 9;
+        int out = KroneckerBlock.TRIANGULAR_SPLIT_FROM;
         Rng rng = new Rng(23);
         try (NDManager m = NDManager.newBaseManager();
                 FishLinear block = new FishLinear(in, out, true, m, DataType.FLOAT64,

@@ -27,6 +27,8 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A step that cannot blow up: the klClip trust region, skipped non-finite auxiliary updates, and
@@ -232,10 +234,12 @@ class StepSafetyTest {
                 .set(new NDIndex("0"), Double.NaN);
     }
 
-    @Test
-    void aNanGradientThrowsNamingTheLayerWithEverythingLeftAsItWas() {
+    /** With klClip the step's finiteness check goes through ⟨Δ, g⟩; without, through Δ itself. */
+    @ParameterizedTest(name = "klClip {0}")
+    @ValueSource(doubles = {0, 1e-3})
+    void aNanGradientThrowsNamingTheLayerWithEverythingLeftAsItWas(double klClip) {
         Block model = Models.mlp(m, DataType.FLOAT64, 4, 3, 1);
-        try (FishLeg opt = builder(model).updateAuxEvery(2).build()) {
+        try (FishLeg opt = builder(model).updateAuxEvery(2).klClip(klClip).build()) {
             train(opt, model, 3);
             List<double[]> before = snapshot(opt, model);
             opt.zeroGrad();
