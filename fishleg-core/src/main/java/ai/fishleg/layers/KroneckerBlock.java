@@ -426,7 +426,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             s.use(a);
             s.use(v);
             NDArray u = toPaddedMatrix(v);
-            NDArray x = usesA() ? u.mul(a) : u;
+            // A ⊙ U in place when U is already a copy (never on the caller's gradient itself)
+            NDArray x = !usesA() ? u : layout.copies(width) ? u.muli(a) : u.mul(a);
             NDArray y = mulOut(m, x).matMul(n);
             NDArray out = usesA() ? y.muli(a) : y;
             return Scope.keep(fromMatrix(out), target);

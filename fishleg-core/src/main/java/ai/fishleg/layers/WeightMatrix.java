@@ -114,6 +114,15 @@ public record WeightMatrix(String weightName, Shape weightShape, boolean bias) {
     }
 
     /**
+     * @param width columns of {@link #toMatrix(NDList, int)}'s result
+     * @return whether that result is a new array (a concatenation) rather than the weight array
+     *     itself or a view of it
+     */
+    public boolean copies(int width) {
+        return bias || width > cols();
+    }
+
+    /**
      * The width to which matrix products pad U: the columns rounded up to a whole number of
      * 64-byte lines (16 float32 or 8 float64 values). Products whose inner or outer size is such a
      * multiple run much faster on CPUs (measured: the Fashion-MNIST auto-encoder's Qv products

@@ -53,7 +53,8 @@ public final class AuxAdam implements AutoCloseable {
     /**
      * One step on every tensor that has a gradient.
      *
-     * @param grads gradient by tensor (identity keys: the live aux tensors)
+     * @param grads gradient by tensor (identity keys: the live aux tensors); the gradient arrays
+     *     are used as scratch space and hold no meaningful values afterwards
      * @param lr learning rate of this step
      */
     public void step(Map<NDArray, NDArray> grads, double lr) {
@@ -68,8 +69,8 @@ public final class AuxAdam implements AutoCloseable {
                 scope.use(param);
                 // The same operations as PyTorch's Adam, in place on temporaries where possible
                 // (λ has millions of entries: every avoided allocation is a pass saved).
-                s.m.muli(beta1).addi(g.mul(1 - beta1));
                 s.v.muli(beta2).addi(g.square().muli(1 - beta2));
+                s.m.muli(beta1).addi(g.muli(1 - beta1)); // g is scratch from here on
                 double bc1 = 1 - Math.pow(beta1, s.step);
                 double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, s.step));
                 // (lr/bc1)·m / (√v/c + ε) = (lr·c/bc1)·m / (√v + c·ε) with c = √bc2: the

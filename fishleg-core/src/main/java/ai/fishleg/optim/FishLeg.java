@@ -473,14 +473,18 @@ public final class FishLeg implements AutoCloseable {
         return naturals;
     }
 
-    /** βm + (1−β)n per block, out of place (nothing is written before the finiteness check). */
+    /**
+     * βm + (1−β)n per block, out of place (nothing is written before the finiteness check). The
+     * natural gradients are this step's own arrays and are scaled in place: afterwards they hold
+     * (1−β)n, which is finite exactly when n is.
+     */
     private NDList[] newMomenta(NDList[] naturals) {
         NDList[] momenta = new NDList[groups.size()];
         for (int gi = 0; gi < groups.size(); gi++) {
             NDList m = new NDList();
             for (int i = 0; i < naturals[gi].size(); i++) {
                 m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
-                        .addi(naturals[gi].get(i).mul(1 - hp.beta())));
+                        .addi(naturals[gi].get(i).muli(1 - hp.beta())));
             }
             momenta[gi] = m;
         }
@@ -850,7 +854,8 @@ public final class FishLeg implements AutoCloseable {
                             continue; // frozen: Adam leaves it and its state alone
                         }
                         NDArray mask = masks.get(e.getKey());
-                        masked.put(e.getValue(), mask == null ? grad : grad.mul(scope.use(mask)));
+                        // the λ-gradients are this update's own temporaries: masked in place
+                        masked.put(e.getValue(), mask == null ? grad : grad.muli(scope.use(mask)));
                     }
                 }
                 auxAdam.step(masked, lr);
@@ -987,10 +992,10 @@ public final class FishLeg implements AutoCloseable {
                 NDList d = new NDList();
                 for (int i = 0; i < v.size(); i++) {
                     // ∂aux/∂V = γV + F̂V − u  (÷ ‖u‖² with normalization)
-                    NDArray di = v.get(i).mul(gamma)
-                            .add(fv.product().get(gi).get(i))
-                            .sub(us.get(gi).get(i));
-                    d.add(norm == 1 ? di : di.div(norm));
+                    NDArray di = v.get(i).mul(gamma) // one new array, the rest in place
+                            .addi(fv.product().get(gi).get(i))
+                            .subi(us.get(gi).get(i));
+                    d.add(norm == 1 ? di : di.divi(norm));
                 }
                 if (hp.preconditionAux()) {
                     d = block.qv(d);
