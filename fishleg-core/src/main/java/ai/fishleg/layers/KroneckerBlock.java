@@ -54,6 +54,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     private NDArray cachedNView;
     /** A padded with zero columns to width (only when padding is needed). */
     private NDArray cachedA;
+    /** L padded to width x width (null when not computed yet, or when no padding is needed). */
+    private NDArray cachedL;
 
     /**
      * @param name layer name
@@ -214,19 +216,17 @@ public abstract class KroneckerBlock extends CurvatureBlock {
      * @return the product, in f's manager
      */
     private static NDArray gram(NDArray f, boolean transposeFirst) {
-        long n = f.getShape().get(0);
         NDManager owner = f.getManager();
         try (Scope s = Scope.open(owner)) {
             s.use(f);
-            long h = n / 2;
-            boolean split = n >= TRIANGULAR_SPLIT_FROM && lowerLeftIsZero(f, h, n);
-            if (!split) {
+            Split t = Split.of(f);
+            if (t == null) {
                 NDArray ft = f.transpose();
                 return Scope.keep(transposeFirst ? ft.matMul(f) : f.matMul(ft), owner);
             }
-            NDArray f11 = block(f, 0, h, 0, h);
-            NDArray f12 = block(f, 0, h, h, n);
-            NDArray f22 = block(f, h, n, h, n);
+            NDArray f11 = t.f11();
+            NDArray f12 = t.f12();
+            NDArray f22 = t.f22();
             NDArray g11;
             NDArray g12;
             NDArray g22;
@@ -239,9 +239,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
                 g12 = f12.matMul(f22.transpose());
                 g22 = f22.matMul(f22.transpose());
             }
-            NDArray top = g11.concat(g12, 1);
-            NDArray bottom = g12.transpose().concat(g22, 1);
-            return Scope.keep(top.concat(bottom, 0), owner);
+            return Scope.keep(assemble(g11, g12, g12.transpose(), g22), owner);
         }
     }
 
@@ -263,21 +261,32 @@ public abstract class KroneckerBlock extends CurvatureBlock {
      * @param f a square factor
      * @param sym a symmetric matrix of the same size
      * @param factorLeft F S rather than S F
-     * @return the product (exact on and above the diagonal), in f's manager
+     * @return the product (exact on and above the diagonal), in sym's manager
      */
     static NDArray upperOfProduct(NDArray f, NDArray sym, boolean factorLeft) {
-        long n = f.getShape().get(0);
-        NDManager owner = f.getManager();
+        return factorProduct(f, sym, factorLeft, true);
+    }
+
+    /**
+     * F S or S F for a square factor F and a symmetric S, in S's manager whatever F's (F may be a
+     * cached, long-lived array): with {@code upperOnly}, exact only on and above the diagonal
+     * ({@link #upperOfProduct}).
+     */
+    private static NDArray factorProduct(
+            NDArray f, NDArray sym, boolean factorLeft, boolean upperOnly) {
+        NDManager owner = sym.getManager();
         try (Scope s = Scope.open(owner)) {
             s.use(f);
             s.use(sym);
-            long h = n / 2;
-            if (!(n >= TRIANGULAR_SPLIT_FROM && lowerLeftIsZero(f, h, n))) {
+            Split t = upperOnly ? Split.of(f) : null;
+            if (t == null) {
                 return Scope.keep(factorLeft ? f.matMul(sym) : sym.matMul(f), owner);
             }
-            NDArray f11 = block(f, 0, h, 0, h);
-            NDArray f12 = block(f, 0, h, h, n);
-            NDArray f22 = block(f, h, n, h, n);
+            long n = t.n();
+            long h = t.h();
+            NDArray f11 = t.f11();
+            NDArray f12 = t.f12();
+            NDArray f22 = t.f22();
             NDArray s11 = block(sym, 0, h, 0, h);
             NDArray s12 = block(sym, 0, h, h, n);
             NDArray s21 = block(sym, h, n, 0, h);
@@ -295,15 +304,33 @@ public abstract class KroneckerBlock extends CurvatureBlock {
                 bottom22 = s21.matMul(f12).addi(s22.matMul(f22));
             }
             NDArray bottom21 = s.manager().zeros(new Shape(n - h, h), f.getDataType());
-            NDArray top = top11.concat(top12, 1);
-            NDArray bottom = bottom21.concat(bottom22, 1);
-            return Scope.keep(top.concat(bottom, 0), owner);
+            return Scope.keep(assemble(top11, top12, bottom21, bottom22), owner);
         }
     }
 
-    /** Whether the block of rows h..n and columns 0..h of a square matrix is exactly zero. */
-    private static boolean lowerLeftIsZero(NDArray f, long h, long n) {
-        return Tensors.scalar(block(f, h, n, 0, h).abs().max()) == 0;
+    /**
+     * The blocks of a square factor F = [[F11, F12], [0, F22]] (rows and columns split at h = n/2)
+     * whose lower-left block is exactly zero, when F is large enough for split products to pay
+     * ({@link #TRIANGULAR_SPLIT_FROM}); the blocks are views in F's current manager.
+     */
+    private record Split(long n, long h, NDArray f11, NDArray f12, NDArray f22) {
+        /** @return the split of f, or null when f is too small or its lower-left block is not 0 */
+        static Split of(NDArray f) {
+            long n = f.getShape().get(0);
+            long h = n / 2;
+            // the zero block is tested exactly: its largest magnitude is 0
+            if (n < TRIANGULAR_SPLIT_FROM
+                    || Tensors.scalar(block(f, h, n, 0, h).abs().max()) != 0) {
+                return null;
+            }
+            return new Split(n, h,
+                    block(f, 0, h, 0, h), block(f, 0, h, h, n), block(f, h, n, h, n));
+        }
+    }
+
+    /** [[b11, b12], [b21, b22]] from its four blocks. */
+    private static NDArray assemble(NDArray b11, NDArray b12, NDArray b21, NDArray b22) {
+        return b11.concat(b12, 1).concat(b21.concat(b22, 1), 0);
     }
 
     /** Rows r0..r1 and columns c0..c1 of a matrix. */
@@ -320,17 +347,14 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return false;
     }
 
-    /** R(∂M + ∂Mᵀ): the gradient of R through M = RᵀR, given ∂M + ∂Mᵀ. */
+    /** R(∂M + ∂Mᵀ): the gradient of R through M = RᵀR, given ∂M + ∂Mᵀ (in its manager). */
     final NDArray outFactorGradient(NDArray r, NDArray dmSym) {
-        return hasUpperTriangularMask(R) ? upperOfProduct(r, dmSym, true) : r.matMul(dmSym);
+        return factorProduct(r, dmSym, true, hasUpperTriangularMask(R));
     }
 
-    /** The gradient of the padded L through N = LLᵀ or LᵀL, given ∂N + ∂Nᵀ. */
+    /** The gradient of the padded L through N = LLᵀ or LᵀL, given ∂N + ∂Nᵀ (in its manager). */
     final NDArray inFactorGradient(NDArray paddedL, NDArray dnSym) {
-        if (hasUpperTriangularMask(L)) {
-            return upperOfProduct(paddedL, dnSym, inFactorTransposed);
-        }
-        return inFactorTransposed ? paddedL.matMul(dnSym) : dnSym.matMul(paddedL);
+        return factorProduct(paddedL, dnSym, inFactorTransposed, hasUpperTriangularMask(L));
     }
 
     /** @return the padded width of U that the products work on ({@link WeightMatrix#paddedCols}) */
@@ -368,22 +392,25 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     /** @return N padded with zero rows and columns to width x width (cached) */
     protected final NDArray paddedInFactor() {
         if (cachedN == null) {
-            NDArray l = paddedL();
-            try {
-                cachedN = gram(l, inFactorTransposed);
-            } finally {
-                if (l != getL()) {
-                    l.close();
-                }
-            }
+            cachedN = gram(paddedL(), inFactorTransposed);
             cachedN.attach(manager);
         }
         return cachedN;
     }
 
-    /** @return L padded with zeros to width x width (L itself when no padding is needed) */
+    /**
+     * @return L padded with zeros to width x width (cached: N and the L-gradient both need it; L
+     *     itself when no padding is needed)
+     */
     protected final NDArray paddedL() {
-        return width == cols ? getL() : getL().pad(new Shape(0, width - cols, 0, width - cols), 0);
+        if (width == cols) {
+            return getL();
+        }
+        if (cachedL == null) {
+            cachedL = getL().pad(new Shape(0, width - cols, 0, width - cols), 0);
+            cachedL.attach(manager);
+        }
+        return cachedL;
     }
 
     /** @return A padded with zero columns to width (cached; A itself when no padding is needed) */
@@ -403,7 +430,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         if (cachedNView != null && cachedNView != cachedN) {
             cachedNView.close();
         }
-        for (NDArray cached : new NDArray[] {cachedM, cachedN, cachedA}) {
+        for (NDArray cached : new NDArray[] {cachedM, cachedN, cachedA, cachedL}) {
             if (cached != null) {
                 cached.close();
             }
@@ -412,6 +439,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         cachedN = null;
         cachedNView = null;
         cachedA = null;
+        cachedL = null;
     }
 
     @Override
