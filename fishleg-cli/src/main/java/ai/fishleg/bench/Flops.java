@@ -69,10 +69,9 @@ public final class Flops {
                 ? 1.25 * n * n * n : 2 * n * n * n;
     }
 
-    /** FLOPs of a factored factor gradient: the form FishLinear.factoredTape picks. */
+    /** FLOPs of a factored factor gradient, in the form FishLinear.factoredTape picks. */
     private static double factoredFactorGradient(double side, double n, boolean triangular) {
-        boolean lowRank = 8 * side * side * n < 2 * side * side * n + 2 * side * side * side;
-        return lowRank ? 8 * side * side * n
+        return FishLinear.lowRankFactorGradient(side, n) ? 8 * side * side * n
                 : 2 * side * side * n + factorGradient(side, triangular);
     }
 

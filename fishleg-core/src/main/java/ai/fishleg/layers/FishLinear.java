@@ -355,7 +355,7 @@ public final class FishLinear extends KroneckerBlock {
             NDArray l = paddedL();
             NDArray y = d.matMul(an.transpose());
             NDArray gr;
-            if (8 * o * o * n < 2 * o * o * n + 2 * o * o * o) {
+            if (lowRankFactorGradient(o, n)) {
                 gr = r.matMul(y).matMul(g.transpose()).addi(r.matMul(g).matMul(y.transpose()));
             } else {
                 NDArray dm = y.matMul(g.transpose());
@@ -363,7 +363,7 @@ public final class FishLinear extends KroneckerBlock {
             }
             NDArray z = mg.transpose().matMul(d);
             NDArray gl;
-            if (8 * n * w * w < 2 * n * w * w + 2 * w * w * w) {
+            if (lowRankFactorGradient(w, n)) {
                 gl = a.transpose().matMul(z.matMul(l)).addi(z.transpose().matMul(a.matMul(l)));
             } else {
                 NDArray dn = a.transpose().matMul(z);
@@ -377,6 +377,19 @@ public final class FishLinear extends KroneckerBlock {
             grads.put(R, Scope.keep(gr, target));
             return grads;
         }, scope::close);
+    }
+
+    /**
+     * Which form {@link #factoredTape} gives a factor gradient: for a factor of size {@code side}
+     * and n gradient rows, the low-rank form (four products of rank n, 8·side²·n) when it costs
+     * less than forming ∂M or ∂N densely and multiplying by the factor (2·side²·n + 2·side³).
+     *
+     * @param side rows of R (out) or columns of the padded L
+     * @param rows n
+     * @return whether the low-rank form is used
+     */
+    public static boolean lowRankFactorGradient(double side, double rows) {
+        return 8 * side * side * rows < 2 * side * side * rows + 2 * side * side * side;
     }
 
     /**

@@ -565,11 +565,8 @@ public final class FishLeg implements AutoCloseable {
      */
     private double clipFactor(double inner) {
         double denom = fishLr * fishLr * Math.abs(inner);
-        double nu = denom > 0 ? Math.min(1, Math.sqrt(hp.klClip() / denom)) : 1;
-        if (!(nu >= 0)) {
-            nu = 1; // a non-finite inner product fails the finiteness check of step()
-        }
-        return nu;
+        // a NaN inner product gives 1 here (and fails the finiteness check of step())
+        return denom > 0 ? Math.min(1, Math.sqrt(hp.klClip() / denom)) : 1;
     }
 
     /** Records the clip factor of an accepted step. */
