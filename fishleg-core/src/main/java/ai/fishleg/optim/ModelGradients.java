@@ -9,7 +9,6 @@ import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -37,11 +36,6 @@ final class ModelGradients {
         this.manager = manager;
     }
 
-    /** @return every trainable array */
-    List<NDArray> arrays() {
-        return trainable;
-    }
-
     /**
      * @param array a trainable array
      * @param scope owns the returned view
@@ -65,11 +59,7 @@ final class ModelGradients {
      * @return closing it writes the copies back
      */
     Saved save(Scope scope) {
-        List<NDArray> copies = new ArrayList<>(trainable.size());
-        for (NDArray p : trainable) {
-            copies.add(scope.own(of(p, scope).duplicate()));
-        }
-        return new Saved(copies, scope);
+        return new Saved(copies(trainable, scope), scope);
     }
 
     /**
@@ -103,10 +93,10 @@ final class ModelGradients {
 
     /** Gradients saved by {@link #save}; {@link #close()} restores them. */
     final class Saved implements AutoCloseable {
-        private final List<NDArray> copies;
+        private final NDList copies;
         private final Scope scope;
 
-        private Saved(List<NDArray> copies, Scope scope) {
+        private Saved(NDList copies, Scope scope) {
             this.copies = copies;
             this.scope = scope;
         }
