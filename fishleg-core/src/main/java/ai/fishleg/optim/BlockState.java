@@ -3,15 +3,36 @@ package ai.fishleg.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
 import ai.fishleg.layers.CurvatureBlock;
+import ai.fishleg.layers.CurvatureOptions;
 import ai.fishleg.layers.FishLinear;
+import ai.fishleg.layers.LayerRegistry;
+import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.select.LayerSelection;
+import ai.fishleg.select.ManagedLayers;
+import ai.fishleg.select.NamedLayer;
+import ai.fishleg.util.Rng;
+import ai.fishleg.util.Tensors;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * FishLeg's state for one curvature block (the reference's parameter group): the block, which
  * owns λ, and the stored gradient u that Q(λ) is trained to invert along, with its factors when
- * batchSpeedup recorded them. (Momentum and θ0 live in {@link ParameterStep}.)
+ * batchSpeedup recorded them. (Momentum and θ0 live in {@link ParameterStep}.) {@link #createAll}
+ * builds the blocks of the layers FishLeg manages.
  */
 final class BlockState {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BlockState.class);
 
     private final CurvatureBlock block;
     /** The stored gradient u ("grad" in the reference), shaped like the parameters. */
@@ -30,6 +51,79 @@ final class BlockState {
             zero.attach(manager);
             u.add(zero);
         }
+    }
+
+    /**
+     * Selects the layers to manage and creates their blocks (re-initialising linear weights if
+     * asked), then the likelihood's block when it has learnable parameters.
+     *
+     * @param model the model
+     * @param likelihood the likelihood, or null
+     * @param hp the settings (selection, block options, initialisation, scale, verbosity)
+     * @param rng draws normal initial weights
+     * @param manager owns the blocks
+     * @return the blocks, in parameter-group order (the likelihood's last)
+     * @throws IllegalArgumentException if no layer can be managed
+     */
+    static List<BlockState> createAll(Block model, FishLikelihood likelihood, Hyperparameters hp,
+            Rng rng, NDManager manager) {
+        List<BlockState> out = new ArrayList<>();
+        CurvatureOptions options = new CurvatureOptions(hp.full(), hp.batchSpeedup());
+        for (NamedLayer layer : ManagedLayers.select(
+                model, hp.moduleNames(), hp.strictModuleNames(), hp.skipNames())) {
+            CurvatureBlock block = LayerRegistry.factoryFor(layer.layer())
+                    .create(layer.layerName(), layer.layer(), manager, options);
+            LinearBlocks.reinitialize(block, hp.initialization(), rng, manager);
+            BlockState state = new BlockState(block, manager);
+            out.add(state);
+            String msg = "FishLeg manages {} ({}, {} parameters)";
+            if (hp.verbose()) {
+                LOG.info(msg, state.displayName(), block, block.parameterSize());
+            } else {
+                LOG.debug(msg, state.displayName(), block, block.parameterSize());
+            }
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "FishLeg found no layer it can manage in the model (supported types: "
+                            + LayerRegistry.supportedTypes() + "; moduleNames "
+                            + hp.moduleNames() + ", skipNames " + hp.skipNames()
+                            + "; layers in the model: " + layerTypes(model) + ")");
+        }
+        if (likelihood != null && !likelihood.getParameters().isEmpty()) {
+            out.add(new BlockState(likelihood.createCurvatureBlock(manager, hp.scale()), manager));
+        }
+        return out;
+    }
+
+    /**
+     * @param model the model
+     * @param blocks the managed blocks
+     * @return DJL names of the model's trainable parameters that no block manages
+     */
+    static List<String> unmanaged(Block model, List<BlockState> blocks) {
+        Set<NDArray> managed = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (BlockState g : blocks) {
+            managed.addAll(g.block().getParameterArrays());
+        }
+        List<String> out = new ArrayList<>();
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (p.getValue().requiresGradient() && !managed.contains(p.getValue().getArray())) {
+                out.add(p.getKey());
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private static String layerTypes(Block model) {
+        List<String> out = new ArrayList<>();
+        for (NamedLayer n : LayerSelection.namedLayers(model)) {
+            if (!n.layer().getDirectParameters().isEmpty()) {
+                out.add(LayerSelection.displayName(n.layerName()) + ":"
+                        + n.layer().getClass().getSimpleName());
+            }
+        }
+        return out.toString();
     }
 
     /** @return the curvature block */
@@ -56,7 +150,7 @@ final class BlockState {
      */
     void store(NDList gradient, FishLinear.GradientFactors factors, NDManager manager) {
         for (int i = 0; i < u.size(); i++) {
-            ai.fishleg.util.Tensors.assign(u.get(i), gradient.get(i));
+            Tensors.assign(u.get(i), gradient.get(i));
         }
         forgetFactors();
         if (factors != null) {
@@ -71,6 +165,11 @@ final class BlockState {
             uFactors.close();
             uFactors = null;
         }
+    }
+
+    /** @return the layer's name as shown to users */
+    String displayName() {
+        return LayerSelection.displayName(block.getName());
     }
 
     /** @return the name under which the block's state is saved ({@code <root>} for the root) */

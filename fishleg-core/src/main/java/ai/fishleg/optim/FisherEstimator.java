@@ -2,7 +2,9 @@ package ai.fishleg.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.util.Scope;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -29,22 +31,36 @@ interface FisherEstimator {
      */
     record FisherEstimate(List<NDList> product, double vFv, double uFv) {}
 
-    /** What an estimator may do with the model during one auxiliary update. */
-    interface Pass {
-
-        /** @return the scope that owns every temporary of the update */
-        Scope scope();
+    /**
+     * What an estimator may do with the model during one auxiliary update: take the gradient of
+     * the nll on the update's sampled labels, and read (and temporarily move) the managed
+     * parameters.
+     *
+     * @param scope owns every temporary of the update
+     * @param samples the auxiliary batch with its sampled labels
+     * @param model runs the backward pass without disturbing the model's gradients
+     * @param blocks the managed blocks, in order
+     */
+    record Pass(Scope scope, LabeledBatch samples, ModelPasses model, List<BlockState> blocks) {
 
         /**
-         * The gradient of the nll on this update's sampled labels with respect to every managed
+         * The gradient of the nll on the sampled labels with respect to every managed
          * parameter, at the parameters' current values; the model's own gradients are left as
          * they were.
          *
          * @return per block, one array per parameter, owned by the scope
          */
-        List<NDList> sampledGradients();
+        List<NDList> sampledGradients() {
+            return model.sampledGradients(samples, blocks, scope);
+        }
 
         /** @return the live managed parameter arrays, per block */
-        List<List<NDArray>> parameters();
+        List<List<NDArray>> parameters() {
+            List<List<NDArray>> out = new ArrayList<>(blocks.size());
+            for (BlockState g : blocks) {
+                out.add(g.block().getParameterArrays());
+            }
+            return out;
+        }
     }
 }

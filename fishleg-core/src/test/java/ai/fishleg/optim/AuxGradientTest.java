@@ -63,7 +63,7 @@ class AuxGradientTest {
                 }
                 int checked = 0;
                 try (Scope scope = Scope.open(m)) {
-                    FishLeg.AuxEvaluation eval = opt.evaluateAux(scope, true, true);
+                    AuxiliaryUpdate.Evaluation eval = opt.evaluateAux(scope, true, true);
                     for (CurvatureBlock block : opt.getBlocks()) {
                         for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
                             NDArray grad = eval.gradients().get(e.getValue());

@@ -91,7 +91,7 @@ class RecordingLinearTest {
                     }
                     backward(opt, net, nll, b);
                     opt.step();
-                    factored[0] += opt.lastFactoredBlocks;
+                    factored[0] += opt.getLastFactoredBlocks();
                 }
             }
             List<Double> out = new ArrayList<>();
