@@ -311,11 +311,10 @@ public final class StepBenchmark {
                             NllFunction.of(likelihood),
                             BatchSources.randomBatches(
                                     inputs, targets, Math.toIntExact(workload.batchSize()),
-                                    settings.seed()))
-                    .likelihood(likelihood)
-                    .seed(settings.seed());
-            b = workload.fishLeg().apply(b);
-            this.optimizer = b.batchSpeedup(batchSpeedup).full(true).build();
+                                    settings.seed()));
+            b = workload.fishLeg().apply(b); // every setting: the seed and the form come after
+            this.optimizer = b.likelihood(likelihood).seed(settings.seed())
+                    .batchSpeedup(batchSpeedup).full(true).build();
         }
 
         int window() {

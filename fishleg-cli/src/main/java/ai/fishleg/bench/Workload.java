@@ -9,7 +9,7 @@ import ai.fishleg.datasets.MnistFolder;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.optim.Estimator;
 import ai.fishleg.optim.FishLeg;
-import ai.fishleg.tasks.FishLegSettings;
+import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.tasks.ModelInit;
 import ai.fishleg.tasks.Task;
 import java.util.function.Supplier;
@@ -26,8 +26,8 @@ import java.util.function.UnaryOperator;
  * @param likelihood a new likelihood
  * @param inputShape the shape of one batch of inputs (batch first)
  * @param classes 0 for an auto-encoder, else the number of classes
- * @param fishLeg the task's FishLeg settings (applied to a builder that the benchmark then sets
- *     to full Q or to batchSpeedup)
+ * @param fishLeg sets the task's FishLeg settings on a builder (all of them, seed included), which
+ *     the benchmark then gives its seed and sets to full Q or to batchSpeedup
  */
 public record Workload(
         String name,
@@ -73,7 +73,7 @@ public record Workload(
      * @return its workload
      */
     public static Workload of(Task task) {
-        FishLegSettings preset = task.fishLegPreset();
+        Hyperparameters preset = task.fishLegPreset();
         return new Workload(
                 task.name(),
                 task::newModel,
@@ -82,7 +82,7 @@ public record Workload(
                 task::newLikelihood,
                 task.inputShape(task.batchSize()),
                 task.isClassifier() ? MnistFolder.CLASSES : 0,
-                b -> preset.configure(b, null, null).warmup(0)
+                b -> b.settings(preset).warmup(0)
                         .fishLr(Math.min(preset.fishLr(), SAFE_FISH_LR))
                         .estimator(TIMED_ESTIMATOR));
     }

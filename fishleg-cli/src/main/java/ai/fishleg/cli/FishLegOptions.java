@@ -1,8 +1,8 @@
 package ai.fishleg.cli;
 
 import ai.fishleg.optim.Estimator;
+import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.optim.USampling;
-import ai.fishleg.tasks.FishLegSettings;
 import picocli.CommandLine.Option;
 
 /** FishLeg's settings on the command line; each one left out keeps the task's preset. */
@@ -57,21 +57,29 @@ final class FishLegOptions {
     /**
      * @param preset the task's FishLeg preset
      * @return the preset with the options given on the command line
+     * @throws IllegalArgumentException naming an option whose value is out of range
      */
-    FishLegSettings apply(FishLegSettings preset) {
-        return new FishLegSettings(
-                fishLr != null ? fishLr : preset.fishLr(),
-                damping != null ? damping : preset.damping(),
-                auxLr != null ? auxLr : preset.auxLr(),
-                updateAuxEvery != null ? updateAuxEvery : preset.updateAuxEvery(),
-                scale != null ? scale : preset.scale(),
-                beta != null ? beta : preset.beta(),
-                weightDecay != null ? weightDecay : preset.weightDecay(),
-                normalization != null ? normalization : preset.normalization(),
-                warmup != null ? warmup : preset.warmup(),
-                estimator != null ? estimator : preset.estimator(),
-                preconditionAux != null ? preconditionAux : preset.preconditionAux(),
-                uSampling != null ? uSampling : preset.uSampling(),
-                klClip != null ? klClip : preset.klClip());
+    Hyperparameters apply(Hyperparameters preset) {
+        Hyperparameters.Builder b = preset.toBuilder();
+        set(fishLr, b::fishLr);
+        set(damping, b::damping);
+        set(auxLr, b::auxLr);
+        set(updateAuxEvery, b::updateAuxEvery);
+        set(scale, b::scale);
+        set(beta, b::beta);
+        set(weightDecay, b::weightDecay);
+        set(normalization, b::normalization);
+        set(warmup, b::warmup);
+        set(estimator, b::estimator);
+        set(preconditionAux, b::preconditionAux);
+        set(uSampling, b::uSampling);
+        set(klClip, b::klClip);
+        return b.build();
+    }
+
+    private static <T> void set(T value, java.util.function.Consumer<T> setter) {
+        if (value != null) {
+            setter.accept(value);
+        }
     }
 }

@@ -7,9 +7,7 @@ import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.optim.FishLeg;
 import ai.fishleg.optim.Hyperparameters;
-import ai.fishleg.tasks.FishLegSettings;
 import java.io.IOException;
-import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -27,13 +25,16 @@ final class FishLegRule implements StepRule {
      * @param settings the settings
      * @param seed seed of the optimizer's generator
      */
-    FishLegRule(Block model, FishLikelihood likelihood, BatchSource auxData, FishLegSettings settings,
+    FishLegRule(Block model, FishLikelihood likelihood, BatchSource auxData, Hyperparameters settings,
             long seed) {
         NllFunction nll = NllFunction.of(likelihood);
-        FishLeg.Builder builder = FishLeg.builder(model, DrawFunction.of(likelihood), nll, auxData)
+        this.optimizer = FishLeg.builder(model, DrawFunction.of(likelihood), nll, auxData)
+                .settings(settings)
+                .seed(seed)
                 .likelihood(likelihood)
-                .seed(seed);
-        this.optimizer = settings.configure(builder, auxData, nll).build();
+                .warmupData(auxData) // the warm-up (settings.warmup() > 0) uses training batches
+                .warmupLoss(nll)
+                .build();
     }
 
     @Override
@@ -49,16 +50,9 @@ final class FishLegRule implements StepRule {
     /** Every field of the optimizer's {@link Hyperparameters}, by its library name. */
     @Override
     public Map<String, Object> hyperparameters() {
-        Hyperparameters hp = optimizer.getHyperparameters();
         Map<String, Object> out = new LinkedHashMap<>();
-        for (RecordComponent c : Hyperparameters.class.getRecordComponents()) {
-            try {
-                Object v = c.getAccessor().invoke(hp);
-                out.put(c.getName(), v instanceof Enum<?> e ? e.name().toLowerCase(java.util.Locale.ROOT) : v);
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException("cannot read FishLeg setting " + c.getName(), e);
-            }
-        }
+        optimizer.getHyperparameters().asMap().forEach((name, v) -> out.put(name,
+                v instanceof Enum<?> e ? e.name().toLowerCase(java.util.Locale.ROOT) : v));
         return out;
     }
 

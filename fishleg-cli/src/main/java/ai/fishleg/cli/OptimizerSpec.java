@@ -3,8 +3,8 @@ package ai.fishleg.cli;
 import ai.djl.nn.Block;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.tasks.BaselineSettings;
-import ai.fishleg.tasks.FishLegSettings;
 
 /**
  * An optimizer with the settings it will run with.
@@ -13,7 +13,7 @@ import ai.fishleg.tasks.FishLegSettings;
  * @param fishLeg FishLeg settings (used when kind is FISHLEG)
  * @param baseline Adam/SGD settings (used otherwise)
  */
-record OptimizerSpec(OptimizerKind kind, FishLegSettings fishLeg, BaselineSettings baseline) {
+record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline) {
 
     /**
      * @param model the initialised network

@@ -13,6 +13,7 @@ import ai.fishleg.datasets.MnistFolder;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.SoftMaxLikelihood;
+import ai.fishleg.optim.Hyperparameters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Supplier;
@@ -70,13 +71,13 @@ public final class Task {
     private final int batchSize;
     private final int epochs;
     private final ModelInit.Scheme init;
-    private final FishLegSettings fishLeg;
+    private final Hyperparameters fishLeg;
     private final BaselineSettings adam;
     private final BaselineSettings sgd;
 
     Task(String name, String summary, Kind kind, Source source, boolean imageInput,
             Supplier<Block> model, int batchSize, int epochs, ModelInit.Scheme init,
-            FishLegSettings fishLeg, BaselineSettings adam, BaselineSettings sgd) {
+            Hyperparameters fishLeg, BaselineSettings adam, BaselineSettings sgd) {
         this.name = name;
         this.summary = summary;
         this.kind = kind;
@@ -149,8 +150,8 @@ public final class Task {
         return init;
     }
 
-    /** @return the FishLeg preset */
-    public FishLegSettings fishLegPreset() {
+    /** @return the FishLeg preset (the library's defaults where the task sets nothing) */
+    public Hyperparameters fishLegPreset() {
         return fishLeg;
     }
 

@@ -2,7 +2,7 @@ package ai.fishleg.tasks;
 
 import ai.fishleg.datasets.MnistFolder;
 import ai.fishleg.optim.Estimator;
-import ai.fishleg.optim.USampling;
+import ai.fishleg.optim.Hyperparameters;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -26,7 +26,8 @@ public final class Tasks {
                     Task.Kind.AUTOENCODER, Task.Source.CURVES, false,
                     () -> Models.autoencoder(PIXELS, 400, 200, 100, 50, 25, 6),
                     100, 10, ModelInit.Scheme.HE,
-                    antithetic(0.02, 0.3, 1.0, 2e-3, 10, 0.3),
+                    antithetic().fishLr(0.02).damping(0.3).scale(1.0).auxLr(2e-3)
+                            .updateAuxEvery(10).klClip(0.3).build(),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.01, 0.9, 0)),
             paperAutoencoder("fmnist-autoencoder", "", Task.Source.FASHION_MNIST),
@@ -37,7 +38,8 @@ public final class Tasks {
                     Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, false,
                     () -> Models.mlp(MnistFolder.CLASSES, 512, 256),
                     100, 5, ModelInit.Scheme.PYTORCH,
-                    antithetic(0.1, 0.1, 10.0, 1e-3, 2, 0.01),
+                    antithetic().fishLr(0.1).damping(0.1).scale(10.0).auxLr(1e-3)
+                            .updateAuxEvery(2).klClip(0.01).build(),
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)),
             new Task(
@@ -47,8 +49,9 @@ public final class Tasks {
                     () -> Models.cnn(MnistFolder.CLASSES),
                     100, 5, ModelInit.Scheme.PYTORCH,
                     // the reference's CNN settings (main branch, SPEC 16.5 and 16.6) with klClip
-                    new FishLegSettings(0.02, 0.1, 1e-4, 3, 10.0, 0.9, 1e-5, false, 0,
-                            Estimator.ANTITHETIC, true, USampling.GRADIENT, 0.01),
+                    Hyperparameters.builder().fishLr(0.02).damping(0.1).auxLr(1e-4)
+                            .updateAuxEvery(3).scale(10.0).estimator(Estimator.ANTITHETIC)
+                            .preconditionAux(true).klClip(0.01).build(),
                     new BaselineSettings(5e-4, 0, 0),
                     new BaselineSettings(0.05, 0.9, 0)));
 
@@ -60,20 +63,20 @@ public final class Tasks {
                 Task.Kind.AUTOENCODER, source, false,
                 () -> Models.autoencoder(PIXELS, 1000, 500, 250, 30),
                 100, 10, ModelInit.Scheme.PYTORCH,
-                antithetic(0.05, 0.3, 1.0, 2e-3, 10, 0.1),
+                antithetic().fishLr(0.05).damping(0.3).scale(1.0).auxLr(2e-3)
+                        .updateAuxEvery(10).klClip(0.1).build(),
                 new BaselineSettings(1e-3, 0, 0),
                 new BaselineSettings(0.01, 0.9, 0));
     }
 
     /**
-     * The seed version's update (SPEC 16.3: normalised auxiliary loss, momentum 0.9, weight decay
-     * 1e-5, Q0 = scale·I) with the antithetic estimator, which is unbiased for F (SPEC 14, 16.4),
-     * a faster auxiliary Adam and the trust region klClip, which keeps the larger steps finite.
+     * The seed version's update (SPEC 16.3: normalised auxiliary loss, and the library's momentum
+     * 0.9, weight decay 1e-5 and Q0 = scale·I) with the antithetic estimator, which is unbiased for
+     * F (SPEC 14, 16.4); each preset adds its step sizes, damping, scale and the trust region
+     * klClip, which keeps the larger steps finite.
      */
-    private static FishLegSettings antithetic(double fishLr, double damping, double scale, double auxLr,
-            int updateAuxEvery, double klClip) {
-        return new FishLegSettings(fishLr, damping, auxLr, updateAuxEvery, scale, 0.9, 1e-5, true, 0,
-                Estimator.ANTITHETIC, false, USampling.GRADIENT, klClip);
+    private static Hyperparameters.Builder antithetic() {
+        return Hyperparameters.builder().normalization(true).estimator(Estimator.ANTITHETIC);
     }
 
     private Tasks() {}

@@ -89,7 +89,7 @@ public final class FishLeg implements AutoCloseable {
 
     private FishLeg(Builder b) {
         this.model = b.model;
-        this.hp = b.hyperparameters();
+        this.hp = b.toHyperparameters();
         if (hp.warmup() > 0 && (b.warmupData == null || b.warmupLoss == null)) {
             throw new IllegalArgumentException(
                     "warmup = " + hp.warmup() + " > 0 needs warmupData and warmupLoss (the"
@@ -533,47 +533,20 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /**
-     * Builds a {@link FishLeg}: the reference constructor's keyword arguments, in camelCase, with
-     * the seed's defaults.
+     * Builds a {@link FishLeg}: the four required arguments, the settings (named setters with the
+     * seed's defaults, {@link HyperparameterSetters}), and what is not a setting: the likelihood,
+     * the warm-up's data and loss, the device.
      */
-    public static final class Builder {
+    public static final class Builder extends HyperparameterSetters<Builder> {
         private final Block model;
         private final DrawFunction draw;
         private final NllFunction nll;
         private final BatchSource auxData;
         private FishLikelihood likelihood;
-        private double fishLr = Hyperparameters.DEFAULTS.fishLr();
-        private double damping = Hyperparameters.DEFAULTS.damping();
-        private double weightDecay = Hyperparameters.DEFAULTS.weightDecay();
-        private double beta = Hyperparameters.DEFAULTS.beta();
-        private int updateAuxEvery = Hyperparameters.DEFAULTS.updateAuxEvery();
-        private double auxLr = Hyperparameters.DEFAULTS.auxLr();
-        private double auxBeta1 = Hyperparameters.DEFAULTS.auxBeta1();
-        private double auxBeta2 = Hyperparameters.DEFAULTS.auxBeta2();
-        private double auxEps = Hyperparameters.DEFAULTS.auxEps();
-        private long numSteps;
-        private boolean batchSpeedup;
-        private boolean full = true;
-        private boolean normalization;
-        private boolean fineTune;
-        private List<String> moduleNames = List.of();
-        private List<String> skipNames = List.of();
-        private boolean strictModuleNames;
-        private Initialization initialization = Initialization.UNIFORM;
-        private double scale = 1.0;
-        private int warmup;
         private BatchSource warmupData;
         private NllFunction warmupLoss;
         private Device device;
         private Object config;
-        private long seed;
-        private boolean verbose;
-        private double klClip;
-        private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
-        private Estimator estimator = Hyperparameters.DEFAULTS.estimator();
-        private double antitheticEps = Hyperparameters.DEFAULTS.antitheticEps();
-        private boolean preconditionAux = Hyperparameters.DEFAULTS.preconditionAux();
-        private USampling uSampling = Hyperparameters.DEFAULTS.uSampling();
 
         private Builder(Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
             this.model = Objects.requireNonNull(model, "model");
@@ -582,206 +555,22 @@ public final class FishLeg implements AutoCloseable {
             this.auxData = Objects.requireNonNull(auxData, "auxData");
         }
 
-        /**
-         * @param likelihood a likelihood; only used when it has learnable parameters, which then
-         *     get their own curvature block
-         * @return this
-         */
-        public Builder likelihood(FishLikelihood likelihood) {
-            this.likelihood = likelihood;
-            return this;
-        }
-
-        /** @param v learning rate η of the parameters (default 0.05) @return this */
-        public Builder fishLr(double v) {
-            this.fishLr = v;
-            return this;
-        }
-
-        /** @param v damping γ of the Fisher (default 0.5) @return this */
-        public Builder damping(double v) {
-            this.damping = v;
-            return this;
-        }
-
-        /** @param v weight decay (default 1e-5; see {@link FishLeg#step()}) @return this */
-        public Builder weightDecay(double v) {
-            this.weightDecay = v;
-            return this;
-        }
-
-        /** @param v momentum coefficient of the natural gradient (default 0.9) @return this */
-        public Builder beta(double v) {
-            this.beta = v;
+        @Override
+        Builder self() {
             return this;
         }
 
         /**
-         * @param v k > 0: an auxiliary update every k steps (at steps 0, k, 2k, ...); k < 0: |k|
-         *     auxiliary updates every step; 0: never, Q stays at its warm-up value (default 10)
+         * @param v a likelihood; only used when it has learnable parameters, which then get their
+         *     own curvature block
          * @return this
          */
-        public Builder updateAuxEvery(int v) {
-            this.updateAuxEvery = v;
+        public Builder likelihood(FishLikelihood v) {
+            this.likelihood = v;
             return this;
         }
 
-        /** @param v learning rate of the auxiliary Adam (default 1e-4) @return this */
-        public Builder auxLr(double v) {
-            this.auxLr = v;
-            return this;
-        }
-
-        /**
-         * @param beta1 first-moment decay of the auxiliary Adam (default 0.9)
-         * @param beta2 second-moment decay (default 0.999)
-         * @return this
-         */
-        public Builder auxBetas(double beta1, double beta2) {
-            this.auxBeta1 = beta1;
-            this.auxBeta2 = beta2;
-            return this;
-        }
-
-        /** @param v epsilon of the auxiliary Adam (default 1e-8) @return this */
-        public Builder auxEps(double v) {
-            this.auxEps = v;
-            return this;
-        }
-
-        /**
-         * @param v if positive, the auxiliary learning rate decays linearly from auxLr to 0 over
-         *     this many auxiliary updates (default: no decay)
-         * @return this
-         */
-        public Builder numSteps(long v) {
-            this.numSteps = v;
-            return this;
-        }
-
-        /**
-         * @param v use the Qg form of linear layers (SPEC 9): Q = RᵀR ⊗ LLᵀ without the
-         *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
-         *     diagonal); other layers keep their usual form (default false). For layers built
-         *     as {@link RecordingLinear} Q is applied to the recorded inputs and output gradients
-         *     ({@link FishLinear#qg}, the reference's product from saved activations), and the
-         *     auxiliary update differentiates that product, whenever that is cheaper than the
-         *     product with the formed gradient; otherwise Q is applied to the gradient (same
-         *     numbers, more arithmetic).
-         * @return this
-         */
-        public Builder batchSpeedup(boolean v) {
-            this.batchSpeedup = v;
-            return this;
-        }
-
-        /**
-         * @param v learn the diagonal rescaling A of Kronecker blocks (default true); false keeps
-         *     A at its warm-up value
-         * @return this
-         */
-        public Builder full(boolean v) {
-            this.full = v;
-            return this;
-        }
-
-        /**
-         * @param v divide the auxiliary loss by ‖u‖², so curvature is learned even when
-         *     gradients are small (default false)
-         * @return this
-         */
-        public Builder normalization(boolean v) {
-            this.normalization = v;
-            return this;
-        }
-
-        /**
-         * @param v weight decay pulls the parameters towards their values at construction θ0,
-         *     scaled by η (default false). Q keeps learning unless {@code updateAuxEvery(0)}.
-         * @return this
-         */
-        public Builder fineTune(boolean v) {
-            this.fineTune = v;
-            return this;
-        }
-
-        /**
-         * @param names layers to manage: dotted names, or {@code re:} regexes matched against a
-         *     prefix of the name; a selected container stands for the layers inside it; empty (or
-         *     a first entry {@code "re:*"}) manages every supported layer (default)
-         * @return this
-         */
-        public Builder moduleNames(List<String> names) {
-            this.moduleNames = List.copyOf(names);
-            return this;
-        }
-
-        /** @param names see {@link #moduleNames(List)} @return this */
-        public Builder moduleNames(String... names) {
-            return moduleNames(List.of(names));
-        }
-
-        /**
-         * @param names layers whose dotted name contains one of these substrings are not managed
-         * @return this
-         */
-        public Builder skipNames(List<String> names) {
-            this.skipNames = List.copyOf(names);
-            return this;
-        }
-
-        /** @param names see {@link #skipNames(List)} @return this */
-        public Builder skipNames(String... names) {
-            return skipNames(List.of(names));
-        }
-
-        /**
-         * @param v if true, every moduleNames entry must select a layer, else construction fails
-         *     naming the entry (the reference's {@code params_strict}; default false)
-         * @return this
-         */
-        public Builder strictModuleNames(boolean v) {
-            this.strictModuleNames = v;
-            return this;
-        }
-
-        /**
-         * @param v re-initialisation of the weights of managed linear layers (default UNIFORM:
-         *     keep DJL's or the user's values; NORMAL: N(0, 1/in), biases kept; ZERO: weights
-         *     and biases 0). Other layer types are never re-initialised.
-         * @return this
-         */
-        public Builder initialization(Initialization v) {
-            this.initialization = v;
-            return this;
-        }
-
-        /** @param v {@code "uniform"}, {@code "normal"} or {@code "zero"} @return this */
-        public Builder initialization(String v) {
-            return initialization(Initialization.parse(v));
-        }
-
-        /**
-         * @param v initial scale s of Q: Q0 = s·I with warmup 0 (1/damping is the reference's
-         *     suggestion there), diag(Q0) = s²/(g² + γ) with warmup > 0 (suggested 1) (default 1)
-         * @return this
-         */
-        public Builder scale(double v) {
-            this.scale = v;
-            return this;
-        }
-
-        /**
-         * @param v number of examples whose squared gradients set the diagonal of Q0; 0 uses Q0 =
-         *     s·I (default 0). Needs {@link #warmupData} and {@link #warmupLoss}.
-         * @return this
-         */
-        public Builder warmup(int v) {
-            this.warmup = v;
-            return this;
-        }
-
-        /** @param v batches for the warm-up @return this */
+        /** @param v batches for the warm-up ({@link #warmup(int)} > 0) @return this */
         public Builder warmupData(BatchSource v) {
             this.warmupData = v;
             return this;
@@ -793,10 +582,7 @@ public final class FishLeg implements AutoCloseable {
             return this;
         }
 
-        /**
-         * @param v device of the optimizer's state (default: that of the model's parameters)
-         * @return this
-         */
+        /** @param v device of the optimizer's state (default: the parameters') @return this */
         public Builder device(Device v) {
             this.device = v;
             return this;
@@ -805,115 +591,13 @@ public final class FishLeg implements AutoCloseable {
         /**
          * Exists for parity with the reference signature only: there {@code config} builds the
          * replacement of a HuggingFace BERT attention block, which FishLeg4J does not provide.
-         * Leave it unset; a non-null value is rejected at {@link #build()}.
          *
-         * @param v must be null
+         * @param v must be null (a non-null value is rejected at {@link #build()})
          * @return this
          */
         public Builder config(Object v) {
             this.config = v;
             return this;
-        }
-
-        /**
-         * @param v seed of the optimizer's own random generator (used by the normal
-         *     initialisation; default 0)
-         * @return this
-         */
-        public Builder seed(long v) {
-            this.seed = v;
-            return this;
-        }
-
-        /** @param v log each managed layer at INFO level (default false) @return this */
-        public Builder verbose(boolean v) {
-            this.verbose = v;
-            return this;
-        }
-
-        /**
-         * A trust region on every step (not in the reference): with Δ the momentum about to be
-         * applied and g the training gradient, the step is scaled by ν = min(1, √(κ / (η²
-         * |⟨Δ, g⟩|))) over all managed layers together (the K-FAC rule), so that the predicted
-         * change of the loss stays bounded. 0 (default) turns it off.
-         *
-         * @param v κ, >= 0
-         * @return this
-         */
-        public Builder klClip(double v) {
-            this.klClip = v;
-            return this;
-        }
-
-        /**
-         * @param v what a step does on a non-finite gradient, natural gradient or new parameter:
-         *     THROW (default) or SKIP; either way nothing non-finite is written
-         * @return this
-         */
-        public Builder nonFinitePolicy(NonFinitePolicy v) {
-            this.nonFinitePolicy = v;
-            return this;
-        }
-
-        /**
-         * @param v how auxiliary updates estimate the Fisher-vector product: {@link
-         *     Estimator#RANK1} (the seed, default) or {@link Estimator#ANTITHETIC} (unbiased, two
-         *     extra forward/backward passes)
-         * @return this
-         */
-        public Builder estimator(Estimator v) {
-            this.estimator = v;
-            return this;
-        }
-
-        /** @param v {@code "rank1"} or {@code "antithetic"} @return this */
-        public Builder estimator(String v) {
-            return estimator(Estimator.parse(v));
-        }
-
-        /**
-         * @param v length ε of the parameter perturbation of the {@link Estimator#ANTITHETIC}
-         *     estimator, > 0 (default 1e-4; in float32 much smaller values lose precision)
-         * @return this
-         */
-        public Builder antitheticEps(double v) {
-            this.antitheticEps = v;
-            return this;
-        }
-
-        /**
-         * @param v precondition the auxiliary gradient: pull back Q(λ)D (rescaled by ‖u‖/‖V‖)
-         *     instead of D = (F̂ + γI)V − u, a natural-gradient-like step for λ (the {@code main}
-         *     reference's {@code precondition_aux}; default false)
-         * @return this
-         */
-        public Builder preconditionAux(boolean v) {
-            this.preconditionAux = v;
-            return this;
-        }
-
-        /**
-         * @param v the direction u that Q is trained along: {@link USampling#GRADIENT} (the stored
-         *     gradient, default) or {@link USampling#GAUSSIAN} (fresh N(0, I) per update, learns
-         *     Q in every direction)
-         * @return this
-         */
-        public Builder uSampling(USampling v) {
-            this.uSampling = v;
-            return this;
-        }
-
-        /** @param v {@code "gradient"} or {@code "gaussian"} @return this */
-        public Builder uSampling(String v) {
-            return uSampling(USampling.parse(v));
-        }
-
-        Hyperparameters hyperparameters() {
-            return new Hyperparameters(
-                    fishLr, damping, weightDecay, beta, updateAuxEvery, auxLr, auxBeta1, auxBeta2,
-                    auxEps, numSteps, batchSpeedup, full, normalization, fineTune, moduleNames,
-                    skipNames, strictModuleNames, initialization, scale, warmup, seed, verbose,
-                    klClip, nonFinitePolicy, estimator, antitheticEps, preconditionAux, uSampling);
         }
 
         /**

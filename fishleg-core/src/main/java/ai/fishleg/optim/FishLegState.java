@@ -157,7 +157,7 @@ final class FishLegState implements CheckpointState {
         Map<String, String> rng = new LinkedHashMap<>();
         rngStates().forEach((k, v) -> rng.put(k, Long.toString(v)));
         Map<String, String> out = new LinkedHashMap<>();
-        out.put("hyperparameters", GSON.toJson(hp));
+        out.put("hyperparameters", GSON.toJson(hp.asMap()));
         out.put("counters", GSON.toJson(counters()));
         out.put("rng", GSON.toJson(rng));
         out.put("adamSteps", GSON.toJson(adamSteps()));
@@ -178,13 +178,13 @@ final class FishLegState implements CheckpointState {
                         + "' is not a number: '" + e.getValue() + "'", ex);
             }
         }
-        Hyperparameters saved = savedSettings(metadata.get("hyperparameters"));
+        String saved = metadata.get("hyperparameters");
         return () -> restore(c, rngStates, steps, saved);
     }
 
     /** Sets the scalar state after the tensors were restored. */
     private void restore(Counters c, Map<String, Long> rngStates, Map<String, Long> steps,
-            Hyperparameters saved) {
+            String saved) {
         for (BlockState g : blocks) {
             g.forgetFactors(); // u was replaced
         }
@@ -211,9 +211,10 @@ final class FishLegState implements CheckpointState {
             }
             g.block().auxChanged();
         }
-        if (saved != null && !saved.equals(hp)) {
+        String now = GSON.toJson(hp.asMap());
+        if (saved != null && !saved.equals(now)) {
             LOG.info("resuming with different settings than the checkpoint's: now {}, saved {}",
-                    hp, saved);
+                    now, saved);
         }
     }
 
@@ -231,15 +232,6 @@ final class FishLegState implements CheckpointState {
         } catch (JsonParseException e) {
             throw new IllegalArgumentException(
                     "its metadata entry '" + key + "' is malformed: " + e.getMessage(), e);
-        }
-    }
-
-    /** The saved settings, only to log differences; null if absent or not readable. */
-    private static Hyperparameters savedSettings(String json) {
-        try {
-            return json == null ? null : GSON.fromJson(json, Hyperparameters.class);
-        } catch (JsonParseException | IllegalArgumentException e) {
-            return null;
         }
     }
 }

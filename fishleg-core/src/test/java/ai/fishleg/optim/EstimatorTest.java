@@ -227,13 +227,7 @@ class EstimatorTest {
         assertThat(d.estimator()).isEqualTo(Estimator.RANK1);
         assertThat(d.uSampling()).isEqualTo(USampling.GRADIENT);
         assertThat(d.preconditionAux()).isFalse();
-        assertThatThrownBy(() -> new Hyperparameters(d.fishLr(), d.damping(), d.weightDecay(),
-                d.beta(), d.updateAuxEvery(), d.auxLr(), d.auxBeta1(), d.auxBeta2(), d.auxEps(),
-                d.numSteps(), d.batchSpeedup(), d.full(), d.normalization(), d.fineTune(),
-                d.moduleNames(), d.skipNames(), d.strictModuleNames(), d.initialization(),
-                d.scale(), d.warmup(), d.seed(), d.verbose(), d.klClip(), d.nonFinitePolicy(),
-                d.estimator(), 0.0,
-                d.preconditionAux(), d.uSampling()))
+        assertThatThrownBy(() -> Hyperparameters.builder().antitheticEps(0.0).build())
                 .hasMessageContaining("antitheticEps").hasMessageContaining("0.0");
     }
 
