@@ -159,6 +159,21 @@ final class BlockState {
         }
     }
 
+    /**
+     * u ← the gradient of every block, with its factors where known.
+     *
+     * @param blocks the blocks
+     * @param gradients one list per block
+     * @param factors one entry per block, null where there are none
+     * @param manager the optimizer's manager (takes the factors)
+     */
+    static void storeAll(List<BlockState> blocks, NDList[] gradients,
+            FishLinear.GradientFactors[] factors, NDManager manager) {
+        for (int gi = 0; gi < blocks.size(); gi++) {
+            blocks.get(gi).store(gradients[gi], factors[gi], manager);
+        }
+    }
+
     /** Drops the factors of u (u was or will be written some other way). */
     void forgetFactors() {
         if (uFactors != null) {

@@ -27,13 +27,16 @@ final class LinearBlocks implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LinearBlocks.class);
 
     private final List<BlockState> blocks;
+    private final RunStatistics stats;
 
     /**
      * @param blocks the managed blocks
      * @param batchSpeedup start recording in every {@link RecordingLinear} layer
+     * @param stats counts the blocks whose natural gradient came from factors
      */
-    LinearBlocks(List<BlockState> blocks, boolean batchSpeedup) {
+    LinearBlocks(List<BlockState> blocks, boolean batchSpeedup, RunStatistics stats) {
         this.blocks = blocks;
+        this.stats = stats;
         if (batchSpeedup) {
             for (FishLinear fl : recordingBlocks(false)) {
                 fl.setRecording(true);
@@ -144,21 +147,39 @@ final class LinearBlocks implements AutoCloseable {
     }
 
     /**
-     * Q(λ)v, from the factors of v when there are any (then v is their product).
+     * The natural gradient n = Q(λ)v of every block: v = u after an auxiliary update (or the
+     * product V = Q(λ)u that update kept, when λ did not move), else the current gradient; from
+     * v's recorded factors where there are any (then v is their product).
      *
-     * @param block the block
-     * @param v the vector
-     * @param factors v's factors, or null
-     * @param scope owns the temporaries
-     * @return Q(λ)v
+     * @param grads the current gradients, or null after an auxiliary update
+     * @param factors the current gradients' factors (entries null where none)
+     * @param reusable V per block kept by the auxiliary update, or null
+     * @param scope owns the results
+     * @return n per block
      */
-    static NDList naturalGradient(
-            CurvatureBlock block, NDList v, FishLinear.GradientFactors factors, Scope scope) {
-        if (factors == null) {
-            return block.qv(v);
+    NDList[] naturalGradients(NDList[] grads, FishLinear.GradientFactors[] factors,
+            List<NDList> reusable, Scope scope) {
+        NDList[] naturals = new NDList[blocks.size()];
+        int factored = 0;
+        for (int gi = 0; gi < blocks.size(); gi++) {
+            BlockState g = blocks.get(gi);
+            scope.use(g.u());
+            if (reusable != null) {
+                naturals[gi] = reusable.get(gi);
+                continue;
+            }
+            FishLinear.GradientFactors f = grads == null ? g.uFactors() : factors[gi];
+            NDList v = grads == null ? g.u() : grads[gi];
+            if (f == null) {
+                naturals[gi] = g.block().qv(v);
+            } else {
+                f.use(scope);
+                naturals[gi] = ((FishLinear) g.block()).qg(f);
+                factored++;
+            }
         }
-        factors.use(scope);
-        return ((FishLinear) block).qg(factors);
+        stats.setLastFactoredBlocks(factored);
+        return naturals;
     }
 
     /**

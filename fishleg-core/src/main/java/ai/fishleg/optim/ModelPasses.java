@@ -8,6 +8,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.fishleg.data.LabeledBatch;
+import ai.fishleg.layers.CurvatureBlock;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
@@ -123,10 +124,10 @@ final class ModelPasses {
      * keeps a value written into it.
      *
      * @param grads the current gradients
-     * @param probe a managed parameter
+     * @param block a managed block, whose first parameter is probed
      * @param scope owns the temporaries
      */
-    static void requireGradients(NDList[] grads, NDArray probe, Scope scope) {
+    static void requireGradients(NDList[] grads, CurvatureBlock block, Scope scope) {
         for (NDList list : grads) {
             for (NDArray g : list) {
                 if (Tensors.squaredNorm(g) != 0) {
@@ -134,6 +135,7 @@ final class ModelPasses {
                 }
             }
         }
+        NDArray probe = block.getParameterArrays().get(0);
         NDArray first = scope.own(probe.getGradient());
         first.set(new NDIndex("..."), 1);
         NDArray again = scope.own(probe.getGradient());

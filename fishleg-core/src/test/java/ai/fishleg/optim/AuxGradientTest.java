@@ -63,7 +63,7 @@ class AuxGradientTest {
                 }
                 int checked = 0;
                 try (Scope scope = Scope.open(m)) {
-                    AuxiliaryUpdate.Evaluation eval = opt.evaluateAux(scope, true, true);
+                    AuxiliaryUpdate.Evaluation eval = opt.parts().aux.evaluate(scope, true, true, false);
                     for (CurvatureBlock block : opt.getBlocks()) {
                         for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
                             NDArray grad = eval.gradients().get(e.getValue());
@@ -102,7 +102,7 @@ class AuxGradientTest {
 
     private static double auxLoss(FishLeg opt) {
         try (Scope scope = Scope.open(opt.getManager())) {
-            return opt.evaluateAux(scope, true, false).info().auxLoss();
+            return opt.parts().aux.evaluate(scope, true, false, false).info().auxLoss();
         }
     }
 

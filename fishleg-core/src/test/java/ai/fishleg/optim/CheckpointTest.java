@@ -97,8 +97,8 @@ class CheckpointTest {
     }
 
     static void assertSameState(FishLeg a, FishLeg b) {
-        FishLegState sa = a.checkpointState();
-        FishLegState sb = b.checkpointState();
+        FishLegState sa = a.parts().state;
+        FishLegState sb = b.parts().state;
         List<CheckpointState.Entry> ea = sa.tensors();
         List<CheckpointState.Entry> eb = sb.tensors();
         assertThat(eb.stream().map(CheckpointState.Entry::name).toList())
@@ -118,14 +118,14 @@ class CheckpointTest {
         try (Run a = new Run(); Run b = new Run()) {
             a.steps(7);
             a.opt.save(file, Map.of("note", "hello"));
-            assertThat(a.opt.checkpointState().rngStates())
+            assertThat(a.opt.parts().state.rngStates())
                     .containsKeys("optimizer", "auxData", "draw");
-            assertThat(b.opt.checkpointState().counters())
-                    .isNotEqualTo(a.opt.checkpointState().counters());
+            assertThat(b.opt.parts().state.counters())
+                    .isNotEqualTo(a.opt.parts().state.counters());
             Map<String, String> md = b.opt.load(file);
             assertThat(md).containsEntry("note", "hello");
             assertSameState(a.opt, b.opt);
-            assertThat(a.opt.checkpointState().adamSteps().values())
+            assertThat(a.opt.parts().state.adamSteps().values())
                     .allMatch(s -> s == 3); // steps 0, 3, 6
         }
     }
@@ -171,7 +171,7 @@ class CheckpointTest {
             a.steps(4);
             a.opt.save(file);
             byte[] good = Files.readAllBytes(file);
-            List<double[]> before = b.opt.checkpointState().tensors().stream()
+            List<double[]> before = b.opt.parts().state.tensors().stream()
                     .map(e -> Dense.values(e.array())).toList();
 
             byte[] corrupt = good.clone();
@@ -198,7 +198,7 @@ class CheckpointTest {
             assertThatThrownBy(() -> b.opt.load(dir.resolve("missing.ckpt")))
                     .hasMessageContaining("does not exist");
 
-            List<double[]> after = b.opt.checkpointState().tensors().stream()
+            List<double[]> after = b.opt.parts().state.tensors().stream()
                     .map(e -> Dense.values(e.array())).toList();
             for (int i = 0; i < before.size(); i++) {
                 assertThat(after.get(i)).containsExactly(before.get(i));

@@ -91,7 +91,7 @@ class RecordingLinearTest {
                     }
                     backward(opt, net, nll, b);
                     opt.step();
-                    factored[0] += opt.getLastFactoredBlocks();
+                    factored[0] += opt.parts().stats.lastFactoredBlocks();
                 }
             }
             List<Double> out = new ArrayList<>();
