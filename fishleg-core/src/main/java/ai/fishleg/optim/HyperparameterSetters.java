@@ -219,7 +219,8 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
 
     /**
      * @param v number of examples whose squared gradients set the diagonal of Q0; 0 uses Q0 =
-     *     s·I (default 0). Needs {@link FishLeg.Builder#warmupData} and {@link FishLeg.Builder#warmupLoss}.
+     *     s·I (default 0). Needs {@link FishLegInputs#warmupData} and {@link
+     *     FishLegInputs#warmupLoss}.
      * @return this
      */
     public B warmup(int v) {
