@@ -34,10 +34,11 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code batchSpeedup} (SPEC 9): the reference's activation form Qg = (RᵀR Goutᵀ)(Â LLᵀ), computed
- * from a linear layer's inputs and output gradients captured during the user's forward/backward,
- * equals Q applied to the stored gradient, which is what the optimizer uses; the warm-up fixes of
- * SPEC 4 (Q0 = s·I, nearest-Kronecker diagonal without NaN); other layer types keep A.
+ * {@code batchSpeedup} (docs/ALGORITHM.md §12): the reference's activation form Qg = (RᵀR
+ * Goutᵀ)(Â LLᵀ), computed from a linear layer's inputs and output gradients captured during the
+ * user's forward/backward, equals Q applied to the stored gradient, which is what the optimizer
+ * uses; the warm-up fixes of docs/ALGORITHM.md §6 (Q0 = s·I, nearest-Kronecker diagonal without
+ * NaN); other layer types keep A.
  */
 class BatchSpeedupTest {
 
@@ -143,7 +144,7 @@ class BatchSpeedupTest {
                 expected[i] *= 5;
             }
             assertThat(Dense.relError(Dense.flatten(block.qv(v)), expected))
-                    .as("Q0 = s·I, not s²·I (SPEC 4.1 [FIX])").isLessThan(1e-14);
+                    .as("Q0 = s·I, not s²·I (docs/ALGORITHM.md §6.1 [FIX])").isLessThan(1e-14);
 
             // d ⊙ d of rank one: the nearest Kronecker diagonal is exact.
             double[] a = {0.5, 2.0};
