@@ -22,7 +22,8 @@ public final class Flops {
      * @param report one block's count
      * @return the sum over the blocks
      */
-    public static FlopCount sum(List<CurvatureBlock> blocks, Function<CurvatureBlock, FlopCount> report) {
+    public static FlopCount sum(
+            List<CurvatureBlock> blocks, Function<CurvatureBlock, FlopCount> report) {
         FlopCount total = FlopCount.ZERO;
         for (CurvatureBlock b : blocks) {
             total = total.plus(report.apply(b));

@@ -1,6 +1,6 @@
 package ai.fishleg.layers;
 
-/** Whether a layer has a bias (a column of U beside the weight, SPEC 10.1). */
+/** Whether a layer has a bias (a column of U beside the weight; see docs/ALGORITHM.md). */
 public enum Bias {
     /** The layer adds a bias: U = [W | b]. */
     WITH,

@@ -13,7 +13,7 @@ public record CurvatureOptions(Rescaling rescaling, Form form) {
     public enum Rescaling {
         /** A is learned with λ's other tensors (the reference's default). */
         LEARNED,
-        /** A is frozen at its warm-up value: a pure Kronecker Q between the rescalings (SPEC 10.2). */
+        /** A is frozen at its warm-up value, a pure Kronecker Q (SPEC 10.2). */
         FROZEN
     }
 

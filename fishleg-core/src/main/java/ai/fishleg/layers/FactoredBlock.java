@@ -7,9 +7,10 @@ import ai.fishleg.util.Scope;
 
 /**
  * A curvature block that can work on a minibatch gradient in factored form, U = Goutᵀ Â (the
- * layer's output gradients and inputs, SPEC 9), without forming U: FishLeg's batchSpeedup. The
- * layer records its passes; the optimizer reads the factors back, checks them against the
- * gradient and applies Q, or runs the auxiliary tape, on the factors where that costs less.
+ * layer's output gradients and inputs; see docs/ALGORITHM.md), without forming U: FishLeg's
+ * batchSpeedup. The layer records its passes; the optimizer reads the factors back, checks them
+ * against the gradient and applies Q, or runs the auxiliary tape, on the factors where that costs
+ * less.
  *
  * <p>Implemented by {@link FishLinear}; only a layer that records its passes ({@link
  * RecordingLinear}) {@linkplain #canRecord() can} hand out factors.
@@ -104,7 +105,8 @@ public interface FactoredBlock {
          * @return a copy of the factors
          */
         public GradientFactors copy(NDManager manager) {
-            GradientFactors c = new GradientFactors(inputs.duplicate(), outputGradients.duplicate());
+            GradientFactors c =
+                    new GradientFactors(inputs.duplicate(), outputGradients.duplicate());
             c.attach(manager);
             return c;
         }

@@ -66,8 +66,8 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        this("", new WeightMatrix("weight", new Shape(outFeatures, inFeatures), bias.present()), List.of(),
-                null, parent, dataType, options);
+        this("", new WeightMatrix("weight", new Shape(outFeatures, inFeatures), bias.present()),
+                List.of(), null, parent, dataType, options);
     }
 
     private FishLinear(
@@ -414,7 +414,8 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
     /** Qg on the recorded factors where that is what the optimizer does, otherwise Qv. */
     @Override
     public FlopCount naturalGradientFlops(long gradientRows) {
-        return factored(gradientRows) ? qgFlops(gradientRows) : super.naturalGradientFlops(gradientRows);
+        return factored(gradientRows)
+                ? qgFlops(gradientRows) : super.naturalGradientFlops(gradientRows);
     }
 
     /** Qg = (M G)(Â N): 2o²n + 2nk² + 2onk. */

@@ -1,9 +1,9 @@
 package ai.fishleg.layers;
 
 /**
- * The diagonal warm-up of a Kronecker block without A (SPEC 4.2 [FIX]): diagonal R and L with
- * diag(M ⊗ N) ≈ D ⊙ D, from the leading singular triplet (σ, u, w) of the positive matrix P = D ⊙ D
- * found by power iteration: R_ii = √(√σ |u_i|) and L_jj = √(√σ |w_j|), so that M_ii N_jj = σ u_i w_j.
+ * The diagonal warm-up of a Kronecker block without A: diagonal R and L with diag(M ⊗ N) ≈ D ⊙ D,
+ * from the leading singular triplet (σ, u, w) of the positive matrix P = D ⊙ D found by power
+ * iteration: R_ii = √(√σ |u_i|) and L_jj = √(√σ |w_j|), so that M_ii N_jj = σ |u_i| |w_j|.
  */
 final class KroneckerWarmup {
 

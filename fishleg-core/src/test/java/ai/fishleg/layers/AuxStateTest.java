@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Writing λ through a block's {@link AuxState} drops the products cached from it: after each kind
- * of write (assign, scale, subtract) Qv equals the dense Q of the new λ, built from the SPEC's
+ * of write (assign, scale, subtract) Qv equals the dense Q of the new λ, built from the
  * formulas ({@link LayerBlocksTest#denseQ}), on every layer type.
  */
 class AuxStateTest {
