@@ -30,6 +30,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.zip.CRC32;
 
 /**
@@ -74,8 +75,16 @@ public final class Checkpoint {
 
     private Checkpoint() {}
 
-    /** One named tensor of the state, with the live array it is read from / written to. */
-    record Entry(String name, NDArray array) {}
+    /**
+     * One named tensor of the state: the live array it is read from, and how a saved value is
+     * written back (λ goes through its block's state, which drops the cached products).
+     */
+    record Entry(String name, NDArray array, Consumer<NDArray> restore) {
+        /** An entry restored by copying into the live array. */
+        Entry(String name, NDArray array) {
+            this(name, array, value -> Tensors.assign(array, value));
+        }
+    }
 
     /**
      * Writes the state of an optimizer and its model, atomically.
@@ -241,17 +250,17 @@ public final class Checkpoint {
         }
 
         // Everything is consistent: restore.
-        Map<String, NDArray> byName = new LinkedHashMap<>();
+        Map<String, Entry> byName = new LinkedHashMap<>();
         for (Entry e : entries) {
-            byName.put(e.name(), e.array());
+            byName.put(e.name(), e);
         }
         int offset = 16 + headerLength;
         try (NDManager scratch = opt.getManager().newSubManager()) {
             for (Map.Entry<String, JsonObject> t : inFile.entrySet()) {
-                NDArray target = byName.get(t.getKey());
+                Entry target = byName.get(t.getKey());
                 int n = (int) tensorBytes(t.getValue());
-                NDArray value = fromLittleEndian(scratch, bytes, offset, n, target);
-                Tensors.assign(target, value);
+                NDArray value = fromLittleEndian(scratch, bytes, offset, n, target.array());
+                target.restore().accept(value);
                 offset += n;
             }
         }

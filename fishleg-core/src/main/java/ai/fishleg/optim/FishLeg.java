@@ -13,7 +13,7 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.layers.CurvatureBlock;
 import ai.fishleg.layers.CurvatureOptions;
-import ai.fishleg.layers.FishLinear;
+import ai.fishleg.layers.FactoredBlock;
 import ai.fishleg.layers.LayerRegistry;
 import ai.fishleg.layers.RecordingLinear;
 import ai.fishleg.likelihood.DrawFunction;
@@ -120,7 +120,7 @@ public final class FishLeg implements AutoCloseable {
         /** Parameters at construction, when fine-tuning (always for the likelihood block). */
         final NDList theta0 = new NDList();
         /** The factors of u (batchSpeedup with a {@link RecordingLinear}), or null. */
-        FishLinear.GradientFactors uFactors;
+        FactoredBlock.GradientFactors uFactors;
 
         Group(CurvatureBlock block) {
             this.block = block;
@@ -153,7 +153,8 @@ public final class FishLeg implements AutoCloseable {
         this.manager = parent.newSubManager(b.device != null ? b.device : parent.getDevice());
         boolean ok = false;
         try {
-            CurvatureOptions options = new CurvatureOptions(hp.full(), hp.batchSpeedup());
+            CurvatureOptions options =
+                    CurvatureOptions.DEFAULT.withFull(hp.full()).withBatchSpeedup(hp.batchSpeedup());
             for (NamedLayer layer : ManagedLayers.select(
                     model, hp.moduleNames(), hp.strictModuleNames(), hp.skipNames())) {
                 CurvatureBlock block =
@@ -211,7 +212,7 @@ public final class FishLeg implements AutoCloseable {
                 }
             }
             if (hp.batchSpeedup()) {
-                for (FishLinear fl : recordingBlocks(false)) {
+                for (FactoredBlock fl : recordingBlocks(false)) {
                     fl.setRecording(true);
                 }
             }
@@ -275,10 +276,10 @@ public final class FishLeg implements AutoCloseable {
     }
 
     private void reinitialize(CurvatureBlock block) {
-        if (!(block instanceof FishLinear) || hp.initialization() == Initialization.UNIFORM) {
+        int fanIn = block.linearFanIn();
+        if (fanIn == 0 || hp.initialization() == Initialization.UNIFORM) {
             return;
         }
-        FishLinear linear = (FishLinear) block;
         List<NDArray> params = block.getParameterArrays();
         NDArray w = params.get(0);
         if (hp.initialization() == Initialization.ZERO) {
@@ -286,7 +287,7 @@ public final class FishLeg implements AutoCloseable {
                 Tensors.zero(p);
             }
         } else {
-            double std = 1.0 / Math.sqrt(linear.getInFeatures());
+            double std = 1.0 / Math.sqrt(fanIn);
             double[] z = rng.gaussians(Math.toIntExact(w.size()));
             for (int i = 0; i < z.length; i++) {
                 z[i] *= std;
@@ -405,7 +406,7 @@ public final class FishLeg implements AutoCloseable {
             if (stepCount == 0) {
                 requireGradients(grads, scope);
             }
-            FishLinear.GradientFactors[] factors = recordedFactors(grads, scope);
+            FactoredBlock.GradientFactors[] factors = recordedFactors(grads, scope);
             clearRecords();
             int k = hp.updateAuxEvery();
             boolean updated = (k > 0 && stepCount % k == 0) || k < 0;
@@ -457,7 +458,7 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /** n = Q(λ)v per block: v = u on auxiliary steps (or the reused product), else the gradient. */
-    private NDList[] naturalGradients(NDList[] grads, FishLinear.GradientFactors[] factors,
+    private NDList[] naturalGradients(NDList[] grads, FactoredBlock.GradientFactors[] factors,
             boolean updated, ReuseTarget reuse, Scope scope) {
         NDList[] naturals = new NDList[groups.size()];
         lastFactoredBlocks = 0;
@@ -623,7 +624,7 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /** u ← the given gradients of every managed parameter, with their factors where known. */
-    private void storeGradients(NDList[] grads, FishLinear.GradientFactors[] factors) {
+    private void storeGradients(NDList[] grads, FactoredBlock.GradientFactors[] factors) {
         for (int gi = 0; gi < groups.size(); gi++) {
             Group g = groups.get(gi);
             for (int i = 0; i < g.u.size(); i++) {
@@ -645,10 +646,10 @@ public final class FishLeg implements AutoCloseable {
      *
      * @param recordingOnly only those recording now
      */
-    private List<FishLinear> recordingBlocks(boolean recordingOnly) {
-        List<FishLinear> out = new ArrayList<>();
+    private List<FactoredBlock> recordingBlocks(boolean recordingOnly) {
+        List<FactoredBlock> out = new ArrayList<>();
         for (Group g : groups) {
-            if (g.block instanceof FishLinear fl && fl.canRecord()
+            if (g.block instanceof FactoredBlock fl && fl.canRecord()
                     && (!recordingOnly || fl.isRecording())) {
                 out.add(fl);
             }
@@ -657,7 +658,7 @@ public final class FishLeg implements AutoCloseable {
     }
 
     private void clearRecords() {
-        for (FishLinear fl : recordingBlocks(false)) {
+        for (FactoredBlock fl : recordingBlocks(false)) {
             fl.clearRecord();
         }
     }
@@ -670,12 +671,12 @@ public final class FishLeg implements AutoCloseable {
 
     /** Pauses recording for FishLeg's own passes; closing it resumes. */
     private Resume pauseRecording() {
-        List<FishLinear> paused = recordingBlocks(true);
-        for (FishLinear fl : paused) {
+        List<FactoredBlock> paused = recordingBlocks(true);
+        for (FactoredBlock fl : paused) {
             fl.setRecording(false);
         }
         return () -> {
-            for (FishLinear fl : paused) {
+            for (FactoredBlock fl : paused) {
                 fl.setRecording(true);
             }
         };
@@ -687,15 +688,15 @@ public final class FishLeg implements AutoCloseable {
      * whose record does not reproduce its gradient (for example when gradients were cleared
      * without {@link #zeroGrad()}), so that Q is then applied to the gradient itself.
      */
-    private FishLinear.GradientFactors[] recordedFactors(NDList[] grads, Scope scope) {
-        FishLinear.GradientFactors[] out = new FishLinear.GradientFactors[groups.size()];
+    private FactoredBlock.GradientFactors[] recordedFactors(NDList[] grads, Scope scope) {
+        FactoredBlock.GradientFactors[] out = new FactoredBlock.GradientFactors[groups.size()];
         List<Integer> found = new ArrayList<>();
         NDList mismatches = new NDList();
         for (int gi = 0; gi < groups.size(); gi++) {
-            if (!(groups.get(gi).block instanceof FishLinear fl) || !fl.isRecording()) {
+            if (!(groups.get(gi).block instanceof FactoredBlock fl) || !fl.isRecording()) {
                 continue;
             }
-            FishLinear.GradientFactors f = fl.recordedFactors(scope.manager());
+            FactoredBlock.GradientFactors f = fl.recordedFactors(scope.manager());
             if (f != null && fl.factorsPayOff(f.rows())) {
                 out[gi] = f;
                 found.add(gi);
@@ -725,13 +726,13 @@ public final class FishLeg implements AutoCloseable {
 
     /** Q(λ)v, from the factors of v when there are any (then v is their product). */
     private NDList naturalGradient(
-            Group g, NDList v, FishLinear.GradientFactors factors, Scope scope) {
+            Group g, NDList v, FactoredBlock.GradientFactors factors, Scope scope) {
         if (factors == null) {
             return g.block.qv(v);
         }
         lastFactoredBlocks++;
         factors.use(scope);
-        return ((FishLinear) g.block).qg(factors);
+        return ((FactoredBlock) g.block).qg(factors);
     }
 
     /** The tape of V = Q(λ)u, from u's factors when u is the stored gradient and has them. */
@@ -740,7 +741,7 @@ public final class FishLeg implements AutoCloseable {
             return g.block.qvTape(u);
         }
         g.uFactors.use(scope);
-        return ((FishLinear) g.block).factoredTape(g.uFactors);
+        return ((FactoredBlock) g.block).factoredTape(g.uFactors);
     }
 
     private static void forgetFactors(Group g) {
@@ -842,25 +843,17 @@ public final class FishLeg implements AutoCloseable {
             double lr = currentAuxLr();
             boolean steps = train && eval.gradients() != null;
             if (steps) {
-                Map<NDArray, NDArray> masked = new IdentityHashMap<>();
                 for (Group g : groups) {
-                    Map<String, NDArray> masks = g.block.getGradientMasks();
                     for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
                         NDArray grad = eval.gradients().get(e.getValue());
                         if (grad == null) {
                             continue; // frozen: Adam leaves it and its state alone
                         }
-                        NDArray mask = masks.get(e.getKey());
                         // the λ-gradients are this update's own temporaries: masked in place
-                        masked.put(e.getValue(), mask == null ? grad : grad.muli(scope.use(mask)));
+                        auxAdam.step(g.block.state(), e.getKey(),
+                                g.block.maskGradient(e.getKey(), grad), lr);
                     }
                 }
-                auxAdam.step(masked, lr);
-                if (lr != 0) {
-                    for (Group g : groups) {
-                        g.block.auxChanged();
-                    }
-                } // else λ − 0·step is λ itself: the cached factors and V stay valid
                 auxUpdateCount++;
                 auxLoss = eval.info().auxLoss();
             }
@@ -1329,7 +1322,8 @@ public final class FishLeg implements AutoCloseable {
                 }
             }
             for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
-                out.add(new Checkpoint.Entry("aux/" + b + "/" + e.getKey(), e.getValue()));
+                out.add(new Checkpoint.Entry("aux/" + b + "/" + e.getKey(), e.getValue(),
+                        v -> g.block.state().assign(e.getKey(), v)));
             }
             for (int i = 0; i < order.size(); i++) {
                 out.add(new Checkpoint.Entry("momentum/" + b + "/" + order.get(i), g.momentum.get(i)));
@@ -1392,7 +1386,6 @@ public final class FishLeg implements AutoCloseable {
                     st.step = step;
                 }
             }
-            g.block.auxChanged();
         }
         if (saved != null && !saved.equals(hp)) {
             LOG.info("resuming with different settings than the checkpoint's: now {}, saved {}",
@@ -1545,7 +1538,7 @@ public final class FishLeg implements AutoCloseable {
     /** Frees λ, momentum, stored gradients and Adam moments. The model is not touched. */
     @Override
     public void close() {
-        for (FishLinear fl : recordingBlocks(false)) {
+        for (FactoredBlock fl : recordingBlocks(false)) {
             fl.setRecording(false);
             fl.clearRecord();
         }
@@ -1686,7 +1679,7 @@ public final class FishLeg implements AutoCloseable {
          *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
          *     diagonal); other layers keep their usual form (default false). For layers built
          *     as {@link RecordingLinear} Q is applied to the recorded inputs and output gradients
-         *     ({@link FishLinear#qg}, the reference's product from saved activations), and the
+         *     ({@link FactoredBlock#qg}, the reference's product from saved activations), and the
          *     auxiliary update differentiates that product, whenever that is cheaper than the
          *     product with the formed gradient; otherwise Q is applied to the gradient (same
          *     numbers, more arithmetic).

@@ -75,7 +75,7 @@ class LayerBlocksTest {
                         () -> LayerModels.embedding(5, 3), new Shape(2, 4)));
     }
 
-    private static CurvatureBlock build(NDManager m, Case c, CurvatureOptions options) {
+    static CurvatureBlock build(NDManager m, Case c, CurvatureOptions options) {
         Block layer = c.layer().get();
         layer.initialize(m, DataType.FLOAT64, c.input());
         LayerRegistry.Factory f = LayerRegistry.factoryFor(layer);
