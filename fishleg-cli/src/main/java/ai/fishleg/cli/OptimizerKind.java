@@ -7,11 +7,22 @@ import java.util.stream.Collectors;
 /** The optimizers the command line can run. */
 public enum OptimizerKind {
     /** FishLeg4J. */
-    FISHLEG,
+    FISHLEG("FishLeg"),
     /** DJL's Adam. */
-    ADAM,
+    ADAM("Adam"),
     /** DJL's SGD with momentum. */
-    SGD;
+    SGD("SGD");
+
+    private final String displayName;
+
+    OptimizerKind(String displayName) {
+        this.displayName = displayName;
+    }
+
+    /** @return the name in a sentence ("FishLeg reached ...") */
+    public String displayName() {
+        return displayName;
+    }
 
     /** @return the name used on the command line and in outputs */
     public String label() {

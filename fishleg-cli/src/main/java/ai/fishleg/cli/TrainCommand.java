@@ -59,7 +59,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         OptimizerSpec spec = Specs.of(task, optimizer, fishLeg, baseline);
         return Experiment.run("train", task, List.of(spec), common,
-                common.budget(task.epochs(), task.batchSize()), this.spec.commandLine().getOut(), true,
+                common.budget(task.epochs(), task.batchSize(), true), this.spec.commandLine().getOut(), true,
                 checkpoints);
     }
 }
