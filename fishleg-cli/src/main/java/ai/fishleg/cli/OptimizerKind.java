@@ -1,8 +1,6 @@
 package ai.fishleg.cli;
 
-import java.util.Arrays;
 import java.util.Locale;
-import java.util.stream.Collectors;
 
 /** The optimizers the command line can run. */
 public enum OptimizerKind {
@@ -27,21 +25,6 @@ public enum OptimizerKind {
     /** @return the name used on the command line and in outputs */
     public String label() {
         return name().toLowerCase(Locale.ROOT);
-    }
-
-    /**
-     * @param text an optimizer name, any case
-     * @return the optimizer
-     * @throws IllegalArgumentException listing the valid names
-     */
-    public static OptimizerKind parse(String text) {
-        for (OptimizerKind k : values()) {
-            if (k.label().equalsIgnoreCase(text.trim())) {
-                return k;
-            }
-        }
-        throw new IllegalArgumentException("unknown optimizer '" + text + "'; choose from "
-                + Arrays.stream(values()).map(OptimizerKind::label).collect(Collectors.joining(", ")));
     }
 
     @Override
