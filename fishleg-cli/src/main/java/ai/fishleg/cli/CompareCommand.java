@@ -24,7 +24,7 @@ final class CompareCommand implements Callable<Integer> {
     TaskOption taskOption;
 
     @Option(names = "--optimizers", paramLabel = "LIST", split = ",", defaultValue = "fishleg,adam",
-            description = "Comma-separated: fishleg, adam, sgd (default: ${DEFAULT-VALUE}).")
+            description = "Comma-separated, from: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     List<OptimizerKind> optimizers;
 
     @Mixin

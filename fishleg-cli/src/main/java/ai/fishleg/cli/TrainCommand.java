@@ -24,7 +24,7 @@ final class TrainCommand implements Callable<Integer> {
     TaskOption taskOption;
 
     @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "fishleg",
-            description = "fishleg, adam or sgd (default: ${DEFAULT-VALUE}).")
+            description = "One of: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     OptimizerKind optimizer;
 
     @Mixin
