@@ -33,7 +33,7 @@ class CliTest {
     };
 
     @TempDir
-    static Path shared;
+    static Path classTemp; // one temporary folder for the whole class
 
     static Path idxFolder;
 
@@ -66,7 +66,7 @@ class CliTest {
 
     @BeforeAll
     static void writeIdxFolder() throws IOException {
-        idxFolder = writeIdxFolder(shared.resolve("idx"));
+        idxFolder = writeIdxFolder(classTemp.resolve("idx"));
     }
 
     /**
@@ -274,7 +274,7 @@ class CliTest {
 
     @Test
     void badInputGetsAClearMessageAndExitCode2() {
-        Path missing = shared.resolve("no-such-folder");
+        Path missing = classTemp.resolve("no-such-folder");
         Run data = run("train", "--task", "fmnist-mlp", "--data", missing.toString(), "--steps", "1");
         assertThat(data.code()).isEqualTo(2);
         assertThat(data.err()).contains(missing + ": data folder not found");
@@ -289,9 +289,9 @@ class CliTest {
 
         Run optimizer = run("train", "--optimizer", "lbfgs");
         assertThat(optimizer.code()).isEqualTo(2);
-        assertThat(optimizer.err()).contains("lbfgs").contains("FISHLEG, ADAM, SGD");
+        assertThat(optimizer.err()).contains("lbfgs").contains("fishleg, adam, sgd");
 
-        Run curvesData = run(tiny("train", "--data", shared.toString(), "--steps", "1"));
+        Run curvesData = run(tiny("train", "--data", classTemp.toString(), "--steps", "1"));
         assertThat(curvesData.code()).isEqualTo(2);
         assertThat(curvesData.err()).contains("--data is not used");
 

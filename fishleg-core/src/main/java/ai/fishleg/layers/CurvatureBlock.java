@@ -5,8 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -38,7 +36,7 @@ public abstract class CurvatureBlock implements AutoCloseable {
     /** Element type of the parameters and of λ. */
     protected final DataType dataType;
 
-    private final Map<String, NDArray> aux = new LinkedHashMap<>();
+    private final AuxState state;
 
     /**
      * @param name the dotted name of the layer ({@code ""} for the root, {@code "likelihood"})
@@ -68,6 +66,7 @@ public abstract class CurvatureBlock implements AutoCloseable {
         this.layer = layer;
         this.manager = parent.newSubManager();
         this.dataType = dataType;
+        this.state = new AuxState(manager);
     }
 
     /** @return the dotted name of the layer this block belongs to */
@@ -100,13 +99,23 @@ public abstract class CurvatureBlock implements AutoCloseable {
     }
 
     /**
-     * The auxiliary parameters λ of this block, by name, in a fixed order. The arrays are live:
-     * writing them changes Q (call {@link #auxChanged()} afterwards).
+     * λ and the products cached from it: every write of λ goes through this state, which drops
+     * the cache.
+     *
+     * @return the block's state
+     */
+    public AuxState state() {
+        return state;
+    }
+
+    /**
+     * The auxiliary parameters λ of this block, by name, in a fixed order: the live arrays, to
+     * read. Write them through {@link #state()}.
      *
      * @return an unmodifiable view
      */
     public Map<String, NDArray> getAuxParameters() {
-        return Collections.unmodifiableMap(aux);
+        return state.view();
     }
 
     /**
@@ -115,14 +124,26 @@ public abstract class CurvatureBlock implements AutoCloseable {
      *
      * @return mask by aux name; names absent here are not masked
      */
-    public Map<String, NDArray> getGradientMasks() {
-        return Map.of();
+    public final Map<String, NDArray> getGradientMasks() {
+        return state.masks();
+    }
+
+    /**
+     * The λ-gradient the auxiliary optimizer applies to one tensor: the gradient masked with the
+     * tensor's {@linkplain #getGradientMasks() mask}, if it has one.
+     *
+     * @param auxName a registered name
+     * @param gradient the caller's own temporary gradient of that tensor (masked in place)
+     * @return the same array, masked
+     */
+    public final NDArray maskGradient(String auxName, NDArray gradient) {
+        return state.mask(auxName, gradient);
     }
 
     /** @return the number of auxiliary scalars (the size of λ for this block) */
     public long auxSize() {
         long n = 0;
-        for (NDArray a : aux.values()) {
+        for (NDArray a : state.view().values()) {
             n += a.size();
         }
         return n;
@@ -145,10 +166,17 @@ public abstract class CurvatureBlock implements AutoCloseable {
      * @return the tensor
      */
     protected final NDArray addAux(String auxName, NDArray value) {
-        value.attach(manager);
-        value.setName(auxName);
-        aux.put(auxName, value);
-        return value;
+        return state.add(auxName, value);
+    }
+
+    /**
+     * Registers the gradient mask of an auxiliary tensor (done by subclasses at construction).
+     *
+     * @param auxName a registered name
+     * @param mask 0/1 values shaped like the tensor; this block's manager takes ownership
+     */
+    protected final void addGradientMask(String auxName, NDArray mask) {
+        state.addMask(auxName, mask);
     }
 
     /**
@@ -156,7 +184,7 @@ public abstract class CurvatureBlock implements AutoCloseable {
      * @return the live tensor
      */
     protected final NDArray aux(String auxName) {
-        return aux.get(auxName);
+        return state.get(auxName);
     }
 
     /**
@@ -240,8 +268,55 @@ public abstract class CurvatureBlock implements AutoCloseable {
         };
     }
 
-    /** Tells the block that λ was changed in place, so that cached products are recomputed. */
-    public void auxChanged() {}
+    /**
+     * Tells the block that a live λ array was written directly rather than through {@link
+     * #state()} (for example by a test that sets λ by hand), so that the cached products are
+     * recomputed. Writes through the state need no such call.
+     */
+    public final void auxChanged() {
+        state.changed();
+    }
+
+    /**
+     * The FLOPs of one natural gradient Q(λ)g on this block: its matrix products only (elementwise
+     * work, such as the diagonal blocks do, counts zero).
+     *
+     * @param gradientRows n, the rows of the gradient's factors (the batch; see {@link
+     *     FactoredBlock}), which decide the form of the product where there is a choice
+     * @return executed and necessary counts
+     */
+    public FlopCount naturalGradientFlops(long gradientRows) {
+        return FlopCount.ZERO;
+    }
+
+    /**
+     * The FLOPs of the matrix products of one auxiliary update on this block: the tape's V = Q(λ)u,
+     * its vector-Jacobian product, and the recomputation of the cached products after λ changed.
+     *
+     * @param gradientRows n, the rows of u's factors when u is a stored gradient
+     * @return executed and necessary counts
+     */
+    public FlopCount auxUpdateFlops(long gradientRows) {
+        return FlopCount.ZERO;
+    }
+
+    /**
+     * @param batchRows rows of a batch
+     * @return the FLOPs of the matrix products of one forward and one backward pass of the layer
+     *     behind this block (zero for layers whose passes are elementwise)
+     */
+    public double layerFlops(long batchRows) {
+        return 0;
+    }
+
+    /**
+     * @return the input features of a fully connected layer's weight, or 0 when this block's layer
+     *     is not one: FishLeg's re-initialisation options apply to fully connected layers only, as
+     *     in the reference
+     */
+    public int linearFanIn() {
+        return 0;
+    }
 
     @Override
     public void close() {

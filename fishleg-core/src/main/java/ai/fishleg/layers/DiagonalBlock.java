@@ -5,9 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.util.Pair;
 import ai.fishleg.util.Scope;
-import ai.fishleg.util.Tensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,7 +13,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * A diagonal curvature block (SPEC 10.4, 10.5), shared by the normalisation layers: every
+ * A diagonal curvature block (SPEC 10.4, 10.5), the structure of {@link FishNormalization}: every
  * parameter p gets an auxiliary tensor L_p of its own shape, and
  *
  * <pre>
@@ -65,30 +63,6 @@ public abstract class DiagonalBlock extends CurvatureBlock {
         List<Supplier<NDArray>> out = new ArrayList<>();
         for (Parameter p : parameters) {
             out.add(p::getArray);
-        }
-        return out;
-    }
-
-    /**
-     * The trainable direct parameters of a layer, in the layer's order.
-     *
-     * @param name the layer's dotted name (for the error message)
-     * @param layer the layer
-     * @return its parameters that require gradients
-     * @throws IllegalArgumentException if there are none
-     */
-    protected static List<Parameter> trainableParameters(String name, Block layer) {
-        List<Parameter> out = new ArrayList<>();
-        for (Pair<String, Parameter> p : layer.getDirectParameters()) {
-            if (p.getValue().requiresGradient()) {
-                out.add(p.getValue());
-            }
-        }
-        if (out.isEmpty()) {
-            throw new IllegalArgumentException(
-                    "layer " + name + " (" + layer.getClass().getSimpleName() + ") has no"
-                            + " trainable parameter (no scale and no centre?), so FishLeg has"
-                            + " nothing to manage there; do not select it");
         }
         return out;
     }
@@ -149,11 +123,10 @@ public abstract class DiagonalBlock extends CurvatureBlock {
     @Override
     public void warmup(NDList v, double initScale) {
         for (int i = 0; i < auxNames.size(); i++) {
-            NDArray l = getFactor(i);
             if (v == null) {
-                l.muli(Math.sqrt(initScale));
+                state().scale(auxNames.get(i), Math.sqrt(initScale));
             } else {
-                Tensors.assign(l, v.get(i)); // Q = L², so diag(Q0) = d²
+                state().assign(auxNames.get(i), v.get(i)); // Q = L², so diag(Q0) = d²
             }
         }
     }

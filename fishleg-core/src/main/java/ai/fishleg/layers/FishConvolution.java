@@ -36,7 +36,7 @@ public final class FishConvolution extends KroneckerBlock {
             DataType dataType,
             CurvatureOptions options) {
         super(name, layout, layout.parameters(layer), layer, parent, dataType,
-                new CurvatureOptions(options.full(), false), true, false);
+                options.withBatchSpeedup(false), InFactor.LT_L, OutFactor.MATRIX);
     }
 
     /**

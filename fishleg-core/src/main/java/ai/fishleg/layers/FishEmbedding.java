@@ -28,7 +28,7 @@ public final class FishEmbedding extends KroneckerBlock {
             String name, WeightMatrix layout, Embedding<?> layer, NDManager parent,
             DataType dataType, CurvatureOptions options) {
         super(name, layout, layout.parameters(layer), layer, parent, dataType,
-                new CurvatureOptions(options.full(), false), false, true);
+                options.withBatchSpeedup(false), InFactor.L_LT, OutFactor.DIAGONAL);
     }
 
     /**

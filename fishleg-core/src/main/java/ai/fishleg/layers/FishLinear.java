@@ -42,12 +42,11 @@ import java.util.function.Supplier;
  * record them ({@link #recordedFactors}); for a plain {@link Linear} it applies Q to the gradient,
  * which gives the same numbers with more arithmetic.
  */
-public final class FishLinear extends KroneckerBlock {
+public final class FishLinear extends KroneckerBlock implements FactoredBlock {
 
     private final int inFeatures;
     private final int outFeatures;
     private final boolean bias;
-    private final Map<String, NDArray> masks = new LinkedHashMap<>();
     private NDArray probe;
 
     /**
@@ -58,17 +57,17 @@ public final class FishLinear extends KroneckerBlock {
      * @param bias whether the layer has a bias
      * @param parent manager under which the block's tensors live
      * @param dataType element type
-     * @param options full / batchSpeedup
+     * @param options whether A is learned / batchSpeedup
      */
     public FishLinear(
             int inFeatures,
             int outFeatures,
-            boolean bias,
+            Bias bias,
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        this("", new WeightMatrix("weight", new Shape(outFeatures, inFeatures), bias), List.of(),
-                null, parent, dataType, options);
+        this("", new WeightMatrix("weight", new Shape(outFeatures, inFeatures), bias.present()),
+                List.of(), null, parent, dataType, options);
     }
 
     private FishLinear(
@@ -79,17 +78,13 @@ public final class FishLinear extends KroneckerBlock {
             NDManager parent,
             DataType dataType,
             CurvatureOptions options) {
-        super(name, layout, parameters, layer, parent, dataType, options, false, false);
+        super(name, layout, parameters, layer, parent, dataType, options,
+                InFactor.L_LT, OutFactor.MATRIX);
         this.inFeatures = layout.fan();
         this.outFeatures = layout.rows();
         this.bias = layout.bias();
-        masks.put(L, register(Tensors.upperTriangularMask(manager, getCols(), dataType)));
-        masks.put(R, register(Tensors.upperTriangularMask(manager, getRows(), dataType)));
-    }
-
-    private NDArray register(NDArray mask) {
-        mask.attach(manager);
-        return mask;
+        addGradientMask(L, Tensors.upperTriangularMask(manager, getCols(), dataType));
+        addGradientMask(R, Tensors.upperTriangularMask(manager, getRows(), dataType));
     }
 
     /**
@@ -98,7 +93,7 @@ public final class FishLinear extends KroneckerBlock {
      * @param name the layer's dotted name
      * @param layer the layer (initialised)
      * @param parent manager under which the block's tensors live
-     * @param options full / batchSpeedup
+     * @param options whether A is learned / batchSpeedup
      * @return the block
      */
     public static FishLinear forLayer(
@@ -166,6 +161,7 @@ public final class FishLinear extends KroneckerBlock {
      * @return Q U, in the factors' manager
      * @throws IllegalStateException if the block uses A
      */
+    @Override
     public NDList qg(GradientFactors f) {
         requireNoA();
         NDManager target = f.inputs.getManager();
@@ -196,6 +192,7 @@ public final class FishLinear extends KroneckerBlock {
      * @param rows n
      * @return true if {@link #qg(GradientFactors)} does less arithmetic than {@link #qv}
      */
+    @Override
     public boolean factorsPayOff(long rows) {
         double o = getRows();
         double k = getCols();
@@ -204,6 +201,7 @@ public final class FishLinear extends KroneckerBlock {
     }
 
     /** @return whether the layer is a {@link RecordingLinear} (batchSpeedup can factor U) */
+    @Override
     public boolean canRecord() {
         return getLayer() instanceof RecordingLinear;
     }
@@ -214,6 +212,7 @@ public final class FishLinear extends KroneckerBlock {
      *
      * @param on whether to record
      */
+    @Override
     public void setRecording(boolean on) {
         if (getLayer() instanceof RecordingLinear r) {
             r.setRecording(on);
@@ -221,11 +220,13 @@ public final class FishLinear extends KroneckerBlock {
     }
 
     /** @return whether the layer is recording */
+    @Override
     public boolean isRecording() {
         return getLayer() instanceof RecordingLinear r && r.isRecording();
     }
 
     /** Forgets the passes recorded so far (no-op unless {@link #canRecord()}). */
+    @Override
     public void clearRecord() {
         if (getLayer() instanceof RecordingLinear r) {
             r.clearRecord();
@@ -240,6 +241,7 @@ public final class FishLinear extends KroneckerBlock {
      * @param target where the factors go
      * @return the factors, or null when nothing (usable) was recorded
      */
+    @Override
     public GradientFactors recordedFactors(NDManager target) {
         if (!(getLayer() instanceof RecordingLinear r) || r.passes().isEmpty()) {
             return null;
@@ -292,6 +294,7 @@ public final class FishLinear extends KroneckerBlock {
      * @param gradient the layer's gradient (weight, bias)
      * @return a 2-element array [‖U r − Goutᵀ Â r‖², ‖U r‖²] in the factors' manager
      */
+    @Override
     public NDArray factorMismatch(GradientFactors f, NDList gradient) {
         NDManager target = f.inputs.getManager();
         try (Scope s = Scope.open(target)) {
@@ -335,6 +338,7 @@ public final class FishLinear extends KroneckerBlock {
      * @return the tape
      * @throws IllegalStateException if the block uses A
      */
+    @Override
     public Tape factoredTape(GradientFactors f) {
         requireNoA();
         NDManager target = f.inputs.getManager();
@@ -392,61 +396,65 @@ public final class FishLinear extends KroneckerBlock {
         return 8 * side * side * rows < 2 * side * side * rows + 2 * side * side * side;
     }
 
-    /**
-     * The factors of a linear layer's minibatch gradient U = Goutᵀ Â (SPEC 9), as {@link
-     * FishLinear#recordedFactors} finds them: Â = [inputs | 1] padded with zero columns to the
-     * block's working width, and Gout, one row per recorded example (batch times sequence).
-     */
-    public static final class GradientFactors implements AutoCloseable {
-        private final NDArray inputs;
-        private final NDArray outputGradients;
-
-        private GradientFactors(NDArray inputs, NDArray outputGradients) {
-            this.inputs = inputs;
-            this.outputGradients = outputGradients;
-        }
-
-        /** @return n, the number of rows */
-        public long rows() {
-            return inputs.getShape().get(0);
-        }
-
-        /** @param scope temporarily owns the factors (they return to their manager with it) */
-        public void use(Scope scope) {
-            scope.use(inputs);
-            scope.use(outputGradients);
-        }
-
-        /** @param manager the factors' new owner */
-        public void attach(NDManager manager) {
-            inputs.attach(manager);
-            outputGradients.attach(manager);
-        }
-
-        /**
-         * @param manager owner of the copy
-         * @return a copy of the factors
-         */
-        public GradientFactors copy(NDManager manager) {
-            GradientFactors c = new GradientFactors(inputs.duplicate(), outputGradients.duplicate());
-            c.attach(manager);
-            return c;
-        }
-
-        @Override
-        public void close() {
-            inputs.close();
-            outputGradients.close();
-        }
-    }
-
     @Override
     protected boolean hasUpperTriangularMask(String aux) {
-        return masks.containsKey(aux);
+        return getGradientMasks().containsKey(aux);
     }
 
     @Override
-    public Map<String, NDArray> getGradientMasks() {
-        return masks;
+    public int linearFanIn() {
+        return inFeatures;
+    }
+
+    /** Whether the optimizer applies the factored products for gradients of n rows. */
+    private boolean factored(long rows) {
+        return canRecord() && factorsPayOff(rows);
+    }
+
+    /** Qg on the recorded factors where that is what the optimizer does, otherwise Qv. */
+    @Override
+    public FlopCount naturalGradientFlops(long gradientRows) {
+        return factored(gradientRows)
+                ? qgFlops(gradientRows) : super.naturalGradientFlops(gradientRows);
+    }
+
+    /** Qg = (M G)(Â N): 2o²n + 2nk² + 2onk. */
+    private FlopCount qgFlops(double n) {
+        double o = getRows();
+        double k = getCols();
+        return FlopCount.of(2 * o * o * n + 2 * n * k * k + 2 * o * n * k);
+    }
+
+    /**
+     * With factors, the tape's Qg, the products Y = D (ÂN)ᵀ and Z = (M G)ᵀ D of its
+     * vector-Jacobian product (2okn each), the two factor gradients in the form {@link
+     * #factoredTape} picks ({@link #lowRankFactorGradient}) and the new cached factors.
+     */
+    @Override
+    public FlopCount auxUpdateFlops(long gradientRows) {
+        if (!factored(gradientRows)) {
+            return super.auxUpdateFlops(gradientRows);
+        }
+        double n = gradientRows;
+        double o = getRows();
+        double k = getCols();
+        return qgFlops(n)
+                .plus(FlopCount.of(4 * o * k * n))
+                .plus(factoredFactorGradientFlops(o, o, n, outFactorGradientFlops()))
+                .plus(factoredFactorGradientFlops(k, width(), n, inFactorGradientFlops()))
+                .plus(cachedFactorFlops());
+    }
+
+    /**
+     * A factor gradient in factored form: the low-rank form's four products of rank n (8·side²·n;
+     * two of them multiply by the triangular factor and two keep only an upper triangle, so half
+     * of that is necessary), or ∂M (∂N) formed densely (2·side²·n) then multiplied by the factor.
+     */
+    private static FlopCount factoredFactorGradientFlops(
+            double side, double width, double n, FlopCount dense) {
+        if (lowRankFactorGradient(width, n)) {
+            return new FlopCount(8 * side * side * n, 4 * side * side * n);
+        }
+        return FlopCount.of(2 * side * side * n).plus(dense);
     }
 }

@@ -21,8 +21,8 @@ import java.util.Map;
  *   <li>{@link Linear} → {@link FishLinear};
  *   <li>{@link Convolution} ({@code Conv1d}, {@code Conv2d}, {@code Conv3d}) → {@link
  *       FishConvolution};
- *   <li>{@link BatchNorm} (and {@code GhostBatchNorm}) → {@link FishBatchNorm};
- *   <li>{@link LayerNorm} → {@link FishLayerNorm};
+ *   <li>{@link BatchNorm} (and {@code GhostBatchNorm}) and {@link LayerNorm} → {@link
+ *       FishNormalization};
  *   <li>{@link Embedding} (for example {@code TrainableWordEmbedding}) → {@link FishEmbedding}.
  * </ul>
  */
@@ -35,7 +35,7 @@ public final class LayerRegistry {
          * @param name the layer's dotted name
          * @param layer the layer (initialised)
          * @param parent manager for the block's tensors
-         * @param options full / batchSpeedup
+         * @param options whether A is learned / batchSpeedup
          * @return the block
          */
         CurvatureBlock create(String name, Block layer, NDManager parent, CurvatureOptions options);
@@ -47,8 +47,8 @@ public final class LayerRegistry {
         register(Linear.class, (n, b, m, o) -> FishLinear.forLayer(n, (Linear) b, m, o));
         register(Convolution.class,
                 (n, b, m, o) -> FishConvolution.forLayer(n, (Convolution) b, m, o));
-        register(BatchNorm.class, (n, b, m, o) -> FishBatchNorm.forLayer(n, (BatchNorm) b, m, o));
-        register(LayerNorm.class, (n, b, m, o) -> FishLayerNorm.forLayer(n, (LayerNorm) b, m, o));
+        register(BatchNorm.class, FishNormalization::forLayer);
+        register(LayerNorm.class, FishNormalization::forLayer);
         register(Embedding.class,
                 (n, b, m, o) -> FishEmbedding.forLayer(n, (Embedding<?>) b, m, o));
     }

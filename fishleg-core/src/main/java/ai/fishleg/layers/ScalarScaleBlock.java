@@ -85,7 +85,7 @@ public final class ScalarScaleBlock extends CurvatureBlock {
         // Q0 = s·I; a diagonal warm-up is not applied to likelihood parameters (SPEC 4.1).
         try (NDArray init =
                 Tensors.create(manager, new double[] {Math.sqrt(initScale)}, new Shape(), dataType)) {
-            Tensors.assign(getLambda(), init);
+            state().assign(LAMBDA, init);
         }
     }
 }

@@ -2,9 +2,11 @@ package ai.fishleg.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.fishleg.layers.AuxState;
 import ai.fishleg.util.Scope;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Adam over the auxiliary tensors λ, with PyTorch's exact semantics (no weight decay, no amsgrad):
@@ -51,33 +53,40 @@ public final class AuxAdam implements AutoCloseable {
     }
 
     /**
-     * One step on every tensor that has a gradient.
+     * One step on one tensor of a block's λ, written through the block's state (which drops the
+     * products cached from λ). With a learning rate of 0 only the moments move: λ − 0·step is λ,
+     * so λ is not written and the cached products stay valid.
      *
-     * @param grads gradient by tensor (identity keys: the live aux tensors); the gradient arrays
-     *     are used as scratch space and hold no meaningful values afterwards
+     * @param state the block's λ
+     * @param name the tensor's name
+     * @param grad its gradient, used as scratch space
      * @param lr learning rate of this step
      */
-    public void step(Map<NDArray, NDArray> grads, double lr) {
-        for (Map.Entry<NDArray, NDArray> e : grads.entrySet()) {
-            NDArray param = e.getKey();
-            NDArray g = e.getValue();
-            State s = states.computeIfAbsent(param, this::newState);
-            s.step++;
-            try (Scope scope = Scope.open(g.getManager())) {
-                scope.use(s.m);
-                scope.use(s.v);
-                scope.use(param);
-                // The same operations as PyTorch's Adam, in place on temporaries where possible
-                // (λ has millions of entries: every avoided allocation is a pass saved).
-                s.v.muli(beta2).addi(g.square().muli(1 - beta2));
-                s.m.muli(beta1).addi(g.muli(1 - beta1)); // g is scratch from here on
-                double bc1 = 1 - Math.pow(beta1, s.step);
-                double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, s.step));
-                // (lr/bc1)·m / (√v/c + ε) = (lr·c/bc1)·m / (√v + c·ε) with c = √bc2: the
-                // same update, one pass over λ fewer.
-                NDArray denom = s.v.sqrt().addi(eps * bc2Sqrt);
-                param.subi(s.m.div(denom).muli(lr * bc2Sqrt / bc1));
+    public void step(AuxState state, String name, NDArray grad, double lr) {
+        update(state.get(name), grad, lr, delta -> {
+            if (lr != 0) {
+                state.subtract(name, delta);
             }
+        });
+    }
+
+    private void update(NDArray param, NDArray g, double lr, Consumer<NDArray> subtract) {
+        State s = states.computeIfAbsent(param, this::newState);
+        s.step++;
+        try (Scope scope = Scope.open(g.getManager())) {
+            scope.use(s.m);
+            scope.use(s.v);
+            scope.use(param);
+            // The same operations as PyTorch's Adam, in place on temporaries where possible
+            // (λ has millions of entries: every avoided allocation is a pass saved).
+            s.v.muli(beta2).addi(g.square().muli(1 - beta2));
+            s.m.muli(beta1).addi(g.muli(1 - beta1)); // g is scratch from here on
+            double bc1 = 1 - Math.pow(beta1, s.step);
+            double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, s.step));
+            // (lr/bc1)·m / (√v/c + ε) = (lr·c/bc1)·m / (√v + c·ε) with c = √bc2: the
+            // same update, one pass over λ fewer.
+            NDArray denom = s.v.sqrt().addi(eps * bc2Sqrt);
+            subtract.accept(s.m.div(denom).muli(lr * bc2Sqrt / bc1));
         }
     }
 

@@ -129,12 +129,7 @@ final class AuxiliaryUpdate {
             double lr = currentLr();
             boolean steps = train && eval.gradients() != null;
             if (steps) {
-                adam.step(masked(eval.gradients(), scope), lr);
-                if (lr != 0) {
-                    for (BlockState g : blocks) {
-                        g.block().auxChanged();
-                    }
-                } // else λ − 0·step is λ itself: the cached factors and V stay valid
+                adamStep(eval.gradients(), lr);
                 stats.auxUpdated(eval.info().auxLoss());
             }
             List<NDList> kept = null;
@@ -148,21 +143,21 @@ final class AuxiliaryUpdate {
         }
     }
 
-    /** The λ-gradients with each block's mask applied (in place: they are temporaries). */
-    private Map<NDArray, NDArray> masked(Map<NDArray, NDArray> gradients, Scope scope) {
-        Map<NDArray, NDArray> out = new IdentityHashMap<>();
+    /**
+     * One auxiliary Adam step on every trainable λ tensor, with its block's gradient mask applied,
+     * written through the block's state (which drops the block's cached products).
+     */
+    private void adamStep(Map<NDArray, NDArray> gradients, double lr) {
         for (BlockState g : blocks) {
-            Map<String, NDArray> masks = g.block().getGradientMasks();
             for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
                 NDArray grad = gradients.get(e.getValue());
                 if (grad == null) {
                     continue; // frozen: Adam leaves it and its state alone
                 }
-                NDArray mask = masks.get(e.getKey());
-                out.put(e.getValue(), mask == null ? grad : grad.muli(scope.use(mask)));
+                // the λ-gradients are this update's own temporaries: masked in place
+                adam.step(g.block().state(), e.getKey(), g.block().maskGradient(e.getKey(), grad), lr);
             }
         }
-        return out;
     }
 
     /** @return what is not finite in an evaluation, or null */
@@ -232,7 +227,7 @@ final class AuxiliaryUpdate {
         boolean gradientU = hp.uSampling() == USampling.GRADIENT;
         for (int gi = 0; gi < blocks.size(); gi++) {
             CurvatureBlock.Tape tape =
-                    LinearBlocks.auxTape(blocks.get(gi), us.get(gi), gradientU, scope);
+                    BatchSpeedup.auxTape(blocks.get(gi), us.get(gi), gradientU, scope);
             tapes.add(tape);
             NDList v = tape.v();
             vs.add(v);

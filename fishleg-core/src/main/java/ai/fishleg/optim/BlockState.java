@@ -8,7 +8,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.fishleg.layers.CurvatureBlock;
 import ai.fishleg.layers.CurvatureOptions;
-import ai.fishleg.layers.FishLinear;
+import ai.fishleg.layers.FactoredBlock;
 import ai.fishleg.layers.LayerRegistry;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.select.LayerSelection;
@@ -38,7 +38,7 @@ final class BlockState {
     /** The stored gradient u ("grad" in the reference), shaped like the parameters. */
     private final NDList u = new NDList();
     /** The factors of u (batchSpeedup with a recording layer), or null. */
-    private FishLinear.GradientFactors uFactors;
+    private FactoredBlock.GradientFactors uFactors;
 
     /**
      * @param block the curvature block
@@ -68,12 +68,12 @@ final class BlockState {
     static List<BlockState> createAll(Block model, FishLikelihood likelihood, Hyperparameters hp,
             Rng rng, NDManager manager) {
         List<BlockState> out = new ArrayList<>();
-        CurvatureOptions options = new CurvatureOptions(hp.full(), hp.batchSpeedup());
+        CurvatureOptions options = CurvatureOptions.DEFAULT.withFull(hp.full()).withBatchSpeedup(hp.batchSpeedup());
         for (NamedLayer layer : ManagedLayers.select(
                 model, hp.moduleNames(), hp.strictModuleNames(), hp.skipNames())) {
             CurvatureBlock block = LayerRegistry.factoryFor(layer.layer())
                     .create(layer.layerName(), layer.layer(), manager, options);
-            LinearBlocks.reinitialize(block, hp.initialization(), rng, manager);
+            reinitialize(block, hp.initialization(), rng, manager);
             BlockState state = new BlockState(block, manager);
             out.add(state);
             String msg = "FishLeg manages {} ({}, {} parameters)";
@@ -137,7 +137,7 @@ final class BlockState {
     }
 
     /** @return the factors of u, or null */
-    FishLinear.GradientFactors uFactors() {
+    FactoredBlock.GradientFactors uFactors() {
         return uFactors;
     }
 
@@ -148,7 +148,7 @@ final class BlockState {
      * @param factors its factors, or null; moved to {@code manager}
      * @param manager the optimizer's manager
      */
-    void store(NDList gradient, FishLinear.GradientFactors factors, NDManager manager) {
+    void store(NDList gradient, FactoredBlock.GradientFactors factors, NDManager manager) {
         for (int i = 0; i < u.size(); i++) {
             Tensors.assign(u.get(i), gradient.get(i));
         }
@@ -168,7 +168,7 @@ final class BlockState {
      * @param manager the optimizer's manager (takes the factors)
      */
     static void storeAll(List<BlockState> blocks, NDList[] gradients,
-            FishLinear.GradientFactors[] factors, NDManager manager) {
+            FactoredBlock.GradientFactors[] factors, NDManager manager) {
         for (int gi = 0; gi < blocks.size(); gi++) {
             blocks.get(gi).store(gradients[gi], factors[gi], manager);
         }
@@ -190,5 +190,37 @@ final class BlockState {
     /** @return the name under which the block's state is saved ({@code <root>} for the root) */
     String key() {
         return block.getName().isEmpty() ? "<root>" : block.getName();
+    }
+
+    /**
+     * Re-initialises the weights of a linear block (other blocks are left as they are): N(0,
+     * 1/in) for the weight with {@code NORMAL}, zero weight and bias with {@code ZERO}.
+     *
+     * @param block a newly created block
+     * @param init the scheme; {@code UNIFORM} keeps the layer's values
+     * @param rng draws the normal values
+     * @param manager owns the temporaries
+     */
+    private static void reinitialize(CurvatureBlock block, Initialization init, Rng rng, NDManager manager) {
+        int fanIn = block.linearFanIn();
+        if (fanIn == 0 || init == Initialization.UNIFORM) {
+            return;
+        }
+        List<NDArray> params = block.getParameterArrays();
+        NDArray w = params.get(0);
+        if (init == Initialization.ZERO) {
+            for (NDArray p : params) {
+                Tensors.zero(p);
+            }
+        } else {
+            double std = 1.0 / Math.sqrt(fanIn);
+            double[] z = rng.gaussians(Math.toIntExact(w.size()));
+            for (int i = 0; i < z.length; i++) {
+                z[i] *= std;
+            }
+            try (NDArray values = Tensors.create(manager, z, w.getShape(), w.getDataType())) {
+                Tensors.assign(w, values);
+            }
+        }
     }
 }

@@ -233,7 +233,7 @@ public final class Checkpoint {
         for (CheckpointState.Entry e : entries) {
             TensorInfo t = parsed.tensors().get(e.name());
             try (NDArray value = fromLittleEndian(bytes, parsed.dataStart() + t.begin(), e.array())) {
-                Tensors.assign(e.array(), value);
+                e.restore().accept(value);
             }
         }
         restoreScalars.run();

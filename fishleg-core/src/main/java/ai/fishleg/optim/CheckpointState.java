@@ -1,8 +1,10 @@
 package ai.fishleg.optim;
 
 import ai.djl.ndarray.NDArray;
+import ai.fishleg.util.Tensors;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * What a {@link Checkpoint} saves of an optimizer and how it is restored: named tensors (written
@@ -20,9 +22,22 @@ public interface CheckpointState {
      * One named tensor of the state.
      *
      * @param name its stable name in the file (for example {@code aux/01Linear/L})
-     * @param array the live array: read on save, overwritten on restore
+     * @param array the live array: read on save, and checked against the file on restore
+     * @param restore writes a restored value (by default copied into {@code array}; a block's λ
+     *     goes through its state, which drops the block's cached products)
      */
-    record Entry(String name, NDArray array) {}
+    record Entry(String name, NDArray array, Consumer<NDArray> restore) {
+
+        /**
+         * An entry restored by copying into the array.
+         *
+         * @param name its stable name in the file
+         * @param array the live array
+         */
+        public Entry(String name, NDArray array) {
+            this(name, array, value -> Tensors.assign(array, value));
+        }
+    }
 
     /** @return every tensor of the state, in a fixed order */
     List<Entry> tensors();

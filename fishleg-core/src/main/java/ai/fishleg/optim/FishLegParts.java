@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The parts of one {@link FishLeg} optimizer, built from its builder in dependency order: the
  * blocks of the managed layers, the parameter step with a group per block, batchSpeedup's
- * {@link LinearBlocks}, the model's passes, the auxiliary update, the non-finite guard, the
+ * {@link BatchSpeedup}, the model's passes, the auxiliary update, the non-finite guard, the
  * warm-up (run here) and pre-training, and the state that checkpoints save.
  */
 final class FishLegParts {
@@ -25,7 +25,7 @@ final class FishLegParts {
     final List<BlockState> blocks;
     final List<String> unmanaged;
     final RunStatistics stats = new RunStatistics();
-    final LinearBlocks linear;
+    final BatchSpeedup linear;
     final ModelPasses passes;
     final ParameterStep parameterStep;
     final AuxiliaryUpdate aux;
@@ -64,7 +64,7 @@ final class FishLegParts {
                 parameterStep.addGroup(g.block()::getParameterArrays,
                         hp.fineTune() || g.block().getLayer() == null);
             }
-            this.linear = new LinearBlocks(blocks, hp.batchSpeedup(), stats);
+            this.linear = new BatchSpeedup(blocks, hp.batchSpeedup(), stats);
             this.passes = new ModelPasses(model, b.draw, b.nll, b.likelihood, linear, manager);
             this.unmanaged = BlockState.unmanaged(model, blocks);
             if (!unmanaged.isEmpty()) {

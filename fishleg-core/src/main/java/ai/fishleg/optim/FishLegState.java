@@ -130,7 +130,9 @@ final class FishLegState implements CheckpointState {
                 }
             }
             for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
-                out.add(new Entry("aux/" + b + "/" + e.getKey(), e.getValue()));
+                String name = e.getKey();
+                out.add(new Entry("aux/" + b + "/" + name, e.getValue(),
+                        v -> g.block().state().assign(name, v)));
             }
             NDList momentum = parameterStep.momentum(gi);
             NDList theta0 = parameterStep.start(gi);
@@ -209,7 +211,6 @@ final class FishLegState implements CheckpointState {
                     st.step = step;
                 }
             }
-            g.block().auxChanged();
         }
         String now = GSON.toJson(hp.asMap());
         if (saved != null && !saved.equals(now)) {

@@ -1,6 +1,5 @@
 package ai.fishleg.optim;
 
-import ai.fishleg.layers.FishLinear;
 import ai.fishleg.layers.RecordingLinear;
 import java.util.List;
 
@@ -110,7 +109,7 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
      *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
      *     diagonal); other layers keep their usual form (default false). For layers built
      *     as {@link RecordingLinear} Q is applied to the recorded inputs and output gradients
-     *     ({@link FishLinear#qg}, the reference's product from saved activations), and the
+     *     ({@link ai.fishleg.layers.FactoredBlock#qg}, the reference's product from saved activations), and the
      *     auxiliary update differentiates that product, whenever that is cheaper than the
      *     product with the formed gradient; otherwise Q is applied to the gradient (same
      *     numbers, more arithmetic).

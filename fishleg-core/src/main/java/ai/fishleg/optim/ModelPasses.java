@@ -30,7 +30,7 @@ final class ModelPasses {
     private final NllFunction nll;
     private final ModelGradients gradients;
     private final ModelState state;
-    private final LinearBlocks linear;
+    private final BatchSpeedup linear;
 
     /**
      * @param model the model
@@ -41,7 +41,7 @@ final class ModelPasses {
      * @param manager the optimizer's manager
      */
     ModelPasses(Block model, DrawFunction draw, NllFunction nll, FishLikelihood likelihood,
-            LinearBlocks linear, NDManager manager) {
+            BatchSpeedup linear, NDManager manager) {
         this.model = model;
         this.draw = draw;
         this.nll = nll;
@@ -164,7 +164,7 @@ final class ModelPasses {
      */
     Isolation isolate(Scope scope, boolean withGradients) {
         ModelState.Saved savedState = state.save(scope);
-        LinearBlocks.Paused paused = linear.pauseRecording();
+        BatchSpeedup.Paused paused = linear.pauseRecording();
         ModelGradients.Saved savedGradients = withGradients ? gradients.save(scope) : null;
         return () -> {
             try {

@@ -32,9 +32,9 @@ class FishLinearQvTest {
             for (boolean bias : new boolean[] {true, false}) {
                 for (CurvatureOptions o :
                         new CurvatureOptions[] {
-                            new CurvatureOptions(true, false),
-                            new CurvatureOptions(false, false),
-                            new CurvatureOptions(true, true)
+                            CurvatureOptions.DEFAULT,
+                            CurvatureOptions.DEFAULT.withFull(false),
+                            CurvatureOptions.DEFAULT.withBatchSpeedup(true)
                         }) {
                     b.add(Arguments.of(in, out, bias, o, 1000L + trial));
                 }
@@ -115,7 +115,7 @@ class FishLinearQvTest {
         int out = KroneckerBlock.TRIANGULAR_SPLIT_FROM;
         Rng rng = new Rng(23);
         try (NDManager m = NDManager.newBaseManager();
-                FishLinear block = new FishLinear(in, out, true, m, DataType.FLOAT64,
+                FishLinear block = new FishLinear(in, out, Bias.WITH, m, DataType.FLOAT64,
                         CurvatureOptions.DEFAULT)) {
             randomizeAux(block, rng);
             int k = block.getCols();
@@ -174,7 +174,7 @@ class FishLinearQvTest {
             int in, int out, boolean bias, CurvatureOptions options, long seed) {
         Rng rng = new Rng(seed);
         try (NDManager m = NDManager.newBaseManager();
-                FishLinear block = new FishLinear(in, out, bias, m, DataType.FLOAT64, options)) {
+                FishLinear block = new FishLinear(in, out, Bias.of(bias), m, DataType.FLOAT64, options)) {
             randomizeAux(block, rng);
             double[][] q = denseQ(block, false);
             NDList v = randomVector(m, block, rng);
@@ -212,7 +212,7 @@ class FishLinearQvTest {
             int in, int out, boolean bias, CurvatureOptions options, long seed) {
         Rng rng = new Rng(seed + 7);
         try (NDManager m = NDManager.newBaseManager();
-                FishLinear block = new FishLinear(in, out, bias, m, DataType.FLOAT64, options)) {
+                FishLinear block = new FishLinear(in, out, Bias.of(bias), m, DataType.FLOAT64, options)) {
             randomizeAux(block, rng);
             double[][] q = denseQ(block, false);
             double[] diag = vecU(block, block.diagQ());
@@ -229,7 +229,7 @@ class FishLinearQvTest {
         Rng rng = new Rng(seed + 11);
         double s = 0.5 + rng.nextDouble() * 3;
         try (NDManager m = NDManager.newBaseManager();
-                FishLinear block = new FishLinear(in, out, bias, m, DataType.FLOAT64, options)) {
+                FishLinear block = new FishLinear(in, out, Bias.of(bias), m, DataType.FLOAT64, options)) {
             block.warmup(null, s);
             NDList v = randomVector(m, block, rng);
             double[] expected = vecU(block, v);
@@ -246,7 +246,7 @@ class FishLinearQvTest {
             int in, int out, boolean bias, CurvatureOptions options, long seed) {
         Rng rng = new Rng(seed + 13);
         try (NDManager m = NDManager.newBaseManager();
-                FishLinear block = new FishLinear(in, out, bias, m, DataType.FLOAT64, options)) {
+                FishLinear block = new FishLinear(in, out, Bias.of(bias), m, DataType.FLOAT64, options)) {
             NDList d = randomVector(m, block, rng);
             // positive d, as the warm-up's s/sqrt(g² + γ)
             NDList positive = new NDList();
@@ -286,7 +286,7 @@ class FishLinearQvTest {
                 }
                 NDArray mat = Tensors.create(m, rankOne, new Shape(rows, cols), DataType.FLOAT64);
                 NDList dv = block.fromMatrix(mat);
-                try (FishLinear fresh = new FishLinear(in, out, bias, m, DataType.FLOAT64, options)) {
+                try (FishLinear fresh = new FishLinear(in, out, Bias.of(bias), m, DataType.FLOAT64, options)) {
                     fresh.warmup(dv, 1.0);
                     double[] diag2 = vecU(fresh, fresh.diagQ());
                     double[] want = new double[rows * cols];

@@ -30,12 +30,12 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The curvature block of every supported layer type, built from a real DJL layer through {@link
  * LayerRegistry}, checked in float64 against independent computations: a dense Q built from the
- * SPEC's formulas (section 10) out of the block's λ, the operator's own matrix (symmetric, PSD,
- * diagonal), central finite differences of λ ↦ ⟨D, Q(λ)u⟩ and both warm-up modes.
+ * formulas of docs/ALGORITHM.md §5 out of the block's λ, the operator's own matrix (symmetric,
+ * PSD, diagonal), central finite differences of λ ↦ ⟨D, Q(λ)u⟩ and both warm-up modes.
  */
 class LayerBlocksTest {
 
-    /** A layer, its input shape, and how the SPEC lays its parameters out. */
+    /** A layer, its input shape, and how docs/ALGORITHM.md §5 lays its parameters out. */
     record Case(String label, Supplier<Block> layer, Shape input) {
         @Override
         public String toString() {
@@ -75,7 +75,7 @@ class LayerBlocksTest {
                         () -> LayerModels.embedding(5, 3), new Shape(2, 4)));
     }
 
-    private static CurvatureBlock build(NDManager m, Case c, CurvatureOptions options) {
+    static CurvatureBlock build(NDManager m, Case c, CurvatureOptions options) {
         Block layer = c.layer().get();
         layer.initialize(m, DataType.FLOAT64, c.input());
         LayerRegistry.Factory f = LayerRegistry.factoryFor(layer);
@@ -189,15 +189,18 @@ class LayerBlocksTest {
     }
 
     // --------------------------------------------------------------------------------------
-    // the independent dense Q (SPEC section 10)
+    // the independent dense Q (docs/ALGORITHM.md §5)
 
-    /** Q as a dense matrix on the parameters flattened in block order, from the SPEC's formulas. */
+    /**
+     * Q as a dense matrix on the parameters flattened in block order, from the formulas of
+     * docs/ALGORITHM.md §5.
+     */
     static double[][] denseQ(CurvatureBlock block) {
         if (block instanceof DiagonalBlock diagonal) {
             List<Double> d = new ArrayList<>();
             for (int i = 0; i < diagonal.getOrder().size(); i++) {
                 for (double l : Dense.values(diagonal.getFactor(i))) {
-                    d.add(l * l); // Q = diag(L²)   (SPEC 10.4/10.5)
+                    d.add(l * l); // Q = diag(L²)   (docs/ALGORITHM.md §5.5)
                 }
             }
             double[][] q = new double[d.size()][d.size()];
@@ -211,7 +214,7 @@ class LayerBlocksTest {
         int cols = k.getCols();
         double[][] l = Dense.matrix(Dense.values(k.getL()), cols, cols);
         double[][] outM;
-        if (k.isOutFactorDiagonal()) { // Embedding: M = diag(R²)   (SPEC 10.6)
+        if (k.isOutFactorDiagonal()) { // Embedding: M = diag(R²)   (docs/ALGORITHM.md §5.6)
             double[] r = Dense.values(k.getR());
             outM = new double[rows][rows];
             for (int i = 0; i < rows; i++) {
@@ -221,7 +224,7 @@ class LayerBlocksTest {
             double[][] r = Dense.matrix(Dense.values(k.getR()), rows, rows);
             outM = Dense.mul(Dense.transpose(r), r);
         }
-        // Conv: N = LᵀL (SPEC 10.3); Linear, Embedding: N = LLᵀ
+        // Conv: N = LᵀL (docs/ALGORITHM.md §5.4); Linear, Embedding: N = LLᵀ
         double[][] inN = block instanceof FishConvolution
                 ? Dense.mul(Dense.transpose(l), l)
                 : Dense.mul(l, Dense.transpose(l));

@@ -44,10 +44,10 @@ class QvPropertiesTest {
     Arbitrary<Layer> layers() {
         Arbitrary<Integer> small = Arbitraries.integers().between(1, 5);
         Arbitrary<Layer> linear = Combinators.combine(small, small, Arbitraries.of(true, false),
-                Arbitraries.of(CurvatureOptions.DEFAULT, new CurvatureOptions(false, false),
-                        new CurvatureOptions(true, true)))
+                Arbitraries.of(CurvatureOptions.DEFAULT, CurvatureOptions.DEFAULT.withFull(false),
+                        CurvatureOptions.DEFAULT.withBatchSpeedup(true)))
                 .as((in, out, bias, options) -> new Layer("Linear bias=" + bias + " " + options,
-                        (m, d) -> new FishLinear(d[0], d[1], bias, m, DataType.FLOAT64, options),
+                        (m, d) -> new FishLinear(d[0], d[1], Bias.of(bias), m, DataType.FLOAT64, options),
                         new int[] {in, out}));
         Arbitrary<Integer> groups = Arbitraries.of(1, 2);
         Arbitrary<Layer> conv = Combinators.combine(groups, small, small, Arbitraries.integers()
@@ -65,14 +65,14 @@ class QvPropertiesTest {
                 (m, d) -> {
                     BatchNorm layer = BatchNorm.builder().build();
                     layer.initialize(m, DataType.FLOAT64, new Shape(2, d[0], 3));
-                    return FishBatchNorm.forLayer("bn", layer, m, CurvatureOptions.DEFAULT);
+                    return FishNormalization.forLayer("bn", layer, m, CurvatureOptions.DEFAULT);
                 },
                 new int[] {c}));
         Arbitrary<Layer> layerNorm = small.map(c -> new Layer("LayerNorm",
                 (m, d) -> {
                     LayerNorm layer = LayerNorm.builder().build();
                     layer.initialize(m, DataType.FLOAT64, new Shape(2, d[0]));
-                    return FishLayerNorm.forLayer("ln", layer, m, CurvatureOptions.DEFAULT);
+                    return FishNormalization.forLayer("ln", layer, m, CurvatureOptions.DEFAULT);
                 },
                 new int[] {c}));
         Arbitrary<Layer> embedding = Combinators.combine(small, small, Arbitraries.of(true, false))
@@ -80,7 +80,7 @@ class QvPropertiesTest {
                         (m, d) -> {
                             var layer = LayerModels.embedding(d[0], d[1]);
                             layer.initialize(m, DataType.FLOAT64, new Shape(2));
-                            return FishEmbedding.forLayer("emb", layer, m, new CurvatureOptions(full, false));
+                            return FishEmbedding.forLayer("emb", layer, m, CurvatureOptions.DEFAULT.withFull(full));
                         },
                         new int[] {rows, dim}));
         return Arbitraries.oneOf(linear, conv, batchNorm, layerNorm, embedding);

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The factor gradients of FishLinear's triangular L and R computed block-wise (five half-size
- * products for the part the upper-triangular mask keeps, {@link KroneckerBlock#upperOfProduct}),
+ * products for the part the upper-triangular mask keeps, {@link TriangularProducts#upperOfProduct}),
  * at sizes where that path is taken ({@link KroneckerBlock#TRIANGULAR_SPLIT_FROM} and more): against the plain product, and end to end
  * against central finite differences of λ ↦ ⟨D, Q(λ)u⟩ on the entries the mask keeps.
  */
@@ -43,7 +43,7 @@ class TriangularFactorGradientTest {
             NDArray sa = array(m, sym);
             double[][] expected = factorLeft ? Dense.mul(f, sym) : Dense.mul(sym, f);
             double[][] got = Dense.matrix(
-                    Dense.values(KroneckerBlock.upperOfProduct(fa, sa, factorLeft)), n, n);
+                    Dense.values(TriangularProducts.upperOfProduct(fa, sa, factorLeft)), n, n);
             double scale = maxAbs(expected);
             int h = n / 2;
             for (int i = 0; i < n; i++) {
@@ -70,7 +70,7 @@ class TriangularFactorGradientTest {
             double[][] sym = symmetric(g);
             double[][] expected = Dense.mul(f, sym);
             double[][] got = Dense.matrix(Dense.values(
-                    KroneckerBlock.upperOfProduct(array(m, f), array(m, sym), true)), n, n);
+                    TriangularProducts.upperOfProduct(array(m, f), array(m, sym), true)), n, n);
             double scale = maxAbs(expected);
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < n; j++) {

@@ -17,8 +17,8 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
- * The four likelihoods: nll and its gradient against the closed forms of SPEC section 12, and the
- * samples of draw against their distribution's mean / frequencies.
+ * The four likelihoods: nll and its gradient against the closed forms of docs/ALGORITHM.md §13,
+ * and the samples of draw against their distribution's mean / frequencies.
  */
 class LikelihoodTest {
 

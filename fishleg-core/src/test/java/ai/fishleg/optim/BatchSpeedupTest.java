@@ -20,6 +20,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
+import ai.fishleg.layers.Bias;
 import ai.fishleg.layers.CurvatureOptions;
 import ai.fishleg.layers.FishConvolution;
 import ai.fishleg.layers.FishLinear;
@@ -34,10 +35,11 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code batchSpeedup} (SPEC 9): the reference's activation form Qg = (RᵀR Goutᵀ)(Â LLᵀ), computed
- * from a linear layer's inputs and output gradients captured during the user's forward/backward,
- * equals Q applied to the stored gradient, which is what the optimizer uses; the warm-up fixes of
- * SPEC 4 (Q0 = s·I, nearest-Kronecker diagonal without NaN); other layer types keep A.
+ * {@code batchSpeedup} (docs/ALGORITHM.md §12): the reference's activation form Qg = (RᵀR
+ * Goutᵀ)(Â LLᵀ), computed from a linear layer's inputs and output gradients captured during the
+ * user's forward/backward, equals Q applied to the stored gradient, which is what the optimizer
+ * uses; the warm-up fixes of docs/ALGORITHM.md §6 (Q0 = s·I, nearest-Kronecker diagonal without
+ * NaN); other layer types keep A.
  */
 class BatchSpeedupTest {
 
@@ -133,8 +135,8 @@ class BatchSpeedupTest {
     @Test
     void warmupWithoutAUsesTheFactorsAndNeverProducesNaN() {
         try (NDManager m = NDManager.newBaseManager()) {
-            CurvatureOptions speedup = new CurvatureOptions(true, true);
-            FishLinear block = new FishLinear(3, 2, true, m, DataType.FLOAT64, speedup);
+            CurvatureOptions speedup = CurvatureOptions.DEFAULT.withBatchSpeedup(true);
+            FishLinear block = new FishLinear(3, 2, Bias.WITH, m, DataType.FLOAT64, speedup);
             block.warmup(null, 5.0);
             NDList v = new NDList(m.create(new Rng(1).gaussians(6), new Shape(2, 3)),
                     m.create(new double[] {0.3, -1.1}));
@@ -143,7 +145,7 @@ class BatchSpeedupTest {
                 expected[i] *= 5;
             }
             assertThat(Dense.relError(Dense.flatten(block.qv(v)), expected))
-                    .as("Q0 = s·I, not s²·I (SPEC 4.1 [FIX])").isLessThan(1e-14);
+                    .as("Q0 = s·I, not s²·I (docs/ALGORITHM.md §6.1 [FIX])").isLessThan(1e-14);
 
             // d ⊙ d of rank one: the nearest Kronecker diagonal is exact.
             double[] a = {0.5, 2.0};
@@ -156,7 +158,7 @@ class BatchSpeedupTest {
                 }
                 db[o] = Math.sqrt(a[o] * c[3]);
             }
-            FishLinear exact = new FishLinear(3, 2, true, m, DataType.FLOAT64, speedup);
+            FishLinear exact = new FishLinear(3, 2, Bias.WITH, m, DataType.FLOAT64, speedup);
             exact.warmup(new NDList(m.create(dw, new Shape(2, 3)), m.create(db)), 1.0);
             NDList diag = exact.diagQ();
             for (int i = 0; i < 6; i++) {
@@ -169,7 +171,7 @@ class BatchSpeedupTest {
             }
 
             // A general positive d: an approximation, but finite and positive.
-            FishLinear general = new FishLinear(3, 2, true, m, DataType.FLOAT64, speedup);
+            FishLinear general = new FishLinear(3, 2, Bias.WITH, m, DataType.FLOAT64, speedup);
             double[] r = new Rng(2).uniforms(8);
             general.warmup(new NDList(m.create(java.util.Arrays.copyOf(r, 6), new Shape(2, 3)),
                     m.create(java.util.Arrays.copyOfRange(r, 6, 8))), 1.0);
@@ -178,7 +180,7 @@ class BatchSpeedupTest {
                 assertThat(java.util.Arrays.stream(Dense.values(d)).min().orElseThrow())
                         .isPositive();
             }
-            assertThatThrownBy(() -> new FishLinear(3, 2, true, m, DataType.FLOAT64,
+            assertThatThrownBy(() -> new FishLinear(3, 2, Bias.WITH, m, DataType.FLOAT64,
                     CurvatureOptions.DEFAULT).qg(m.ones(new Shape(1, 3)), m.ones(new Shape(1, 2))))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("batchSpeedup");
         }
@@ -190,7 +192,7 @@ class BatchSpeedupTest {
             Conv2d conv = Conv2d.builder().setFilters(2).setKernelShape(new Shape(2, 2)).build();
             conv.initialize(m, DataType.FLOAT64, new Shape(1, 1, 4, 4));
             FishConvolution block = (FishConvolution) LayerRegistry.factoryFor(conv)
-                    .create("c", conv, m, new CurvatureOptions(true, true));
+                    .create("c", conv, m, CurvatureOptions.DEFAULT.withBatchSpeedup(true));
             assertThat(block.usesA()).isTrue();
             assertThat(block.isTrainable("A")).isTrue();
         }

@@ -28,18 +28,22 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Fisher estimators and u-sampling options of the auxiliary update (SPEC 14): the antithetic
- * product against the exact Hessian of a quadratic loss, and Fisher recovery (SPEC 16.7, small):
- * with Gaussian u, Q(λ) converges to (F + γI)⁻¹ with {@link Estimator#ANTITHETIC} and to (F/B +
- * γI)⁻¹ with the seed's {@link Estimator#RANK1} (SPEC 6, 18.5). {@link FisherRecoveryTest} covers
- * the default (RANK1, gradient u); its dense helpers are reused here.
+ * The Fisher estimators and u-sampling options of the auxiliary update (docs/ALGORITHM.md §7):
+ * the antithetic product against the exact Hessian of a quadratic loss, and Fisher recovery
+ * (docs/ALGORITHM.md §15, small): with Gaussian u, Q(λ) converges to (F + γI)⁻¹ with {@link
+ * Estimator#ANTITHETIC} and to (F/B + γI)⁻¹ with the seed's {@link Estimator#RANK1}
+ * (docs/ALGORITHM.md §7.1, §15). {@link FisherRecoveryTest} covers the default (RANK1, gradient
+ * u); its dense helpers are reused here.
  */
 class EstimatorTest {
 
     static final int N = 6;
     static final double GAMMA = 0.1;
 
-    /** The synthetic problem of SPEC 16.7: x = z diag(√l) Uᵀ, l_i = 1/i², U random orthogonal. */
+    /**
+     * The synthetic problem of docs/ALGORITHM.md §15: x = z diag(√l) Uᵀ, l_i = 1/i², U random
+     * orthogonal.
+     */
     record Problem(NDArray x, NDArray y, double[][] fisher) {}
 
     static Problem problem(NDManager m, int examples, long seed) {

@@ -297,7 +297,10 @@ class FishLegBehaviourTest {
         }
     }
 
-    /** SPEC 18.7: with Q0 = s·I, β = 0 and no aux update, a step is SGD with rate η·s plus decay. */
+    /**
+     * docs/ALGORITHM.md §9.3: with Q0 = s·I, β = 0 and no aux update, a step is SGD with rate η·s
+     * plus decay.
+     */
     @Test
     void firstStepWithScaledIdentityIsDecoupledSgd() {
         Block model = Models.mlp(m, DataType.FLOAT64, 3, 2);

@@ -24,14 +24,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Fisher recovery (SPEC 16.7, scaled down): a linear student y = w·x with a unit Gaussian
- * likelihood has Fisher F = E[x xᵀ] exactly. With fishLr 0 (θ fixed) and an auxiliary update every
- * step, Q must converge to the inverse damped Fisher.
+ * Fisher recovery (docs/ALGORITHM.md §15, scaled down): a linear student y = w·x with a unit
+ * Gaussian likelihood has Fisher F = E[x xᵀ] exactly. With fishLr 0 (θ fixed) and an auxiliary
+ * update every step, Q must converge to the inverse damped Fisher.
  *
  * <p>The seed's rank-one estimator uses the gradient g of the batch-MEAN nll under sampled labels,
- * so E[g gᵀ] = F/B for a batch of B examples (SPEC section 6): it is unbiased for F only when B =
- * 1, and with B > 1 it learns (F/B + γI)⁻¹ instead. Both are checked: the target below is (F/B +
- * γI)⁻¹ with the batch size B of the run.
+ * so E[g gᵀ] = F/B for a batch of B examples (docs/ALGORITHM.md §7.1): it is unbiased for F only
+ * when B = 1, and with B > 1 it learns (F/B + γI)⁻¹ instead. Both are checked: the target below is
+ * (F/B + γI)⁻¹ with the batch size B of the run.
  */
 class FisherRecoveryTest {
 

@@ -1,6 +1,7 @@
 package ai.fishleg.optim;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -29,42 +30,171 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Number-for-number parity with the reference FishLeg: replays every recorded run under {@code
- * fishleg.golden.dir} (format: shared/golden/README.md) in float64 and compares every parameter,
- * every auxiliary tensor and the auxiliary loss after every step, relative Frobenius error ≤ 1e-6.
+ * Number-for-number parity with the reference FishLeg: replays every recorded run in float64 and
+ * compares every parameter, every auxiliary tensor and the auxiliary loss after every step, relative
+ * Frobenius error ≤ 1e-6. The cases are the JSON files of {@code src/test/resources/golden} (format:
+ * the README.md there); the system property {@code fishleg.golden.dir} replays another folder of
+ * cases in the same format instead. Each case is reported as a dynamic test under its name.
  */
 class GoldenParityTest {
 
     static final double TOLERANCE = 1e-6;
+    static final String PROPERTY = "fishleg.golden.dir";
+    /** The vendored cases, as a test resource folder. */
+    static final String RESOURCE = "golden";
 
+    /**
+     * The folder of cases: the one named by {@value #PROPERTY} when that is set (it must exist),
+     * otherwise the vendored cases, found on the test class path (Maven copies them to
+     * target/test-classes) or, when the resources were not copied (an IDE run), in the module's
+     * src/test/resources whether the working directory is the module or the repository root.
+     */
     static Path goldenDir() {
-        String dir = System.getProperty("fishleg.golden.dir", "../shared/golden");
-        return Paths.get(dir).toAbsolutePath().normalize();
+        String given = System.getProperty(PROPERTY);
+        if (given != null && !given.isBlank()) {
+            Path dir = Paths.get(given.trim()).toAbsolutePath().normalize();
+            if (!Files.isDirectory(dir)) {
+                throw new AssertionError("the folder of parity cases given by -D" + PROPERTY + "="
+                        + given + " does not exist (resolved to " + dir + "); give a folder of"
+                        + " *.json cases, or leave the property unset to replay the vendored cases");
+            }
+            return dir;
+        }
+        URL resource = GoldenParityTest.class.getClassLoader().getResource(RESOURCE);
+        if (resource != null && "file".equals(resource.getProtocol())) {
+            try {
+                return Paths.get(resource.toURI());
+            } catch (URISyntaxException e) {
+                throw new AssertionError("cannot read the test resource folder " + resource, e);
+            }
+        }
+        for (Path candidate : List.of(
+                Paths.get("src/test/resources", RESOURCE),
+                Paths.get("fishleg-core/src/test/resources", RESOURCE))) {
+            if (Files.isDirectory(candidate)) {
+                return candidate.toAbsolutePath().normalize();
+            }
+        }
+        throw new AssertionError("the vendored parity cases (fishleg-core/src/test/resources/"
+                + RESOURCE + ") are neither on the test class path nor under the working directory "
+                + Paths.get("").toAbsolutePath() + "; run the tests with Maven, or set -D" + PROPERTY);
+    }
+
+    /** The *.json cases of a folder, sorted by file name; none is an error naming the folder. */
+    static List<Path> cases(Path dir) throws IOException {
+        List<Path> cases;
+        try (Stream<Path> files = Files.list(dir)) {
+            cases = files.filter(p -> p.getFileName().toString().endsWith(".json")).sorted().toList();
+        }
+        if (cases.isEmpty()) {
+            throw new AssertionError("no parity cases (*.json files) in " + dir
+                    + (System.getProperty(PROPERTY, "").isBlank() ? ""
+                            : " (given by -D" + PROPERTY + ")"));
+        }
+        return cases;
     }
 
     @TestFactory
     Stream<DynamicTest> everyGoldenCase() throws IOException {
-        Path dir = goldenDir();
-        assertThat(dir).as("golden directory (system property fishleg.golden.dir)").isDirectory();
-        List<Path> cases;
-        try (Stream<Path> files = Files.list(dir)) {
-            cases = files.filter(p -> p.toString().endsWith(".json")).sorted().toList();
+        return cases(goldenDir()).stream().map(p -> DynamicTest.dynamicTest(
+                caseName(p), p.toUri(), () -> replay(p)));
+    }
+
+    /** "name (file.json)": the case's own name, and the file it comes from. */
+    static String caseName(Path file) {
+        JsonObject c;
+        try {
+            c = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the parity case " + file, e);
         }
-        assertThat(cases).as("golden cases in " + dir).isNotEmpty();
-        return cases.stream()
-                .map(p -> DynamicTest.dynamicTest(p.getFileName().toString(), () -> replay(p)));
+        String fileName = file.getFileName().toString();
+        return c.has("name") ? c.get("name").getAsString() + " (" + fileName + ")" : fileName;
+    }
+
+    @Test
+    void anExplicitFolderThatIsMissingOrHoldsNoCasesIsAnError(@TempDir Path tmp) throws IOException {
+        String before = System.getProperty(PROPERTY);
+        try {
+            Path missing = tmp.resolve("no-such-folder");
+            System.setProperty(PROPERTY, missing.toString());
+            assertThatThrownBy(GoldenParityTest::goldenDir)
+                    .hasMessageContaining("does not exist").hasMessageContaining(PROPERTY);
+            Path empty = Files.createDirectory(tmp.resolve("empty"));
+            Files.writeString(empty.resolve("notes.txt"), "not a case");
+            System.setProperty(PROPERTY, empty.toString());
+            assertThat(goldenDir()).isEqualTo(empty.toAbsolutePath().normalize());
+            assertThatThrownBy(() -> cases(goldenDir()))
+                    .hasMessageContaining("no parity cases").hasMessageContaining(PROPERTY);
+        } finally {
+            if (before == null) {
+                System.clearProperty(PROPERTY);
+            } else {
+                System.setProperty(PROPERTY, before);
+            }
+        }
+    }
+
+    @Test
+    void byDefaultTheVendoredCasesAreReplayed() throws IOException {
+        String before = System.getProperty(PROPERTY);
+        try {
+            System.clearProperty(PROPERTY);
+            List<String> names = new ArrayList<>();
+            for (Path p : cases(goldenDir())) {
+                names.add(p.getFileName().toString());
+            }
+            assertThat(names).contains("bernoulli_every3_normalized.json", "gaussian_every1.json",
+                    "gaussian_warmup.json", "softmax_neg2_finetune.json");
+        } finally {
+            if (before != null) {
+                System.setProperty(PROPERTY, before);
+            }
+        }
+    }
+
+    @Test
+    void initializationIsReplayedAsRecorded() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            JsonObject spec = JsonParser.parseString(
+                    "{\"layers\": [{\"type\": \"linear\", \"in\": 2, \"out\": 1}]}")
+                    .getAsJsonObject();
+            GoldenModel gm = GoldenModel.build(manager, spec);
+            FishLikelihood likelihood = new FixedGaussianLikelihood(1.0);
+            for (String name : List.of("zero", "uniform")) {
+                FishLeg.Builder b = FishLeg.builder(gm.model, DrawFunction.of(likelihood),
+                        NllFunction.of(likelihood), m -> null);
+                JsonObject hyper = JsonParser.parseString(
+                        "{\"initialization\": \"" + name + "\"}").getAsJsonObject();
+                applyHyper(b, hyper, gm);
+                assertThat(b.toHyperparameters().initialization())
+                        .isEqualTo(Initialization.parse(name));
+            }
+            FishLeg.Builder b = FishLeg.builder(gm.model, DrawFunction.of(likelihood),
+                    NllFunction.of(likelihood), m -> null);
+            JsonObject normal = JsonParser.parseString("{\"initialization\": \"normal\"}")
+                    .getAsJsonObject();
+            assertThatThrownBy(() -> applyHyper(b, normal, gm))
+                    .hasMessageContaining("cannot be replayed");
+        }
     }
 
     static void replay(Path file) throws IOException {
@@ -84,10 +214,13 @@ class GoldenParityTest {
                 }
             }
             Deque<JsonObject> drawQueue = new ArrayDeque<>(auxQueue);
+            // The batch's own labels are NaN: the recorded labels may only come through draw.
             BatchSource auxData = m -> {
                 assertThat(auxQueue).as("more auxiliary batches requested than recorded").isNotEmpty();
                 JsonObject a = auxQueue.poll();
-                return LabeledBatch.of(Json.array(m, a.get("x")), Json.array(m, a.get("drawn_y")));
+                NDArray labels = Json.array(m, a.get("drawn_y"));
+                return LabeledBatch.of(Json.array(m, a.get("x")),
+                        m.full(labels.getShape(), Float.NaN, labels.getDataType()));
             };
             DrawFunction draw = (model, inputs) -> {
                 JsonObject a = drawQueue.poll();
@@ -146,6 +279,8 @@ class GoldenParityTest {
                     compareAux(opt, gm, step.getAsJsonObject("aux_params_after"), where);
                 }
                 assertThat(auxQueue).as("every recorded auxiliary batch was used").isEmpty();
+                assertThat(drawQueue).as("every recorded draw was used (labels sampled through"
+                        + " draw for each auxiliary batch)").isEmpty();
             }
         }
     }
@@ -190,10 +325,7 @@ class GoldenParityTest {
                 case "fine_tune" -> b.fineTune(v.getAsBoolean());
                 case "scale" -> b.scale(v.getAsDouble());
                 case "warmup" -> b.warmup(v.getAsInt());
-                // A re-initialisation draws from the reference's own generator and cannot be
-                // replayed; the only replayable reading is that init_params are the weights the
-                // run started from, so they are loaded as they are and not re-initialised.
-                case "initialization" -> b.initialization(Initialization.UNIFORM);
+                case "initialization" -> b.initialization(initialization(v.getAsString()));
                 case "module_names" -> b.moduleNames(gm.djlNames(v.getAsJsonArray(), "module_names"));
                 case "skip_names" -> b.skipNames(gm.djlNames(v.getAsJsonArray(), "skip_names"));
                 case "sigma" -> { } // belongs to the likelihood
@@ -201,6 +333,22 @@ class GoldenParityTest {
                         "unknown hyperparameter in golden file: " + e.getKey());
             }
         }
+    }
+
+    /**
+     * The reference's {@code initialization} as replayed: "uniform" keeps {@code init_params},
+     * "zero" zeroes the managed linear layers (as the reference intends). "normal" draws from the
+     * reference's own random generator, which cannot be replayed.
+     */
+    static Initialization initialization(String name) {
+        Initialization init = Initialization.parse(name);
+        if (init == Initialization.NORMAL) {
+            throw new IllegalArgumentException("a golden case with initialization \"normal\" cannot"
+                    + " be replayed: its weights come from the reference's random generator; record"
+                    + " the case with \"uniform\" (init_params are then the starting weights) or"
+                    + " \"zero\"");
+        }
+        return init;
     }
 
     static void compareAux(FishLeg opt, GoldenModel gm, JsonObject expected, String where) {

@@ -17,10 +17,9 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.FishBatchNorm;
+import ai.fishleg.layers.FishNormalization;
 import ai.fishleg.layers.FishConvolution;
 import ai.fishleg.layers.FishEmbedding;
-import ai.fishleg.layers.FishLayerNorm;
 import ai.fishleg.layers.FishLinear;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
@@ -65,7 +64,7 @@ class LayerTrainingTest {
                 assertThat(opt.managedNames())
                         .containsExactly("01Conv2d", "02BatchNorm", "06Linear");
                 assertThat(opt.getBlock("01Conv2d")).isInstanceOf(FishConvolution.class);
-                assertThat(opt.getBlock("02BatchNorm")).isInstanceOf(FishBatchNorm.class);
+                assertThat(opt.getBlock("02BatchNorm")).isInstanceOf(FishNormalization.class);
                 assertThat(opt.getBlock("06Linear")).isInstanceOf(FishLinear.class);
                 assertThat(opt.getUnmanagedParameters()).isEmpty();
 
@@ -125,7 +124,7 @@ class LayerTrainingTest {
                         .containsExactly("01TrainableWordEmbedding", "02LayerNorm", "04Linear");
                 assertThat(opt.getBlock("01TrainableWordEmbedding"))
                         .isInstanceOf(FishEmbedding.class);
-                assertThat(opt.getBlock("02LayerNorm")).isInstanceOf(FishLayerNorm.class);
+                assertThat(opt.getBlock("02LayerNorm")).isInstanceOf(FishNormalization.class);
 
                 List<Double> losses = new ArrayList<>();
                 for (int step = 0; step < STEPS; step++) {

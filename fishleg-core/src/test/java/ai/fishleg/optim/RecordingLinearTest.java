@@ -158,7 +158,7 @@ class RecordingLinearTest {
                 Block layer = RecordingLinear.builder().setUnits(out).build();
                 layer.initialize(m, DataType.FLOAT64, new Shape(1, in));
                 FishLinear block = (FishLinear) ai.fishleg.layers.LayerRegistry.factoryFor(layer)
-                        .create("", layer, m, new ai.fishleg.layers.CurvatureOptions(true, true));
+                        .create("", layer, m, ai.fishleg.layers.CurvatureOptions.DEFAULT.withBatchSpeedup(true));
                 Rng rng = new Rng(17);
                 for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
                     NDArray a = e.getValue();

@@ -29,8 +29,8 @@ import org.junit.jupiter.api.Test;
 class ReadmeExampleTest {
 
     static List<Double> readmeExample() {
-        List<Double> losses = new ArrayList<>();
         // README-BEGIN library-example
+        List<Double> losses = new ArrayList<>(); // the training loss of every step
         try (NDManager manager = NDManager.newBaseManager()) {
             // y = sum(x) + noise, a regression with a fixed-variance Gaussian likelihood
             NDArray x = manager.randomNormal(new Shape(1000, 2));

@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.FishLinear;
+import ai.fishleg.layers.FactoredBlock;
 import ai.fishleg.layers.RecordingLinear;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
@@ -17,14 +17,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Everything the optimizer does that needs the concrete linear block {@link FishLinear}, in one
- * place: batchSpeedup's gradient factors (recorded by {@link RecordingLinear} layers, checked
- * against the gradients, and used for Q(λ)g and the auxiliary tape instead of the formed
- * gradient), and the re-initialisation of linear weights ({@link Initialization}).
+ * batchSpeedup in one place: the gradient factors recorded by {@link RecordingLinear} layers of
+ * {@link FactoredBlock}s, checked against the gradients, and used for Q(λ)g and the auxiliary tape
+ * instead of the formed gradient.
  */
-final class LinearBlocks implements AutoCloseable {
+final class BatchSpeedup implements AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(LinearBlocks.class);
+    private static final Logger LOG = LoggerFactory.getLogger(BatchSpeedup.class);
 
     private final List<BlockState> blocks;
     private final RunStatistics stats;
@@ -34,50 +33,19 @@ final class LinearBlocks implements AutoCloseable {
      * @param batchSpeedup start recording in every {@link RecordingLinear} layer
      * @param stats counts the blocks whose natural gradient came from factors
      */
-    LinearBlocks(List<BlockState> blocks, boolean batchSpeedup, RunStatistics stats) {
+    BatchSpeedup(List<BlockState> blocks, boolean batchSpeedup, RunStatistics stats) {
         this.blocks = blocks;
         this.stats = stats;
         if (batchSpeedup) {
-            for (FishLinear fl : recordingBlocks(false)) {
+            for (FactoredBlock fl : recordingBlocks(false)) {
                 fl.setRecording(true);
-            }
-        }
-    }
-
-    /**
-     * Re-initialises the weights of a linear block (other blocks are left as they are): N(0,
-     * 1/in) for the weight with {@code NORMAL}, zero weight and bias with {@code ZERO}.
-     *
-     * @param block a newly created block
-     * @param init the scheme; {@code UNIFORM} keeps the layer's values
-     * @param rng draws the normal values
-     * @param manager owns the temporaries
-     */
-    static void reinitialize(CurvatureBlock block, Initialization init, Rng rng, NDManager manager) {
-        if (!(block instanceof FishLinear linear) || init == Initialization.UNIFORM) {
-            return;
-        }
-        List<NDArray> params = block.getParameterArrays();
-        NDArray w = params.get(0);
-        if (init == Initialization.ZERO) {
-            for (NDArray p : params) {
-                Tensors.zero(p);
-            }
-        } else {
-            double std = 1.0 / Math.sqrt(linear.getInFeatures());
-            double[] z = rng.gaussians(Math.toIntExact(w.size()));
-            for (int i = 0; i < z.length; i++) {
-                z[i] *= std;
-            }
-            try (NDArray values = Tensors.create(manager, z, w.getShape(), w.getDataType())) {
-                Tensors.assign(w, values);
             }
         }
     }
 
     /** Forgets what the layers recorded (a new backward pass starts). */
     void clearRecords() {
-        for (FishLinear fl : recordingBlocks(false)) {
+        for (FactoredBlock fl : recordingBlocks(false)) {
             fl.clearRecord();
         }
     }
@@ -90,12 +58,12 @@ final class LinearBlocks implements AutoCloseable {
 
     /** @return pauses recording until closed */
     Paused pauseRecording() {
-        List<FishLinear> paused = recordingBlocks(true);
-        for (FishLinear fl : paused) {
+        List<FactoredBlock> paused = recordingBlocks(true);
+        for (FactoredBlock fl : paused) {
             fl.setRecording(false);
         }
         return () -> {
-            for (FishLinear fl : paused) {
+            for (FactoredBlock fl : paused) {
                 fl.setRecording(true);
             }
         };
@@ -111,15 +79,15 @@ final class LinearBlocks implements AutoCloseable {
      * @param scope owns the factors
      * @return per block, the factors or null
      */
-    FishLinear.GradientFactors[] recordedFactors(NDList[] grads, Scope scope) {
-        FishLinear.GradientFactors[] out = new FishLinear.GradientFactors[blocks.size()];
+    FactoredBlock.GradientFactors[] recordedFactors(NDList[] grads, Scope scope) {
+        FactoredBlock.GradientFactors[] out = new FactoredBlock.GradientFactors[blocks.size()];
         List<Integer> found = new ArrayList<>();
         NDList mismatches = new NDList();
         for (int gi = 0; gi < blocks.size(); gi++) {
-            if (!(blocks.get(gi).block() instanceof FishLinear fl) || !fl.isRecording()) {
+            if (!(blocks.get(gi).block() instanceof FactoredBlock fl) || !fl.isRecording()) {
                 continue;
             }
-            FishLinear.GradientFactors f = fl.recordedFactors(scope.manager());
+            FactoredBlock.GradientFactors f = fl.recordedFactors(scope.manager());
             if (f != null && fl.factorsPayOff(f.rows())) {
                 out[gi] = f;
                 found.add(gi);
@@ -157,7 +125,7 @@ final class LinearBlocks implements AutoCloseable {
      * @param scope owns the results
      * @return n per block
      */
-    NDList[] naturalGradients(NDList[] grads, FishLinear.GradientFactors[] factors,
+    NDList[] naturalGradients(NDList[] grads, FactoredBlock.GradientFactors[] factors,
             List<NDList> reusable, Scope scope) {
         NDList[] naturals = new NDList[blocks.size()];
         int factored = 0;
@@ -168,13 +136,13 @@ final class LinearBlocks implements AutoCloseable {
                 naturals[gi] = reusable.get(gi);
                 continue;
             }
-            FishLinear.GradientFactors f = grads == null ? g.uFactors() : factors[gi];
+            FactoredBlock.GradientFactors f = grads == null ? g.uFactors() : factors[gi];
             NDList v = grads == null ? g.u() : grads[gi];
             if (f == null) {
                 naturals[gi] = g.block().qv(v);
             } else {
                 f.use(scope);
-                naturals[gi] = ((FishLinear) g.block()).qg(f);
+                naturals[gi] = ((FactoredBlock) g.block()).qg(f);
                 factored++;
             }
         }
@@ -196,13 +164,13 @@ final class LinearBlocks implements AutoCloseable {
             return g.block().qvTape(u);
         }
         g.uFactors().use(scope);
-        return ((FishLinear) g.block()).factoredTape(g.uFactors());
+        return ((FactoredBlock) g.block()).factoredTape(g.uFactors());
     }
 
     /** Stops recording and forgets the records. */
     @Override
     public void close() {
-        for (FishLinear fl : recordingBlocks(false)) {
+        for (FactoredBlock fl : recordingBlocks(false)) {
             fl.setRecording(false);
             fl.clearRecord();
         }
@@ -213,10 +181,10 @@ final class LinearBlocks implements AutoCloseable {
      *
      * @param recordingOnly only those recording now
      */
-    private List<FishLinear> recordingBlocks(boolean recordingOnly) {
-        List<FishLinear> out = new ArrayList<>();
+    private List<FactoredBlock> recordingBlocks(boolean recordingOnly) {
+        List<FactoredBlock> out = new ArrayList<>();
         for (BlockState g : blocks) {
-            if (g.block() instanceof FishLinear fl && fl.canRecord()
+            if (g.block() instanceof FactoredBlock fl && fl.canRecord()
                     && (!recordingOnly || fl.isRecording())) {
                 out.add(fl);
             }
