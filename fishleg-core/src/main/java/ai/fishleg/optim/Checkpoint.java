@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.fishleg.util.Tensors;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
@@ -233,7 +232,7 @@ public final class Checkpoint {
         for (CheckpointState.Entry e : entries) {
             TensorInfo t = parsed.tensors().get(e.name());
             try (NDArray value = fromLittleEndian(bytes, parsed.dataStart() + t.begin(), e.array())) {
-                Tensors.assign(e.array(), value);
+                e.restore().accept(value);
             }
         }
         restoreScalars.run();
