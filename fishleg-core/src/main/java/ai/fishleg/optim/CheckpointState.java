@@ -13,8 +13,8 @@ import java.util.function.Consumer;
  *
  * <p>A restore is in two phases so that nothing changes unless the whole file is good: the
  * checkpoint first validates its file and asks {@link #restorer} to parse the saved metadata
- * (which must throw, changing nothing, if it is unusable), then writes every tensor, then runs
- * the returned action.
+ * (which must throw, changing nothing, if it is unusable), then writes every tensor (through its
+ * entry's {@code restore}), then runs the returned action.
  */
 public interface CheckpointState {
 
@@ -22,17 +22,17 @@ public interface CheckpointState {
      * One named tensor of the state.
      *
      * @param name its stable name in the file (for example {@code aux/01Linear/L})
-     * @param array the live array: read on save, and checked against the file on restore
-     * @param restore writes a restored value (by default copied into {@code array}; a block's λ
-     *     goes through its state, which drops the block's cached products)
+     * @param array the live array, read on save (its shape and type are what a file must match)
+     * @param restore writes a saved value back (for example through the owner's single write
+     *     path, so that what is cached from it is dropped)
      */
     record Entry(String name, NDArray array, Consumer<NDArray> restore) {
 
         /**
-         * An entry restored by copying into the array.
+         * An entry restored by copying the saved value into the live array.
          *
          * @param name its stable name in the file
-         * @param array the live array
+         * @param array the live array: read on save, overwritten on restore
          */
         public Entry(String name, NDArray array) {
             this(name, array, value -> Tensors.assign(array, value));
