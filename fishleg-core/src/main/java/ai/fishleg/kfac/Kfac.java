@@ -657,6 +657,88 @@ public final class Kfac implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------------------------------
+    // state, for checkpoints
+
+    /**
+     * Every tensor of the optimizer's state by name: {@code kfac/<layer>/A|G|Ainv|Ginv} and
+     * {@code momentum/<group>/<param>} (the root layer is called {@code <root>}). The model's own
+     * parameters are not included.
+     *
+     * @return live arrays, in a fixed order
+     */
+    Map<String, NDArray> stateTensors() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (Group g : groups) {
+            String key = g.name.isEmpty() ? "<root>" : g.name;
+            if (g.block != null) {
+                out.put("kfac/" + key + "/A", g.block.getInputFactor());
+                out.put("kfac/" + key + "/G", g.block.getOutputFactor());
+                out.put("kfac/" + key + "/Ainv", g.block.getInputInverse());
+                out.put("kfac/" + key + "/Ginv", g.block.getOutputInverse());
+            }
+            for (int i = 0; i < g.params.size(); i++) {
+                out.put("momentum/" + key + "/" + g.paramNames.get(i), g.momentum.get(i));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The scalar state of a run: the step counters, the learning rate, and per K-FAC layer its
+     * statistics updates, inversions and π.
+     *
+     * @param stepCount completed steps
+     * @param skippedSteps skipped steps
+     * @param clippedSteps clipped steps
+     * @param lastClipFactor ν of the last step
+     * @param lr current learning rate
+     * @param blocks per layer name: [factorUpdates, inversions, π]
+     */
+    record Counters(long stepCount, long skippedSteps, long clippedSteps, double lastClipFactor,
+            double lr, Map<String, double[]> blocks) {}
+
+    Counters counters() {
+        Map<String, double[]> blocks = new LinkedHashMap<>();
+        for (KroneckerFactoredBlock b : getBlocks()) {
+            blocks.put(b.getName(), new double[] {b.getFactorUpdates(), b.getInversions(),
+                b.getPi()});
+        }
+        return new Counters(stepCount, skippedSteps, clippedSteps, lastClipFactor, lr, blocks);
+    }
+
+    /** Sets the scalar state (after the tensors of {@link #stateTensors()} were restored). */
+    void restore(Counters c, Map<String, Long> rngStates) {
+        stepCount = c.stepCount();
+        skippedSteps = c.skippedSteps();
+        clippedSteps = c.clippedSteps();
+        lastClipFactor = c.lastClipFactor();
+        lr = c.lr();
+        for (KroneckerFactoredBlock b : getBlocks()) {
+            double[] v = c.blocks().get(b.getName());
+            if (v != null) {
+                b.restoreCounters((long) v[0], (long) v[1], v[2]);
+            }
+        }
+        for (Map.Entry<String, Rng> e : rngs.entrySet()) {
+            Long state = rngStates.get(e.getKey());
+            if (state == null) {
+                LOG.warn("checkpoint has no state for random generator '{}'; it continues from"
+                        + " its current state", e.getKey());
+            } else {
+                e.getValue().setState(state);
+            }
+        }
+        clearRecords();
+    }
+
+    /** @return the state of every random generator the optimizer reaches, by name */
+    Map<String, Long> rngStates() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        rngs.forEach((k, v) -> out.put(k, v.getState()));
+        return out;
+    }
+
+    // ---------------------------------------------------------------------------------------
     // accessors
 
     /** @return the K-FAC blocks, in model order */
