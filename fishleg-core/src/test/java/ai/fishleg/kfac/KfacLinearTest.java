@@ -489,6 +489,42 @@ class KfacLinearTest {
         }
     }
 
+    @Test
+    void scheduleAndTheUsersGradientsAreKept() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Block net = model(m, true);
+            Rng rng = new Rng(7);
+            NllFunction nll = NllFunction.of(new FixedGaussianLikelihood(SIGMA));
+            try (Kfac opt = Kfac.builder(net, DRAW, nll, BatchSources.cycle(
+                            List.of(batch(m, rng, 4)))).covEvery(2).invEvery(3).build()) {
+                long[] updates = new long[7];
+                long[] inversions = new long[7];
+                for (int step = 0; step < 7; step++) {
+                    opt.zeroGrad();
+                    backward(net, nll, batch(m, rng, 4));
+                    double[][] before = gradients(net);
+                    opt.step();
+                    double[][] after = gradients(net);
+                    for (int i = 0; i < before.length; i++) {
+                        assertThat(after[i]).as("gradient " + i + " after step " + step)
+                                .containsExactly(before[i]);
+                    }
+                    updates[step] = opt.getBlocks().get(1).getFactorUpdates();
+                    inversions[step] = opt.getBlocks().get(1).getInversions();
+                }
+                // statistics at steps 0, 2, 4, 6; inversions at 0, 3, 6
+                assertThat(updates).containsExactly(1, 1, 2, 2, 3, 3, 4);
+                assertThat(inversions).containsExactly(1, 1, 1, 2, 2, 2, 3);
+                assertThat(opt.getStepCount()).isEqualTo(7);
+            }
+        }
+    }
+
+    static double[][] gradients(Block net) {
+        return net.getParameters().values().stream()
+                .map(p -> Dense.values(p.getArray().getGradient())).toArray(double[][]::new);
+    }
+
     static void assertClose(NDArray actual, double[][] expected, String what) {
         assertThat(Dense.relError(Dense.values(actual), flatten(expected))).as(what)
                 .isLessThan(1e-10);
