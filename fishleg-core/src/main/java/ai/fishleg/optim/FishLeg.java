@@ -97,6 +97,7 @@ public final class FishLeg implements AutoCloseable {
     private final Map<String, Rng> rngs = new LinkedHashMap<>();
     private final ModelState modelState;
     private final FisherEstimator fisherEstimator;
+    private final ParameterStep parameterStep;
 
     private double fishLr;
     private long stepCount;
@@ -105,20 +106,14 @@ public final class FishLeg implements AutoCloseable {
     private AuxInfo lastAuxInfo;
     private long skippedSteps;
     private long skippedAuxUpdates;
-    private long clippedSteps;
-    private double lastClipFactor = 1;
     /** Blocks whose natural gradient the last step took from gradient factors (for tests). */
     int lastFactoredBlocks;
 
     /** Per-block optimizer state: the reference's param group. */
     static final class Group {
         final CurvatureBlock block;
-        /** Momentum of the natural gradient ("gradbar"). */
-        final NDList momentum = new NDList();
         /** The stored gradient u that Q is trained to invert along ("grad"). */
         final NDList u = new NDList();
-        /** Parameters at construction, when fine-tuning (always for the likelihood block). */
-        final NDList theta0 = new NDList();
         /** The factors of u (batchSpeedup with a {@link RecordingLinear}), or null. */
         FishLinear.GradientFactors uFactors;
 
@@ -138,6 +133,8 @@ public final class FishLeg implements AutoCloseable {
         this.rng = new Rng(hp.seed());
         this.modelState = new ModelState(model);
         this.fisherEstimator = hp.estimator().create(hp);
+        ParameterStep.Settings stepSettings = new ParameterStep.Settings(
+                hp.beta(), hp.weightDecay(), hp.fineTune(), hp.klClip());
         if (hp.warmup() > 0 && (b.warmupData == null || b.warmupLoss == null)) {
             throw new IllegalArgumentException(
                     "warmup = " + hp.warmup() + " > 0 needs warmupData and warmupLoss (the"
@@ -151,6 +148,7 @@ public final class FishLeg implements AutoCloseable {
         }
         NDManager parent = firstParameterArray(model).getManager();
         this.manager = parent.newSubManager(b.device != null ? b.device : parent.getDevice());
+        this.parameterStep = new ParameterStep(stepSettings, manager);
         boolean ok = false;
         try {
             CurvatureOptions options = new CurvatureOptions(hp.full(), hp.batchSpeedup());
@@ -180,13 +178,11 @@ public final class FishLeg implements AutoCloseable {
                 groups.add(new Group(lb));
             }
             for (Group g : groups) {
-                boolean keepTheta0 = hp.fineTune() || g.block.getLayer() == null;
+                // θ0 is kept for the likelihood block even without fineTune (as the reference)
+                parameterStep.addGroup(g.block::getParameterArrays,
+                        hp.fineTune() || g.block.getLayer() == null);
                 for (NDArray p : g.block.getParameterArrays()) {
-                    g.momentum.add(own(p.zerosLike()));
                     g.u.add(own(p.zerosLike()));
-                    if (keepTheta0) {
-                        g.theta0.add(own(p.duplicate()));
-                    }
                 }
             }
             this.gradients = new ModelGradients(model, collectTrainableArrays(), manager);
@@ -399,7 +395,6 @@ public final class FishLeg implements AutoCloseable {
      * @throws NonFiniteException on a non-finite value under the THROW policy
      */
     public void step() {
-        List<NDArray> replaced = List.of();
         try (Scope scope = Scope.open(manager)) {
             NDList[] grads = currentGradients(scope);
             if (stepCount == 0) {
@@ -423,35 +418,18 @@ public final class FishLeg implements AutoCloseable {
                 updateAux(true, true, reuse);
             }
             NDList[] naturals = naturalGradients(grads, factors, updated, reuse, scope);
-            NDList[] momenta = newMomenta(naturals);
-            boolean clipping = hp.klClip() > 0;
-            double inner = clipping ? stepGradientProduct(momenta, grads) : Double.NaN;
-            double nu = clipping ? clipFactor(inner) : 1;
-            NDList[] updatedParams = newParameters(momenta, nu, scope);
-            // Nothing non-finite may be written: one check over what is about to be written,
-            // with one read-back. The new momentum βm + (1−β)n is finite only if the natural
-            // gradient is (β < 1), and that only if the gradient is (Q's products carry a NaN or
-            // an infinity through); with klClip the finite ⟨Δ, g⟩ already proves momentum and
-            // gradient finite (a non-finite factor makes the sum non-finite). Only when the check
-            // fails are the quantities tested one by one, in order, to name the first bad one.
-            if ((!clipping || Double.isFinite(inner))
-                    && allFinite(clipping ? null : momenta, updatedParams)) {
-                recordClipFactor(nu);
-            } else {
-                if ((!updated && rejectsNonFinite(grads, "gradient"))
-                        || rejectsNonFinite(naturals, "natural gradient")) {
-                    return;
-                }
-                recordClipFactor(nu); // as before: a clipped step is counted once Qv is finite
-                if (rejectsNonFinite(momenta, "momentum")
-                        || rejectsNonFinite(updatedParams, "updated parameter")) {
-                    return;
-                }
+            ParameterStep.Proposal proposal = parameterStep.propose(naturals, grads, fishLr, scope);
+            // Nothing non-finite may be written: one check over what is about to be written.
+            // Only when it fails are the quantities tested one by one, in order, to name the
+            // first bad one (the natural gradients then hold (1−β)n, finite exactly when n is).
+            if (!proposal.isFinite()
+                    && ((!updated && rejectsNonFinite(grads, "gradient"))
+                            || rejectsNonFinite(naturals, "natural gradient")
+                            || rejectsNonFinite(proposal.momenta(), "momentum")
+                            || rejectsNonFinite(proposal.parameters(), "updated parameter"))) {
+                return;
             }
-            replaced = commit(momenta, updatedParams);
-        }
-        for (NDArray old : replaced) {
-            old.close();
+            parameterStep.commit(proposal);
         }
         stepCount++;
     }
@@ -464,117 +442,11 @@ public final class FishLeg implements AutoCloseable {
         for (int gi = 0; gi < groups.size(); gi++) {
             Group g = groups.get(gi);
             scope.use(g.u);
-            scope.use(g.momentum);
-            scope.use(g.theta0);
             naturals[gi] = !reuse.products().isEmpty() ? reuse.products().get(gi)
                     : naturalGradient(g, updated ? g.u : grads[gi],
                             updated ? g.uFactors : factors[gi], scope);
         }
         return naturals;
-    }
-
-    /**
-     * βm + (1−β)n per block, out of place (nothing is written before the finiteness check). The
-     * natural gradients are this step's own arrays and are scaled in place: afterwards they hold
-     * (1−β)n, which is finite exactly when n is.
-     */
-    private NDList[] newMomenta(NDList[] naturals) {
-        NDList[] momenta = new NDList[groups.size()];
-        for (int gi = 0; gi < groups.size(); gi++) {
-            NDList m = new NDList();
-            for (int i = 0; i < naturals[gi].size(); i++) {
-                m.add(groups.get(gi).momentum.get(i).mul(hp.beta())
-                        .addi(naturals[gi].get(i).muli(1 - hp.beta())));
-            }
-            momenta[gi] = m;
-        }
-        return momenta;
-    }
-
-    /**
-     * p − νηm − wd·p, or p − η(νm + wd(p − θ0)) when fine-tuning; out of place. Written with as
-     * few passes over the parameters as the formula allows (each is a full read and write of
-     * millions of values): p·(1 − wd) − (νη)m, and (−νη)m + p without weight decay.
-     */
-    private NDList[] newParameters(NDList[] momenta, double nu, Scope scope) {
-        NDList[] updatedParams = new NDList[groups.size()];
-        double stepSize = nu * fishLr;
-        double wd = hp.weightDecay();
-        for (int gi = 0; gi < groups.size(); gi++) {
-            Group g = groups.get(gi);
-            NDList out = new NDList();
-            List<NDArray> params = g.block.getParameterArrays();
-            for (int i = 0; i < params.size(); i++) {
-                NDArray p = scope.use(params.get(i));
-                NDArray m = momenta[gi].get(i);
-                if (hp.fineTune()) {
-                    NDArray pull = p.sub(g.theta0.get(i)).muli(wd);
-                    NDArray dir = nu == 1 ? pull.addi(m) : pull.addi(m.mul(nu));
-                    out.add(p.sub(dir.muli(fishLr)));
-                } else if (wd == 0) {
-                    out.add(m.mul(-stepSize).addi(p));
-                } else {
-                    out.add(p.mul(1 - wd).subi(m.mul(stepSize)));
-                }
-            }
-            updatedParams[gi] = out;
-        }
-        return updatedParams;
-    }
-
-    /**
-     * Writes the checked parameters, and makes the new momentum arrays the buffers (a swap, not a
-     * copy: they move to the optimizer's manager).
-     *
-     * @return the replaced momentum arrays, to close once the step's scope (to which they are
-     *     temporarily attached) is closed
-     */
-    private List<NDArray> commit(NDList[] momenta, NDList[] updatedParams) {
-        List<NDArray> replaced = new ArrayList<>();
-        for (int gi = 0; gi < groups.size(); gi++) {
-            Group g = groups.get(gi);
-            List<NDArray> params = g.block.getParameterArrays();
-            for (int i = 0; i < params.size(); i++) {
-                NDArray m = momenta[gi].get(i);
-                if (m.getDataType() == g.momentum.get(i).getDataType()) {
-                    replaced.add(g.momentum.set(i, own(m)));
-                } else { // a 0-d float32 buffer times a Java double is promoted to float64
-                    Tensors.assign(g.momentum.get(i), m);
-                }
-                Tensors.assign(params.get(i), updatedParams[gi].get(i));
-            }
-        }
-        return replaced;
-    }
-
-    /** ⟨Δ, g⟩ over all blocks: the new momentum (the step direction) against the gradient. */
-    private double stepGradientProduct(NDList[] momenta, NDList[] grads) {
-        double inner = 0;
-        for (int gi = 0; gi < groups.size(); gi++) {
-            inner += Tensors.dot(momenta[gi], grads[gi]);
-        }
-        return inner;
-    }
-
-    /**
-     * The trust-region factor ν = min(1, √(κ / (η² |⟨Δ, g⟩|))) over all blocks together (the K-FAC
-     * rule), with Δ the momentum about to be applied and g the training gradient. Changes
-     * nothing: {@link #recordClipFactor} counts it once the step is accepted.
-     *
-     * @param inner ⟨Δ, g⟩ ({@link #stepGradientProduct})
-     */
-    private double clipFactor(double inner) {
-        double denom = fishLr * fishLr * Math.abs(inner);
-        // a NaN inner product gives 1 here (and fails the finiteness check of step())
-        return denom > 0 ? Math.min(1, Math.sqrt(hp.klClip() / denom)) : 1;
-    }
-
-    /** Records the clip factor of an accepted step. */
-    private void recordClipFactor(double nu) {
-        lastClipFactor = nu;
-        if (nu < 1) {
-            clippedSteps++;
-        }
     }
 
     /**
@@ -1300,7 +1172,7 @@ public final class FishLeg implements AutoCloseable {
 
     Counters counters() {
         return new Counters(stepCount, auxUpdateCount, skippedSteps, skippedAuxUpdates,
-                clippedSteps, lastClipFactor, auxLoss, fishLr);
+                parameterStep.clippedSteps(), parameterStep.lastClipFactor(), auxLoss, fishLr);
     }
 
     Map<String, Long> rngStates() {
@@ -1319,7 +1191,10 @@ public final class FishLeg implements AutoCloseable {
         for (Pair<String, Parameter> p : model.getParameters()) {
             out.add(new Checkpoint.Entry("model/" + p.getKey(), p.getValue().getArray()));
         }
-        for (Group g : groups) {
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            NDList momentum = parameterStep.momentum(gi);
+            NDList theta0 = parameterStep.start(gi);
             String b = blockKey(g.block);
             List<String> order = g.block.getOrder();
             if (g.block.getLayer() == null) {
@@ -1332,10 +1207,10 @@ public final class FishLeg implements AutoCloseable {
                 out.add(new Checkpoint.Entry("aux/" + b + "/" + e.getKey(), e.getValue()));
             }
             for (int i = 0; i < order.size(); i++) {
-                out.add(new Checkpoint.Entry("momentum/" + b + "/" + order.get(i), g.momentum.get(i)));
+                out.add(new Checkpoint.Entry("momentum/" + b + "/" + order.get(i), momentum.get(i)));
                 out.add(new Checkpoint.Entry("u/" + b + "/" + order.get(i), g.u.get(i)));
-                if (!g.theta0.isEmpty()) {
-                    out.add(new Checkpoint.Entry("theta0/" + b + "/" + order.get(i), g.theta0.get(i)));
+                if (!theta0.isEmpty()) {
+                    out.add(new Checkpoint.Entry("theta0/" + b + "/" + order.get(i), theta0.get(i)));
                 }
             }
             for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
@@ -1371,8 +1246,7 @@ public final class FishLeg implements AutoCloseable {
         auxUpdateCount = c.auxUpdateCount();
         skippedSteps = c.skippedSteps();
         skippedAuxUpdates = c.skippedAuxUpdates();
-        clippedSteps = c.clippedSteps();
-        lastClipFactor = c.lastClipFactor();
+        parameterStep.restoreStatistics(c.clippedSteps(), c.lastClipFactor());
         auxLoss = c.auxLoss();
         fishLr = c.fishLr();
         for (Map.Entry<String, Rng> e : rngs.entrySet()) {
@@ -1493,12 +1367,12 @@ public final class FishLeg implements AutoCloseable {
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
     public double getLastClipFactor() {
-        return lastClipFactor;
+        return parameterStep.lastClipFactor();
     }
 
     /** @return the number of steps whose update was scaled down by klClip (ν < 1) */
     public long getClippedSteps() {
-        return clippedSteps;
+        return parameterStep.clippedSteps();
     }
 
     /** @return the result of the last auxiliary update, or null */
@@ -1511,7 +1385,7 @@ public final class FishLeg implements AutoCloseable {
      * @return its momentum buffers (live), in block order
      */
     public NDList getMomentum(String name) {
-        return group(name).momentum;
+        return parameterStep.momentum(groups.indexOf(group(name)));
     }
 
     /**
