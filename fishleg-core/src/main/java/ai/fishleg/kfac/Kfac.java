@@ -18,6 +18,7 @@ import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.optim.GuardedPass;
 import ai.fishleg.optim.NonFiniteException;
 import ai.fishleg.optim.NonFinitePolicy;
+import ai.fishleg.optim.ParameterStep;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.select.NamedLayer;
@@ -57,7 +58,8 @@ import org.slf4j.LoggerFactory;
  *       ∇b], computed from the training pass's recorded inputs and output gradients when that is
  *       cheaper (a batch smaller than the layer); n = the gradient for every other parameter;
  *   <li>m ← βm + (1−β)n (β = momentum), and p ← p(1 − wd) − νηm, with ν = min(1, √(κ / (η²
- *       |⟨m, g⟩|))) over all parameters together when klClip κ > 0, else 1.
+ *       |⟨m, g⟩|))) over all parameters together when klClip κ > 0, else 1: the {@link
+ *       ParameterStep} FishLeg takes too.
  * </ol>
  *
  * <p>Step 0 is both a statistics and an inversion step, so preconditioning starts at the first
@@ -105,12 +107,12 @@ public final class Kfac implements AutoCloseable {
     private final List<Group> groups = new ArrayList<>();
     private final List<NDArray> trainable = new ArrayList<>();
     private final Map<String, Rng> rngs = new LinkedHashMap<>();
+    /** Momentum, decoupled weight decay and klClip: the parameter update FishLeg uses too. */
+    private final ParameterStep parameterStep;
 
     private double lr;
     private long stepCount;
     private long skippedSteps;
-    private long clippedSteps;
-    private double lastClipFactor = 1;
     /** K-FAC layers whose last natural gradient came from the activation form (for tests). */
     int lastActivationFormBlocks;
 
@@ -142,14 +144,16 @@ public final class Kfac implements AutoCloseable {
             List<String> moduleNames,
             List<String> skipNames) {}
 
-    /** The parameters stepped together: one K-FAC layer, or parameters taking momentum SGD. */
+    /**
+     * The parameters stepped together: one K-FAC layer, or parameters taking momentum SGD. Its
+     * index in {@code groups} is its group in {@link #parameterStep}.
+     */
     static final class Group {
         final String name;
         /** Null for momentum SGD. */
         final KroneckerFactoredBlock block;
         final List<NDArray> params;
         final List<String> paramNames;
-        final NDList momentum = new NDList();
 
         Group(String name, KroneckerFactoredBlock block, List<NDArray> params,
                 List<String> paramNames) {
@@ -169,15 +173,13 @@ public final class Kfac implements AutoCloseable {
         this.lr = settings.lr();
         NDManager parent = firstParameterArray(model).getManager();
         this.manager = parent.newSubManager();
+        this.parameterStep = new ParameterStep(new ParameterStep.Settings(
+                settings.momentum(), settings.weightDecay(), false, settings.klClip()), manager);
         boolean ok = false;
         try {
             buildGroups();
             for (Group g : groups) {
-                for (NDArray p : g.params) {
-                    NDArray m = p.zerosLike();
-                    m.attach(manager);
-                    g.momentum.add(m);
-                }
+                parameterStep.addGroup(() -> g.params, false);
                 if (g.block != null) {
                     LayerRecords.setRecording(g.block.getLayer(), true);
                 }
@@ -364,8 +366,11 @@ public final class Kfac implements AutoCloseable {
             lastActivationFormBlocks = 0;
             for (int gi = 0; gi < groups.size(); gi++) {
                 KroneckerFactoredBlock block = groups.get(gi).block;
-                if (block == null) {
-                    naturals[gi] = grads[gi];
+                if (block == null) { // a copy: the parameter step scales it in place
+                    naturals[gi] = new NDList();
+                    for (NDArray g : grads[gi]) {
+                        naturals[gi].add(scope.own(g.duplicate()));
+                    }
                     continue;
                 }
                 if (inv) {
@@ -382,7 +387,7 @@ public final class Kfac implements AutoCloseable {
                     naturals[gi] = block.precondition(use, grads[gi], scope);
                 }
             }
-            Proposal proposal = propose(grads, naturals, scope);
+            ParameterStep.Proposal proposal = parameterStep.propose(naturals, grads, lr, scope);
             if (!allFinite(factors, inverses, proposal)
                     && rejectsNonFinite(grads, factors, inverses, naturals, proposal)) {
                 return;
@@ -392,7 +397,7 @@ public final class Kfac implements AutoCloseable {
                     groups.get(gi).block.commit(factors[gi], inverses[gi]);
                 }
             }
-            commit(proposal);
+            parameterStep.commit(proposal);
         }
         stepCount++;
     }
@@ -498,89 +503,11 @@ public final class Kfac implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------------------------------
-    // the parameter step: momentum, decoupled weight decay, klClip; propose, then commit
-
-    /**
-     * A step's new momenta and parameters, out of place, and its clip factor.
-     *
-     * @param momenta per group
-     * @param parameters per group
-     * @param inner ⟨m, g⟩ over all groups (NaN when klClip is off)
-     * @param nu the clip factor ν
-     */
-    private record Proposal(NDList[] momenta, NDList[] parameters, double inner, double nu) {}
-
-    /** m' = βm + (1−β)n, ν, p' = p(1 − wd) − νηm'. Writes nothing. */
-    private Proposal propose(NDList[] grads, NDList[] naturals, Scope scope) {
-        double beta = settings.momentum();
-        NDList[] momenta = new NDList[groups.size()];
-        for (int gi = 0; gi < groups.size(); gi++) {
-            NDList m = new NDList();
-            for (int i = 0; i < naturals[gi].size(); i++) {
-                NDArray old = scope.use(groups.get(gi).momentum.get(i));
-                m.add(Tensors.mulConst(old, beta)
-                        .addi(Tensors.mulConst(naturals[gi].get(i), 1 - beta)));
-            }
-            momenta[gi] = m;
-        }
-        boolean clipping = settings.klClip() > 0;
-        double inner = Double.NaN;
-        double nu = 1;
-        if (clipping) {
-            inner = 0;
-            for (int gi = 0; gi < groups.size(); gi++) {
-                inner += Tensors.dot(momenta[gi], grads[gi]);
-            }
-            nu = clipFactor(inner);
-        }
-        double stepSize = nu * lr;
-        double wd = settings.weightDecay();
-        NDList[] params = new NDList[groups.size()];
-        for (int gi = 0; gi < groups.size(); gi++) {
-            NDList out = new NDList();
-            List<NDArray> ps = groups.get(gi).params;
-            for (int i = 0; i < ps.size(); i++) {
-                NDArray p = scope.use(ps.get(i));
-                NDArray step = Tensors.mulConst(momenta[gi].get(i), -stepSize);
-                out.add(wd == 0 ? step.addi(p) : step.addi(Tensors.mulConst(p, 1 - wd)));
-            }
-            params[gi] = out;
-        }
-        return new Proposal(momenta, params, inner, nu);
-    }
-
-    /**
-     * ν = min(1, √(κ / (η² |⟨m, g⟩|))), 1 when the denominator is 0 (or NaN: the step then fails
-     * its finiteness check).
-     */
-    private double clipFactor(double inner) {
-        double denom = lr * lr * Math.abs(inner);
-        return denom > 0 ? Math.min(1, Math.sqrt(settings.klClip() / denom)) : 1;
-    }
-
-    /** Writes the proposal's momenta and parameters and counts a clipped step. */
-    private void commit(Proposal proposal) {
-        for (int gi = 0; gi < groups.size(); gi++) {
-            Group g = groups.get(gi);
-            for (int i = 0; i < g.params.size(); i++) {
-                Tensors.assign(g.momentum.get(i), proposal.momenta()[gi].get(i));
-                Tensors.assign(g.params.get(i), proposal.parameters()[gi].get(i));
-            }
-        }
-        lastClipFactor = proposal.nu();
-        if (proposal.nu() < 1) {
-            clippedSteps++;
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------
     // non-finite values
 
-    private boolean allFinite(NDList[] factors, KroneckerFactoredBlock.Inverses[] inverses,
-            Proposal proposal) {
-        if (settings.klClip() > 0 && !Double.isFinite(proposal.inner())) {
-            return false;
-        }
+    /** Whether the new factors, inverses and the proposed step are all finite. */
+    private static boolean allFinite(NDList[] factors, KroneckerFactoredBlock.Inverses[] inverses,
+            ParameterStep.Proposal proposal) {
         List<NDArray> arrays = new ArrayList<>();
         for (int gi = 0; gi < factors.length; gi++) {
             if (factors[gi] != null) {
@@ -590,10 +517,8 @@ public final class Kfac implements AutoCloseable {
                 arrays.add(inverses[gi].input());
                 arrays.add(inverses[gi].output());
             }
-            arrays.addAll(proposal.momenta()[gi]);
-            arrays.addAll(proposal.parameters()[gi]);
         }
-        return Tensors.allFinite(arrays);
+        return Tensors.allFinite(arrays) && proposal.isFinite();
     }
 
     /**
@@ -601,7 +526,8 @@ public final class Kfac implements AutoCloseable {
      * skipped (SKIP), throws under THROW.
      */
     private boolean rejectsNonFinite(NDList[] grads, NDList[] factors,
-            KroneckerFactoredBlock.Inverses[] inverses, NDList[] naturals, Proposal proposal) {
+            KroneckerFactoredBlock.Inverses[] inverses, NDList[] naturals,
+            ParameterStep.Proposal proposal) {
         for (int gi = 0; gi < groups.size(); gi++) {
             Group g = groups.get(gi);
             String bad = firstNonFinite(grads[gi], g.paramNames, "gradient");
@@ -612,7 +538,7 @@ public final class Kfac implements AutoCloseable {
                 bad = firstNonFinite(new NDList(inverses[gi].input(), inverses[gi].output()),
                         List.of("A", "G"), "damped inverse");
             }
-            if (bad == null) {
+            if (bad == null) { // scaled by (1 − β) in place: finite exactly when n is
                 bad = firstNonFinite(naturals[gi], g.paramNames, "natural gradient");
             }
             if (bad == null) {
@@ -676,8 +602,9 @@ public final class Kfac implements AutoCloseable {
                 out.put("kfac/" + key + "/Ainv", g.block.getInputInverse());
                 out.put("kfac/" + key + "/Ginv", g.block.getOutputInverse());
             }
+            NDList momentum = parameterStep.momentum(groups.indexOf(g));
             for (int i = 0; i < g.params.size(); i++) {
-                out.put("momentum/" + key + "/" + g.paramNames.get(i), g.momentum.get(i));
+                out.put("momentum/" + key + "/" + g.paramNames.get(i), momentum.get(i));
             }
         }
         return out;
@@ -703,15 +630,15 @@ public final class Kfac implements AutoCloseable {
             blocks.put(b.getName(), new double[] {b.getFactorUpdates(), b.getInversions(),
                 b.getPi()});
         }
-        return new Counters(stepCount, skippedSteps, clippedSteps, lastClipFactor, lr, blocks);
+        return new Counters(stepCount, skippedSteps, parameterStep.clippedSteps(),
+                parameterStep.lastClipFactor(), lr, blocks);
     }
 
     /** Sets the scalar state (after the tensors of {@link #stateTensors()} were restored). */
     void restore(Counters c, Map<String, Long> rngStates) {
         stepCount = c.stepCount();
         skippedSteps = c.skippedSteps();
-        clippedSteps = c.clippedSteps();
-        lastClipFactor = c.lastClipFactor();
+        parameterStep.restoreStatistics(c.clippedSteps(), c.lastClipFactor());
         lr = c.lr();
         for (KroneckerFactoredBlock b : getBlocks()) {
             double[] v = c.blocks().get(b.getName());
@@ -783,12 +710,12 @@ public final class Kfac implements AutoCloseable {
 
     /**
      * @param name a group's name (a layer's dotted name, or a DJL parameter name)
-     * @return its momentum buffers (live), in parameter order
+     * @return its momentum buffers (live; each step replaces them), in parameter order
      */
     public NDList getMomentum(String name) {
-        for (Group g : groups) {
-            if (g.name.equals(name)) {
-                return g.momentum;
+        for (int gi = 0; gi < groups.size(); gi++) {
+            if (groups.get(gi).name.equals(name)) {
+                return parameterStep.momentum(gi);
             }
         }
         throw new IllegalArgumentException("K-FAC has no parameter group named '" + name + "'");
@@ -828,12 +755,12 @@ public final class Kfac implements AutoCloseable {
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
     public double getLastClipFactor() {
-        return lastClipFactor;
+        return parameterStep.lastClipFactor();
     }
 
     /** @return the number of steps scaled down by klClip (ν < 1) */
     public long getClippedSteps() {
-        return clippedSteps;
+        return parameterStep.clippedSteps();
     }
 
     /** @return the model */
