@@ -5,7 +5,6 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.Checkpoint;
 import ai.fishleg.optim.FishLeg;
 import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.tasks.FishLegSettings;
@@ -78,12 +77,12 @@ final class FishLegRule implements StepRule {
 
     @Override
     public void save(Path file, Map<String, String> metadata) throws IOException {
-        Checkpoint.save(optimizer, file, metadata);
+        optimizer.save(file, metadata);
     }
 
     @Override
     public Map<String, String> load(Path file) throws IOException {
-        return Checkpoint.load(optimizer, file);
+        return optimizer.load(file);
     }
 
     @Override

@@ -12,11 +12,12 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import java.io.DataOutputStream;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -27,86 +28,106 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.zip.CRC32;
 
 /**
- * Saving and restoring the complete state of a {@link FishLeg} run: the model's parameters (all of
- * them, running statistics included), λ, momentum buffers, stored gradients u, θ0, the auxiliary
- * Adam's moments and step counts, the step and schedule counters, and the state of every random
- * generator FishLeg can reach (its own, the auxiliary source's, the draw's / likelihood's).
+ * Saving and restoring the complete state of an optimizer run (for FishLeg: the model's
+ * parameters, running statistics included, λ, momentum, stored gradients u, θ0, the auxiliary
+ * Adam's moments and step counts, the counters and every random generator it can reach; see
+ * {@link CheckpointState}) in a <a href="https://huggingface.co/docs/safetensors">safetensors</a>
+ * file, so that the weights and λ can also be opened elsewhere, for example in Python with
+ * {@code safetensors.numpy.load_file}.
  *
  * <h2>File format, version {@value #FORMAT_VERSION}</h2>
  *
  * <pre>
- *   bytes 0..7     ASCII "FLG4JCKP"
- *   bytes 8..11    format version, int32 big-endian
- *   bytes 12..15   header length H, int32 big-endian
- *   next H bytes   header: UTF-8 JSON (see below)
- *   then           every tensor of the header's "tensors" list, in that order, raw little-endian
- *   last 8 bytes   CRC-32 of every preceding byte, as int64 big-endian
+ *   bytes 0..7     header length H, unsigned 64-bit little-endian
+ *   next H bytes   header: UTF-8 JSON, padded with spaces so that the data starts at a multiple of 8
+ *   then           the data: every tensor, raw little-endian, packed in header order
  * </pre>
  *
- * The header holds {@code formatVersion}, {@code hyperparameters}, {@code counters} (step count,
- * auxiliary updates, skips, clip count, last aux loss, current fishLr), {@code rng} (generator name
- * to state, as decimal strings), {@code adamSteps} (aux tensor name to its Adam step count), the
- * caller's {@code metadata} (string to string) and {@code tensors}: a list of {name, dtype, shape}.
- * Tensor names: {@code model/<DJL parameter name>}, {@code aux/<layer>/<name>}, {@code
- * momentum/<layer>/<param>}, {@code u/<layer>/<param>}, {@code theta0/<layer>/<param>}, {@code
- * param/likelihood/<param>} and {@code adam/<layer>/<name>/m|v}; the root layer is called {@code
- * <root>}.
+ * The header maps each tensor name to {@code {"dtype": "F32"|"F64"|"I32"|"I64", "shape": [...],
+ * "data_offsets": [begin, end]}} (byte offsets into the data) and holds the string-to-string map
+ * {@code __metadata__}: {@code format} ({@value #FORMAT}), {@code formatVersion}, {@code crc32}
+ * (the CRC-32 of the data, 8 hex digits), the state's own entries under {@code state.} and the
+ * caller's under {@code user.}. DJL's own safetensors encoder ({@code NDList.Encoding.SAFETENSORS})
+ * is not used: it writes no {@code __metadata__}, and its decoder drops it, while the scalar state
+ * and the checksum live there.
  *
  * <p>A save is atomic: the file is written beside the target, flushed to disk, then moved over the
  * target in one step, so an interrupted save never leaves a half-written file in place of a good
- * one. A load checks everything (magic, version, length, checksum, and that every tensor name,
- * shape and type matches this optimizer and model) before it changes anything, and its error says
- * exactly what does not match.
+ * one. A load checks everything (the header, the format and its version, the length, the
+ * checksum, that every tensor name, shape and type matches the state, and the saved scalar state)
+ * before it changes anything, and its error says exactly what is wrong.
  */
 public final class Checkpoint {
 
-    /** The version this class writes and reads. */
-    public static final int FORMAT_VERSION = 1;
+    /** The version this class writes and reads (version 1 was a container of its own). */
+    public static final int FORMAT_VERSION = 2;
 
-    private static final byte[] MAGIC = "FLG4JCKP".getBytes(StandardCharsets.US_ASCII);
-    private static final Gson GSON = new GsonBuilder().serializeSpecialFloatingPointValues().create();
+    /** The value of the {@code format} metadata entry. */
+    public static final String FORMAT = "fishleg4j-checkpoint";
+
+    private static final String METADATA = "__metadata__";
+    private static final String STATE = "state.";
+    private static final String USER = "user.";
+    private static final String CRC_PLACEHOLDER = "00000000";
+    /** The first bytes of a version 1 file. */
+    private static final byte[] OLD_MAGIC = "FLG4JCKP".getBytes(StandardCharsets.US_ASCII);
+    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
     private Checkpoint() {}
 
-    /** One named tensor of the state, with the live array it is read from / written to. */
-    record Entry(String name, NDArray array) {}
-
     /**
-     * Writes the state of an optimizer and its model, atomically.
+     * Writes a state, atomically.
      *
-     * @param opt the optimizer
+     * @param state what to save
      * @param file the checkpoint file (replaced if it exists)
      * @param metadata the caller's own entries (e.g. a data loader's position); may be empty
      * @throws IOException if writing fails (the previous file, if any, is then left intact)
+     * @throws IllegalArgumentException if a tensor has a type the format does not carry here
      */
-    public static void save(FishLeg opt, Path file, Map<String, String> metadata) throws IOException {
-        List<Entry> entries = opt.checkpointEntries();
+    public static void save(CheckpointState state, Path file, Map<String, String> metadata)
+            throws IOException {
+        List<CheckpointState.Entry> entries = state.tensors();
         JsonObject header = new JsonObject();
-        header.addProperty("library", "fishleg4j");
-        header.addProperty("formatVersion", FORMAT_VERSION);
-        header.add("hyperparameters", GSON.toJsonTree(opt.getHyperparameters()));
-        header.add("counters", GSON.toJsonTree(opt.counters()));
-        JsonObject rng = new JsonObject();
-        opt.rngStates().forEach((k, v) -> rng.addProperty(k, Long.toString(v)));
-        header.add("rng", rng);
-        header.add("adamSteps", GSON.toJsonTree(opt.adamSteps()));
-        header.add("metadata", GSON.toJsonTree(metadata == null ? Map.of() : metadata));
-        JsonArray tensors = new JsonArray();
-        for (Entry e : entries) {
-            JsonObject t = new JsonObject();
-            t.addProperty("name", e.name());
-            t.addProperty("dtype", e.array().getDataType().name());
-            t.add("shape", GSON.toJsonTree(e.array().getShape().getShape()));
-            tensors.add(t);
+        JsonObject md = new JsonObject();
+        md.addProperty("crc32", CRC_PLACEHOLDER); // first, so that it is found and patched below
+        md.addProperty("format", FORMAT);
+        md.addProperty("formatVersion", Integer.toString(FORMAT_VERSION));
+        state.metadata().forEach((k, v) -> md.addProperty(STATE + k, v));
+        if (metadata != null) {
+            metadata.forEach((k, v) -> md.addProperty(USER + k, v));
         }
-        header.add("tensors", tensors);
-        byte[] headerBytes = GSON.toJson(header).getBytes(StandardCharsets.UTF_8);
+        header.add(METADATA, md);
+        long offset = 0;
+        for (CheckpointState.Entry e : entries) {
+            NDArray a = e.array();
+            long bytes = a.size() * a.getDataType().getNumOfBytes();
+            JsonObject t = new JsonObject();
+            t.addProperty("dtype", dtypeName(a.getDataType(), e.name()));
+            t.add("shape", GSON.toJsonTree(a.getShape().getShape()));
+            JsonArray offsets = new JsonArray();
+            offsets.add(offset);
+            offsets.add(offset + bytes);
+            t.add("data_offsets", offsets);
+            if (header.has(e.name())) {
+                throw new IllegalArgumentException("two tensors of the state are named " + e.name());
+            }
+            header.add(e.name(), t);
+            offset += bytes;
+        }
+        byte[] json = GSON.toJson(header).getBytes(StandardCharsets.UTF_8);
+        // pad with spaces so that the data starts at a multiple of 8 (8 + H ≡ 0 mod 8)
+        byte[] padded = Arrays.copyOf(json, (json.length + 7) / 8 * 8);
+        Arrays.fill(padded, json.length, padded.length, (byte) ' ');
+        int crcAt = indexOf(padded, ("\"crc32\":\"" + CRC_PLACEHOLDER + "\"")
+                .getBytes(StandardCharsets.US_ASCII)) + "\"crc32\":\"".length();
 
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
@@ -115,20 +136,20 @@ public final class Checkpoint {
         boolean done = false;
         try {
             CRC32 crc = new CRC32();
-            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE);
-                    OutputStream out = new java.io.BufferedOutputStream(
-                            java.nio.channels.Channels.newOutputStream(channel), 1 << 20)) {
-                DataOutputStream data = new DataOutputStream(new CrcOutputStream(out, crc));
-                data.write(MAGIC);
-                data.writeInt(FORMAT_VERSION);
-                data.writeInt(headerBytes.length);
-                data.write(headerBytes);
-                for (Entry e : entries) {
-                    data.write(toLittleEndian(e.array()));
+            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20);
+                out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
+                        .putLong(padded.length).array());
+                out.write(padded);
+                for (CheckpointState.Entry e : entries) {
+                    byte[] data = toLittleEndian(e.array());
+                    crc.update(data);
+                    out.write(data);
                 }
-                data.flush();
-                new DataOutputStream(out).writeLong(crc.getValue());
                 out.flush();
+                byte[] sum = String.format(Locale.ROOT, "%08x", crc.getValue())
+                        .getBytes(StandardCharsets.US_ASCII);
+                channel.write(ByteBuffer.wrap(sum), 8L + crcAt);
                 channel.force(true);
             }
             try {
@@ -146,19 +167,18 @@ public final class Checkpoint {
     }
 
     /**
-     * Restores a state written by {@link #save} into an optimizer built for the same model (same
-     * layers and shapes). Hyperparameters are taken from the optimizer, not the file (a resumed
-     * run may change them); differences are logged.
+     * Restores a state written by {@link #save} into a state of the same structure (same tensor
+     * names, shapes and types).
      *
-     * @param opt the optimizer to restore into
+     * @param state where to restore
      * @param file the checkpoint
-     * @return the metadata stored with the checkpoint
+     * @return the caller's metadata stored with the checkpoint
      * @throws IOException if the file cannot be read
-     * @throws IllegalArgumentException if the file is not a valid checkpoint of this version, is
-     *     corrupt or truncated, or does not match the optimizer and model (the message lists every
+     * @throws IllegalArgumentException if the file is not a FishLeg4J checkpoint of this version,
+     *     is corrupt or truncated, or does not match the state (the message lists every
      *     mismatch); nothing has been changed then
      */
-    public static Map<String, String> load(FishLeg opt, Path file) throws IOException {
+    public static Map<String, String> load(CheckpointState state, Path file) throws IOException {
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
@@ -166,70 +186,24 @@ public final class Checkpoint {
             throw new IllegalArgumentException("checkpoint file " + file + " does not exist", e);
         }
         String what = "checkpoint " + file;
-        if (bytes.length < MAGIC.length + 16
-                || !Arrays.equals(Arrays.copyOf(bytes, MAGIC.length), MAGIC)) {
-            throw new IllegalArgumentException(
-                    what + " is not a FishLeg4J checkpoint (it does not start with \"FLG4JCKP\")");
-        }
-        ByteBuffer buf = ByteBuffer.wrap(bytes);
-        buf.position(MAGIC.length);
-        int version = buf.getInt();
-        if (version != FORMAT_VERSION) {
-            throw new IllegalArgumentException(
-                    what + " has format version " + version + " but this FishLeg4J reads version "
-                            + FORMAT_VERSION);
-        }
-        int headerLength = buf.getInt();
-        if (headerLength < 0 || 16L + headerLength + 8 > bytes.length) {
-            throw new IllegalArgumentException(
-                    what + " is truncated: its header needs " + headerLength + " bytes but the file"
-                            + " has " + bytes.length + " bytes in all");
-        }
-        JsonObject header;
-        try {
-            header = JsonParser.parseString(new String(bytes, 16, headerLength,
-                    StandardCharsets.UTF_8)).getAsJsonObject();
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IllegalArgumentException(what + " has an unreadable header: " + e.getMessage(), e);
-        }
-        List<Entry> entries = opt.checkpointEntries();
-        Map<String, JsonObject> inFile = new LinkedHashMap<>();
-        long dataBytes = 0;
-        for (JsonElement t : header.getAsJsonArray("tensors")) {
-            JsonObject o = t.getAsJsonObject();
-            inFile.put(o.get("name").getAsString(), o);
-            dataBytes += tensorBytes(o);
-        }
-        long expectedLength = 16L + headerLength + dataBytes + 8;
-        if (bytes.length != expectedLength) {
-            throw new IllegalArgumentException(
-                    what + " is truncated or has trailing bytes: expected " + expectedLength
-                            + " bytes, the file has " + bytes.length);
-        }
-        CRC32 crc = new CRC32();
-        crc.update(bytes, 0, bytes.length - 8);
-        long stored = ByteBuffer.wrap(bytes, bytes.length - 8, 8).getLong();
-        if (stored != crc.getValue()) {
-            throw new IllegalArgumentException(
-                    what + " is corrupt: its CRC-32 checksum does not match its contents");
-        }
+        Parsed parsed = parse(bytes, what);
+        Map<String, String> md = parsed.metadata();
+
+        List<CheckpointState.Entry> entries = state.tensors();
         List<String> problems = new ArrayList<>();
-        for (Entry e : entries) {
-            JsonObject t = inFile.get(e.name());
+        for (CheckpointState.Entry e : entries) {
+            TensorInfo t = parsed.tensors().get(e.name());
             if (t == null) {
                 problems.add(e.name() + ": missing from the checkpoint (optimizer has "
                         + e.array().getShape() + " " + e.array().getDataType().name() + ")");
-                continue;
-            }
-            Shape shape = new Shape(GSON.fromJson(t.get("shape"), long[].class));
-            String dtype = t.get("dtype").getAsString();
-            if (!shape.equals(e.array().getShape()) || !dtype.equals(e.array().getDataType().name())) {
-                problems.add(e.name() + ": checkpoint has " + shape + " " + dtype
+            } else if (!t.shape().equals(e.array().getShape())
+                    || t.dataType() != e.array().getDataType()) {
+                problems.add(e.name() + ": checkpoint has " + t.shape() + " " + t.dataType().name()
                         + ", this optimizer has " + e.array().getShape() + " "
                         + e.array().getDataType().name());
             }
         }
-        for (String name : inFile.keySet()) {
+        for (String name : parsed.tensors().keySet()) {
             if (entries.stream().noneMatch(e -> e.name().equals(name))) {
                 problems.add(name + ": in the checkpoint but not in this optimizer/model");
             }
@@ -239,70 +213,192 @@ public final class Checkpoint {
                     what + " does not match this optimizer and model:\n  "
                             + String.join("\n  ", problems));
         }
+        Map<String, String> saved = new LinkedHashMap<>();
+        Map<String, String> user = new LinkedHashMap<>();
+        md.forEach((k, v) -> {
+            if (k.startsWith(STATE)) {
+                saved.put(k.substring(STATE.length()), v);
+            } else if (k.startsWith(USER)) {
+                user.put(k.substring(USER.length()), v);
+            }
+        });
+        Runnable restoreScalars;
+        try {
+            restoreScalars = state.restorer(saved);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(what + " cannot be restored: " + e.getMessage(), e);
+        }
 
         // Everything is consistent: restore.
-        Map<String, NDArray> byName = new LinkedHashMap<>();
-        for (Entry e : entries) {
-            byName.put(e.name(), e.array());
-        }
-        int offset = 16 + headerLength;
-        try (NDManager scratch = opt.getManager().newSubManager()) {
-            for (Map.Entry<String, JsonObject> t : inFile.entrySet()) {
-                NDArray target = byName.get(t.getKey());
-                int n = (int) tensorBytes(t.getValue());
-                NDArray value = fromLittleEndian(scratch, bytes, offset, n, target);
-                Tensors.assign(target, value);
-                offset += n;
+        for (CheckpointState.Entry e : entries) {
+            TensorInfo t = parsed.tensors().get(e.name());
+            try (NDArray value = fromLittleEndian(bytes, parsed.dataStart() + t.begin(), e.array())) {
+                Tensors.assign(e.array(), value);
             }
         }
-        Map<String, Long> rng = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> e : header.getAsJsonObject("rng").entrySet()) {
-            rng.put(e.getKey(), Long.parseLong(e.getValue().getAsString()));
-        }
-        Map<String, Long> adamSteps = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> e : header.getAsJsonObject("adamSteps").entrySet()) {
-            adamSteps.put(e.getKey(), e.getValue().getAsLong());
-        }
-        FishLeg.Counters counters = GSON.fromJson(header.get("counters"), FishLeg.Counters.class);
-        Hyperparameters saved = GSON.fromJson(header.get("hyperparameters"), Hyperparameters.class);
-        opt.restore(counters, rng, adamSteps, saved);
-        Map<String, String> metadata = new LinkedHashMap<>();
-        JsonObject md = header.getAsJsonObject("metadata");
-        if (md != null) {
-            md.entrySet().forEach(e -> metadata.put(e.getKey(), e.getValue().getAsString()));
-        }
-        return metadata;
+        restoreScalars.run();
+        return user;
     }
 
-    private static long tensorBytes(JsonObject t) {
-        long[] shape = GSON.fromJson(t.get("shape"), long[].class);
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
+    /** One tensor of a file: type, shape and its byte range in the data. */
+    private record TensorInfo(DataType dataType, Shape shape, long begin, long end) {}
+
+    /** A validated file: its metadata, tensors and where the data starts. */
+    private record Parsed(Map<String, String> metadata, Map<String, TensorInfo> tensors,
+            int dataStart) {}
+
+    /** Checks the container, the format, the version and the checksum. */
+    private static Parsed parse(byte[] bytes, String what) {
+        if (bytes.length >= OLD_MAGIC.length
+                && Arrays.equals(Arrays.copyOf(bytes, OLD_MAGIC.length), OLD_MAGIC)) {
+            throw new IllegalArgumentException(what + " has format version 1 (FishLeg4J's own"
+                    + " container) but this FishLeg4J reads version " + FORMAT_VERSION
+                    + " (safetensors); save it again with the version that wrote it");
         }
-        return n * DataType.valueOf(t.get("dtype").getAsString()).getNumOfBytes();
+        if (bytes.length < 9 || bytes[8] != '{') {
+            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (a safetensors"
+                    + " file starts with an 8-byte header length and a JSON header)");
+        }
+        long headerLength = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (headerLength < 0 || headerLength > bytes.length - 8L) {
+            throw new IllegalArgumentException(
+                    what + " is truncated: its header needs " + Long.toUnsignedString(headerLength)
+                            + " bytes but the file has " + bytes.length + " bytes in all");
+        }
+        int dataStart = 8 + (int) headerLength;
+        JsonObject header;
+        try {
+            header = JsonParser.parseString(new String(bytes, 8, (int) headerLength,
+                    StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (JsonParseException | IllegalStateException e) {
+            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (its header"
+                    + " is not a safetensors JSON header: " + e.getMessage() + ")", e);
+        }
+        Map<String, String> md = new LinkedHashMap<>();
+        try {
+            JsonObject m = header.getAsJsonObject(METADATA);
+            if (m != null) {
+                m.entrySet().forEach(e -> md.put(e.getKey(), e.getValue().getAsString()));
+            }
+        } catch (ClassCastException | IllegalStateException | UnsupportedOperationException e) {
+            throw new IllegalArgumentException(
+                    what + " has malformed __metadata__ (it must map strings to strings)", e);
+        }
+        if (!FORMAT.equals(md.get("format"))) {
+            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (a"
+                    + " safetensors file without the metadata entry format = " + FORMAT + ")");
+        }
+        if (!Integer.toString(FORMAT_VERSION).equals(md.get("formatVersion"))) {
+            throw new IllegalArgumentException(what + " has format version "
+                    + md.get("formatVersion") + " but this FishLeg4J reads version "
+                    + FORMAT_VERSION);
+        }
+        Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> e : header.entrySet()) {
+            if (!e.getKey().equals(METADATA)) {
+                tensors.put(e.getKey(), tensorInfo(e.getKey(), e.getValue(), what));
+            }
+        }
+        // The tensors must tile the data exactly (as safetensors readers require).
+        long dataLength = bytes.length - (long) dataStart;
+        long end = 0;
+        for (TensorInfo t : tensors.values().stream()
+                .sorted(Comparator.comparingLong(TensorInfo::begin)).toList()) {
+            if (t.begin() != end) {
+                throw new IllegalArgumentException(what + " has a malformed header: its tensors"
+                        + " do not tile the data (a gap or an overlap at data byte " + end + ")");
+            }
+            end = t.end();
+        }
+        if (end != dataLength) {
+            throw new IllegalArgumentException(what + " is truncated or has trailing bytes: its"
+                    + " tensors hold " + end + " bytes of data, the file has " + dataLength);
+        }
+        CRC32 crc = new CRC32();
+        crc.update(bytes, dataStart, bytes.length - dataStart);
+        String sum = String.format(Locale.ROOT, "%08x", crc.getValue());
+        if (!sum.equals(md.get("crc32"))) {
+            throw new IllegalArgumentException(what + " is corrupt: the CRC-32 checksum of its data ("
+                    + sum + ") does not match the one it was saved with (" + md.get("crc32") + ")");
+        }
+        return new Parsed(md, tensors, dataStart);
+    }
+
+    private static TensorInfo tensorInfo(String name, JsonElement json, String what) {
+        try {
+            JsonObject o = json.getAsJsonObject();
+            DataType type = dataType(o.get("dtype").getAsString());
+            Shape shape = new Shape(GSON.fromJson(o.get("shape"), long[].class));
+            long[] offsets = GSON.fromJson(o.get("data_offsets"), long[].class);
+            long bytes = shape.size() * type.getNumOfBytes();
+            if (offsets.length != 2 || offsets[0] < 0 || offsets[1] - offsets[0] != bytes) {
+                throw new IllegalArgumentException("data_offsets do not fit " + bytes + " bytes");
+            }
+            return new TensorInfo(type, shape, offsets[0], offsets[1]);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(what + " has a malformed entry for tensor " + name
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The safetensors name of a type this format carries. */
+    private static String dtypeName(DataType type, String tensor) {
+        return switch (type) {
+            case FLOAT32 -> "F32";
+            case FLOAT64 -> "F64";
+            case INT32 -> "I32";
+            case INT64 -> "I64";
+            default -> throw new IllegalArgumentException(
+                    "cannot checkpoint a tensor of type " + type.name() + " (" + tensor
+                            + "); supported: FLOAT32, FLOAT64, INT32, INT64");
+        };
+    }
+
+    private static DataType dataType(String name) {
+        return switch (name) {
+            case "F32" -> DataType.FLOAT32;
+            case "F64" -> DataType.FLOAT64;
+            case "I32" -> DataType.INT32;
+            case "I64" -> DataType.INT64;
+            default -> throw new IllegalArgumentException(
+                    "dtype " + name + " is not one of F32, F64, I32, I64");
+        };
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new IllegalStateException("checksum field not found in the header");
     }
 
     private static byte[] toLittleEndian(NDArray a) {
-        ByteBuffer b = ByteBuffer.allocate((int) (a.size() * a.getDataType().getNumOfBytes()))
+        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(a.size() * a.getDataType().getNumOfBytes()))
                 .order(ByteOrder.LITTLE_ENDIAN);
         switch (a.getDataType()) {
             case FLOAT32 -> b.asFloatBuffer().put(a.toFloatArray());
             case FLOAT64 -> b.asDoubleBuffer().put(a.toDoubleArray());
             case INT32 -> b.asIntBuffer().put(a.toIntArray());
             case INT64 -> b.asLongBuffer().put(a.toLongArray());
-            default -> throw new IllegalArgumentException(
-                    "cannot checkpoint a tensor of type " + a.getDataType().name() + " ("
-                            + a.getName() + "); supported: FLOAT32, FLOAT64, INT32, INT64");
+            default -> throw new IllegalArgumentException("unsupported type " + a.getDataType());
         }
         return b.array();
     }
 
-    private static NDArray fromLittleEndian(
-            NDManager m, byte[] bytes, int offset, int length, NDArray like) {
-        ByteBuffer b = ByteBuffer.wrap(bytes, offset, length).slice().order(ByteOrder.LITTLE_ENDIAN);
+    /** A new array shaped like {@code like}, in its manager, from raw little-endian bytes. */
+    private static NDArray fromLittleEndian(byte[] bytes, long offset, NDArray like) {
+        int length = Math.toIntExact(like.size() * like.getDataType().getNumOfBytes());
+        ByteBuffer b = ByteBuffer.wrap(bytes, Math.toIntExact(offset), length).slice()
+                .order(ByteOrder.LITTLE_ENDIAN);
         Shape shape = like.getShape();
-        int n = (int) like.size();
+        int n = Math.toIntExact(like.size());
+        NDManager m = like.getManager();
         switch (like.getDataType()) {
             case FLOAT32 -> {
                 float[] v = new float[n];
@@ -325,28 +421,6 @@ public final class Checkpoint {
                 return m.create(v, shape);
             }
             default -> throw new IllegalArgumentException("unsupported type " + like.getDataType());
-        }
-    }
-
-    /** Passes bytes through while updating a checksum. */
-    private static final class CrcOutputStream extends java.io.FilterOutputStream {
-        private final CRC32 crc;
-
-        CrcOutputStream(OutputStream out, CRC32 crc) {
-            super(out);
-            this.crc = crc;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            crc.update(b);
-            out.write(b);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            crc.update(b, off, len);
-            out.write(b, off, len);
         }
     }
 }

@@ -88,39 +88,21 @@ public final class FishLeg implements AutoCloseable {
     private final FishLikelihood likelihood;
     private final Hyperparameters hp;
     private final NDManager manager;
-    private final List<Group> groups = new ArrayList<>();
+    private final List<BlockState> blocks = new ArrayList<>();
     /** The model's gradients, saved and restored around FishLeg's own backward passes. */
     private final ModelGradients gradients;
     private final List<String> unmanagedParameters;
     private final AuxAdam auxAdam;
     private final Rng rng;
     private final Map<String, Rng> rngs = new LinkedHashMap<>();
+    private final RunStatistics stats = new RunStatistics();
+    private final FishLegState state;
     private final ModelState modelState;
     private final FisherEstimator fisherEstimator;
     private final ParameterStep parameterStep;
 
-    private double fishLr;
-    private long stepCount;
-    private long auxUpdateCount;
-    private double auxLoss = Double.NaN;
-    private AuxInfo lastAuxInfo;
-    private long skippedSteps;
-    private long skippedAuxUpdates;
     /** Blocks whose natural gradient the last step took from gradient factors (for tests). */
     int lastFactoredBlocks;
-
-    /** Per-block optimizer state: the reference's param group. */
-    static final class Group {
-        final CurvatureBlock block;
-        /** The stored gradient u that Q is trained to invert along ("grad"). */
-        final NDList u = new NDList();
-        /** The factors of u (batchSpeedup with a {@link RecordingLinear}), or null. */
-        FishLinear.GradientFactors uFactors;
-
-        Group(CurvatureBlock block) {
-            this.block = block;
-        }
-    }
 
     private FishLeg(Builder b) {
         this.model = b.model;
@@ -129,7 +111,6 @@ public final class FishLeg implements AutoCloseable {
         this.auxData = b.auxData;
         this.likelihood = b.likelihood;
         this.hp = b.hyperparameters();
-        this.fishLr = hp.fishLr();
         this.rng = new Rng(hp.seed());
         this.modelState = new ModelState(model);
         this.fisherEstimator = hp.estimator().create(hp);
@@ -158,7 +139,7 @@ public final class FishLeg implements AutoCloseable {
                         LayerRegistry.factoryFor(layer.layer())
                                 .create(layer.layerName(), layer.layer(), manager, options);
                 reinitialize(block);
-                groups.add(new Group(block));
+                blocks.add(new BlockState(block, manager));
                 String msg = "FishLeg manages {} ({}, {} parameters)";
                 if (hp.verbose()) {
                     LOG.info(msg, displayName(block.getName()), block, block.parameterSize());
@@ -166,7 +147,7 @@ public final class FishLeg implements AutoCloseable {
                     LOG.debug(msg, displayName(block.getName()), block, block.parameterSize());
                 }
             }
-            if (groups.isEmpty()) {
+            if (blocks.isEmpty()) {
                 throw new IllegalArgumentException(
                         "FishLeg found no layer it can manage in the model (supported types: "
                                 + LayerRegistry.supportedTypes() + "; moduleNames "
@@ -175,15 +156,12 @@ public final class FishLeg implements AutoCloseable {
             }
             if (likelihood != null && !likelihood.getParameters().isEmpty()) {
                 CurvatureBlock lb = likelihood.createCurvatureBlock(manager, hp.scale());
-                groups.add(new Group(lb));
+                blocks.add(new BlockState(lb, manager));
             }
-            for (Group g : groups) {
+            for (BlockState g : blocks) {
                 // θ0 is kept for the likelihood block even without fineTune (as the reference)
-                parameterStep.addGroup(g.block::getParameterArrays,
-                        hp.fineTune() || g.block.getLayer() == null);
-                for (NDArray p : g.block.getParameterArrays()) {
-                    g.u.add(own(p.zerosLike()));
-                }
+                parameterStep.addGroup(g.block()::getParameterArrays,
+                        hp.fineTune() || g.block().getLayer() == null);
             }
             this.gradients = new ModelGradients(model, collectTrainableArrays(), manager);
             this.unmanagedParameters = collectUnmanaged();
@@ -199,9 +177,9 @@ public final class FishLeg implements AutoCloseable {
                 warmupAux(null, null, hp.scale());
             }
             this.auxAdam = new AuxAdam(hp.auxBeta1(), hp.auxBeta2(), hp.auxEps(), manager);
-            for (Group g : groups) {
-                for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
-                    if (g.block.isTrainable(e.getKey())) {
+            for (BlockState g : blocks) {
+                for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
+                    if (g.block().isTrainable(e.getKey())) {
                         auxAdam.register(e.getValue());
                     }
                 }
@@ -215,6 +193,8 @@ public final class FishLeg implements AutoCloseable {
             addRng("auxData", auxData);
             addRng("draw", draw);
             addRng("likelihood", likelihood);
+            this.state = new FishLegState(
+                    model, hp, blocks, parameterStep, auxAdam, stats, rngs);
             ok = true;
         } finally {
             if (!ok) {
@@ -308,8 +288,8 @@ public final class FishLeg implements AutoCloseable {
 
     private List<String> collectUnmanaged() {
         Set<NDArray> managed = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Group g : groups) {
-            managed.addAll(g.block.getParameterArrays());
+        for (BlockState g : blocks) {
+            managed.addAll(g.block().getParameterArrays());
         }
         List<String> out = new ArrayList<>();
         for (Pair<String, Parameter> p : model.getParameters()) {
@@ -397,13 +377,13 @@ public final class FishLeg implements AutoCloseable {
     public void step() {
         try (Scope scope = Scope.open(manager)) {
             NDList[] grads = currentGradients(scope);
-            if (stepCount == 0) {
+            if (stats.steps() == 0) {
                 requireGradients(grads, scope);
             }
             FishLinear.GradientFactors[] factors = recordedFactors(grads, scope);
             clearRecords();
             int k = hp.updateAuxEvery();
-            boolean updated = (k > 0 && stepCount % k == 0) || k < 0;
+            boolean updated = (k > 0 && stats.steps() % k == 0) || k < 0;
             if (updated) {
                 // u trains λ, so a non-finite gradient must be caught before it is stored.
                 if (!allFinite(grads) && rejectsNonFinite(grads, "gradient")) {
@@ -418,7 +398,7 @@ public final class FishLeg implements AutoCloseable {
                 updateAux(true, true, reuse);
             }
             NDList[] naturals = naturalGradients(grads, factors, updated, reuse, scope);
-            ParameterStep.Proposal proposal = parameterStep.propose(naturals, grads, fishLr, scope);
+            ParameterStep.Proposal proposal = parameterStep.propose(naturals, grads, state.fishLr, scope);
             // Nothing non-finite may be written: one check over what is about to be written.
             // Only when it fails are the quantities tested one by one, in order, to name the
             // first bad one (the natural gradients then hold (1−β)n, finite exactly when n is).
@@ -431,20 +411,20 @@ public final class FishLeg implements AutoCloseable {
             }
             parameterStep.commit(proposal);
         }
-        stepCount++;
+        stats.stepDone();
     }
 
     /** n = Q(λ)v per block: v = u on auxiliary steps (or the reused product), else the gradient. */
     private NDList[] naturalGradients(NDList[] grads, FishLinear.GradientFactors[] factors,
             boolean updated, ReuseTarget reuse, Scope scope) {
-        NDList[] naturals = new NDList[groups.size()];
+        NDList[] naturals = new NDList[blocks.size()];
         lastFactoredBlocks = 0;
-        for (int gi = 0; gi < groups.size(); gi++) {
-            Group g = groups.get(gi);
-            scope.use(g.u);
+        for (int gi = 0; gi < blocks.size(); gi++) {
+            BlockState g = blocks.get(gi);
+            scope.use(g.u());
             naturals[gi] = !reuse.products().isEmpty() ? reuse.products().get(gi)
-                    : naturalGradient(g, updated ? g.u : grads[gi],
-                            updated ? g.uFactors : factors[gi], scope);
+                    : naturalGradient(g, updated ? g.u() : grads[gi],
+                            updated ? g.uFactors() : factors[gi], scope);
         }
         return naturals;
     }
@@ -475,17 +455,16 @@ public final class FishLeg implements AutoCloseable {
         for (int gi = 0; gi < values.length; gi++) {
             for (int i = 0; i < values[gi].size(); i++) {
                 if (!Tensors.isFinite(values[gi].get(i))) {
-                    CurvatureBlock b = groups.get(gi).block;
+                    CurvatureBlock b = blocks.get(gi).block();
                     String where = displayName(b.getName()) + " (" + b.getOrder().get(i) + ")";
                     if (hp.nonFinitePolicy() == NonFinitePolicy.SKIP) {
-                        skippedSteps++;
                         LOG.warn("step {} skipped: non-finite {} in layer {} (skipped so far: {})",
-                                stepCount, quantity, where, skippedSteps);
+                                stats.steps(), quantity, where, stats.stepSkipped());
                         return true;
                     }
                     throw new NonFiniteException(b.getName(), b.getOrder().get(i), quantity,
                             "non-finite " + quantity + " in layer " + where + " at step "
-                                    + stepCount + "; parameters and momentum were left as they"
+                                    + stats.steps() + "; parameters and momentum were left as they"
                                     + " were (lower fishLr, set klClip, or use"
                                     + " nonFinitePolicy(SKIP) to skip such steps)");
                 }
@@ -496,16 +475,8 @@ public final class FishLeg implements AutoCloseable {
 
     /** u ← the given gradients of every managed parameter, with their factors where known. */
     private void storeGradients(NDList[] grads, FishLinear.GradientFactors[] factors) {
-        for (int gi = 0; gi < groups.size(); gi++) {
-            Group g = groups.get(gi);
-            for (int i = 0; i < g.u.size(); i++) {
-                Tensors.assign(g.u.get(i), grads[gi].get(i));
-            }
-            forgetFactors(g);
-            if (factors[gi] != null) {
-                g.uFactors = factors[gi];
-                g.uFactors.attach(manager);
-            }
+        for (int gi = 0; gi < blocks.size(); gi++) {
+            blocks.get(gi).store(grads[gi], factors[gi], manager);
         }
     }
 
@@ -519,8 +490,8 @@ public final class FishLeg implements AutoCloseable {
      */
     private List<FishLinear> recordingBlocks(boolean recordingOnly) {
         List<FishLinear> out = new ArrayList<>();
-        for (Group g : groups) {
-            if (g.block instanceof FishLinear fl && fl.canRecord()
+        for (BlockState g : blocks) {
+            if (g.block() instanceof FishLinear fl && fl.canRecord()
                     && (!recordingOnly || fl.isRecording())) {
                 out.add(fl);
             }
@@ -560,11 +531,11 @@ public final class FishLeg implements AutoCloseable {
      * without {@link #zeroGrad()}), so that Q is then applied to the gradient itself.
      */
     private FishLinear.GradientFactors[] recordedFactors(NDList[] grads, Scope scope) {
-        FishLinear.GradientFactors[] out = new FishLinear.GradientFactors[groups.size()];
+        FishLinear.GradientFactors[] out = new FishLinear.GradientFactors[blocks.size()];
         List<Integer> found = new ArrayList<>();
         NDList mismatches = new NDList();
-        for (int gi = 0; gi < groups.size(); gi++) {
-            if (!(groups.get(gi).block instanceof FishLinear fl) || !fl.isRecording()) {
+        for (int gi = 0; gi < blocks.size(); gi++) {
+            if (!(blocks.get(gi).block() instanceof FishLinear fl) || !fl.isRecording()) {
                 continue;
             }
             FishLinear.GradientFactors f = fl.recordedFactors(scope.manager());
@@ -588,7 +559,7 @@ public final class FishLeg implements AutoCloseable {
                     == ai.djl.ndarray.types.DataType.FLOAT64 ? 1e-9 : 1e-3;
             if (!(m[2 * j] <= tolerance * tolerance * m[2 * j + 1])) {
                 LOG.debug("layer {}: the recorded passes do not reproduce the gradient; Qv is"
-                        + " applied to the gradient", displayName(groups.get(gi).block.getName()));
+                        + " applied to the gradient", displayName(blocks.get(gi).block().getName()));
                 out[gi] = null;
             }
         }
@@ -597,44 +568,37 @@ public final class FishLeg implements AutoCloseable {
 
     /** Q(λ)v, from the factors of v when there are any (then v is their product). */
     private NDList naturalGradient(
-            Group g, NDList v, FishLinear.GradientFactors factors, Scope scope) {
+            BlockState g, NDList v, FishLinear.GradientFactors factors, Scope scope) {
         if (factors == null) {
-            return g.block.qv(v);
+            return g.block().qv(v);
         }
         lastFactoredBlocks++;
         factors.use(scope);
-        return ((FishLinear) g.block).qg(factors);
+        return ((FishLinear) g.block()).qg(factors);
     }
 
     /** The tape of V = Q(λ)u, from u's factors when u is the stored gradient and has them. */
-    private CurvatureBlock.Tape auxTape(Group g, NDList u, Scope scope) {
-        if (g.uFactors == null || hp.uSampling() != USampling.GRADIENT) {
-            return g.block.qvTape(u);
+    private CurvatureBlock.Tape auxTape(BlockState g, NDList u, Scope scope) {
+        if (g.uFactors() == null || hp.uSampling() != USampling.GRADIENT) {
+            return g.block().qvTape(u);
         }
-        g.uFactors.use(scope);
-        return ((FishLinear) g.block).factoredTape(g.uFactors);
-    }
-
-    private static void forgetFactors(Group g) {
-        if (g.uFactors != null) {
-            g.uFactors.close();
-            g.uFactors = null;
-        }
+        g.uFactors().use(scope);
+        return ((FishLinear) g.block()).factoredTape(g.uFactors());
     }
 
     /** The gradient of every managed parameter, per group, attached to the scope. */
     private NDList[] currentGradients(Scope scope) {
-        NDList[] out = new NDList[groups.size()];
-        for (int gi = 0; gi < groups.size(); gi++) {
-            Group g = groups.get(gi);
+        NDList[] out = new NDList[blocks.size()];
+        for (int gi = 0; gi < blocks.size(); gi++) {
+            BlockState g = blocks.get(gi);
             NDList list = new NDList();
-            List<NDArray> params = g.block.getParameterArrays();
+            List<NDArray> params = g.block().getParameterArrays();
             for (int i = 0; i < params.size(); i++) {
                 NDArray p = params.get(i);
                 if (!p.hasGradient()) {
                     throw new IllegalStateException(
-                            "parameter " + g.block.getOrder().get(i) + " of layer "
-                                    + displayName(g.block.getName()) + " has no gradient attached"
+                            "parameter " + g.block().getOrder().get(i) + " of layer "
+                                    + displayName(g.block().getName()) + " has no gradient attached"
                                     + " (is it frozen?); FishLeg needs its gradient");
                 }
                 list.add(scope.own(p.getGradient()));
@@ -657,7 +621,7 @@ public final class FishLeg implements AutoCloseable {
                 }
             }
         }
-        NDArray p = groups.get(0).block.getParameterArrays().get(0);
+        NDArray p = blocks.get(0).block().getParameterArrays().get(0);
         NDArray first = scope.own(p.getGradient());
         first.set(new ai.djl.ndarray.index.NDIndex("..."), 1);
         NDArray again = scope.own(p.getGradient());
@@ -705,19 +669,18 @@ public final class FishLeg implements AutoCloseable {
             AuxEvaluation eval = evaluateAux(scope, fisher, train, keep);
             String bad = nonFiniteAux(eval);
             if (bad != null) {
-                skippedAuxUpdates++;
                 LOG.warn("auxiliary update skipped: non-finite {}; λ keeps its last value"
-                        + " (skipped so far: {})", bad, skippedAuxUpdates);
-                lastAuxInfo = eval.info();
-                return lastAuxInfo;
+                        + " (skipped so far: {})", bad, stats.auxSkipped());
+                stats.setLastAuxInfo(eval.info());
+                return eval.info();
             }
             double lr = currentAuxLr();
             boolean steps = train && eval.gradients() != null;
             if (steps) {
                 Map<NDArray, NDArray> masked = new IdentityHashMap<>();
-                for (Group g : groups) {
-                    Map<String, NDArray> masks = g.block.getGradientMasks();
-                    for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+                for (BlockState g : blocks) {
+                    Map<String, NDArray> masks = g.block().getGradientMasks();
+                    for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
                         NDArray grad = eval.gradients().get(e.getValue());
                         if (grad == null) {
                             continue; // frozen: Adam leaves it and its state alone
@@ -729,12 +692,11 @@ public final class FishLeg implements AutoCloseable {
                 }
                 auxAdam.step(masked, lr);
                 if (lr != 0) {
-                    for (Group g : groups) {
-                        g.block.auxChanged();
+                    for (BlockState g : blocks) {
+                        g.block().auxChanged();
                     }
                 } // else λ − 0·step is λ itself: the cached factors and V stay valid
-                auxUpdateCount++;
-                auxLoss = eval.info().auxLoss();
+                stats.auxUpdated(eval.info().auxLoss());
             }
             if (eval.products() != null && (!steps || lr == 0)) { // λ is as V saw it
                 reuse.products().clear();
@@ -742,8 +704,8 @@ public final class FishLeg implements AutoCloseable {
                     reuse.products().add(Scope.keep(v, reuse.manager()));
                 }
             }
-            lastAuxInfo = eval.info();
-            return lastAuxInfo;
+            stats.setLastAuxInfo(eval.info());
+            return eval.info();
         }
     }
 
@@ -758,11 +720,11 @@ public final class FishLeg implements AutoCloseable {
         }
         if (eval.gradients() != null
                 && !Tensors.allFinite(new ArrayList<>(eval.gradients().values()))) {
-            for (Group g : groups) {
-                for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
+            for (BlockState g : blocks) {
+                for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
                     NDArray grad = eval.gradients().get(e.getValue());
                     if (grad != null && !Tensors.isFinite(grad)) {
-                        return "λ-gradient of " + displayName(g.block.getName()) + "."
+                        return "λ-gradient of " + displayName(g.block().getName()) + "."
                                 + e.getKey();
                     }
                 }
@@ -820,8 +782,8 @@ public final class FishLeg implements AutoCloseable {
             List<NDList> vs = new ArrayList<>();
             double lin = 0;
             double vv = 0;
-            for (int gi = 0; gi < groups.size(); gi++) {
-                CurvatureBlock.Tape tape = auxTape(groups.get(gi), us.get(gi), scope);
+            for (int gi = 0; gi < blocks.size(); gi++) {
+                CurvatureBlock.Tape tape = auxTape(blocks.get(gi), us.get(gi), scope);
                 tapes.add(tape);
                 NDList v = tape.v();
                 vs.add(v);
@@ -855,8 +817,8 @@ public final class FishLeg implements AutoCloseable {
             // Preconditioning rescales Q(λ)D by ‖u‖/‖V‖ so its size matches D's.
             double preconditionScale = vv > 0 ? Math.sqrt(g2 / vv) : 1;
             Map<NDArray, NDArray> gradients = new IdentityHashMap<>();
-            for (int gi = 0; gi < groups.size(); gi++) {
-                CurvatureBlock block = groups.get(gi).block;
+            for (int gi = 0; gi < blocks.size(); gi++) {
+                CurvatureBlock block = blocks.get(gi).block();
                 NDList v = vs.get(gi);
                 NDList d = new NDList();
                 for (int i = 0; i < v.size(); i++) {
@@ -902,14 +864,14 @@ public final class FishLeg implements AutoCloseable {
      * the optimizer's generator with {@link USampling#GAUSSIAN} (SPEC 14.1).
      */
     private List<NDList> auxDirections(Scope scope) {
-        List<NDList> us = new ArrayList<>(groups.size());
-        for (Group g : groups) {
+        List<NDList> us = new ArrayList<>(blocks.size());
+        for (BlockState g : blocks) {
             if (hp.uSampling() == USampling.GRADIENT) {
-                us.add(scope.use(g.u));
+                us.add(scope.use(g.u()));
                 continue;
             }
-            NDList u = new NDList(g.u.size());
-            for (NDArray like : g.u) {
+            NDList u = new NDList(g.u().size());
+            for (NDArray like : g.u()) {
                 double[] z = rng.gaussians(Math.toIntExact(like.size()));
                 u.add(Tensors.create(scope.manager(), z, like.getShape(), like.getDataType()));
             }
@@ -933,9 +895,9 @@ public final class FishLeg implements AutoCloseable {
 
             @Override
             public List<List<NDArray>> parameters() {
-                List<List<NDArray>> out = new ArrayList<>(groups.size());
-                for (Group g : groups) {
-                    out.add(g.block.getParameterArrays());
+                List<List<NDArray>> out = new ArrayList<>(blocks.size());
+                for (BlockState g : blocks) {
+                    out.add(g.block().getParameterArrays());
                 }
                 return out;
             }
@@ -947,7 +909,7 @@ public final class FishLeg implements AutoCloseable {
         if (hp.numSteps() <= 0) {
             return hp.auxLr();
         }
-        double left = (double) (hp.numSteps() - auxUpdateCount) / hp.numSteps();
+        double left = (double) (hp.numSteps() - stats.auxUpdates()) / hp.numSteps();
         return hp.auxLr() * Math.max(0, left);
     }
 
@@ -960,8 +922,8 @@ public final class FishLeg implements AutoCloseable {
         List<NDList> out = new ArrayList<>();
         try (ModelGradients.Saved saved = gradients.save(scope)) {
             gradients.backward(nll, samples, scope);
-            for (Group g : groups) {
-                out.add(ModelGradients.copies(g.block.getParameterArrays(), scope));
+            for (BlockState g : blocks) {
+                out.add(ModelGradients.copies(g.block().getParameterArrays(), scope));
             }
         }
         return out;
@@ -981,9 +943,9 @@ public final class FishLeg implements AutoCloseable {
      */
     public void warmupAux(BatchSource data, NllFunction loss, double scale) {
         if (data == null || loss == null || hp.warmup() == 0) {
-            for (Group g : groups) {
-                if (g.block.getLayer() != null) { // the likelihood block was scaled at creation
-                    g.block.warmup(null, scale);
+            for (BlockState g : blocks) {
+                if (g.block().getLayer() != null) { // the likelihood block was scaled at creation
+                    g.block().warmup(null, scale);
                 }
             }
             return;
@@ -991,9 +953,9 @@ public final class FishLeg implements AutoCloseable {
         try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
                 Resume paused = pauseRecording(); ModelGradients.Saved saved = gradients.save(scope)) {
             List<NDList> sums = new ArrayList<>();
-            for (Group g : groups) {
+            for (BlockState g : blocks) {
                 NDList s = new NDList();
-                for (NDArray p : g.block.getParameterArrays()) {
+                for (NDArray p : g.block().getParameterArrays()) {
                     s.add(scope.own(p.zerosLike()));
                 }
                 sums.add(s);
@@ -1009,8 +971,8 @@ public final class FishLeg implements AutoCloseable {
                                         + " non-empty batches until warmup examples are seen");
                     }
                     gradients.backward(loss, batch, batchScope);
-                    for (int gi = 0; gi < groups.size(); gi++) {
-                        List<NDArray> params = groups.get(gi).block.getParameterArrays();
+                    for (int gi = 0; gi < blocks.size(); gi++) {
+                        List<NDArray> params = blocks.get(gi).block().getParameterArrays();
                         for (int i = 0; i < params.size(); i++) {
                             NDArray g = ModelGradients.of(params.get(i), batchScope);
                             sums.get(gi).get(i).addi(g.square());
@@ -1020,9 +982,9 @@ public final class FishLeg implements AutoCloseable {
                     batches++;
                 }
             }
-            for (int gi = 0; gi < groups.size(); gi++) {
-                Group g = groups.get(gi);
-                if (g.block.getLayer() == null) {
+            for (int gi = 0; gi < blocks.size(); gi++) {
+                BlockState g = blocks.get(gi);
+                if (g.block().getLayer() == null) {
                     continue; // likelihood block: Q0 = s·I (SPEC 4.1 [FIX])
                 }
                 NDList d = new NDList();
@@ -1031,7 +993,7 @@ public final class FishLeg implements AutoCloseable {
                     NDArray root = sum.div(batches).add(hp.damping()).sqrt();
                     d.add(NDArrays.div(scale, root));
                 }
-                g.block.warmup(d, scale);
+                g.block().warmup(d, scale);
             }
         }
     }
@@ -1110,21 +1072,21 @@ public final class FishLeg implements AutoCloseable {
 
     /** u ← ∇loss(batch) [− ∇loss(batch')], leaving the model's gradients as they were. */
     private void storeBatchGradient(BatchSource data, NllFunction loss, boolean difference) {
-        for (Group g : groups) {
-            forgetFactors(g);
+        for (BlockState g : blocks) {
+            g.forgetFactors();
         }
         try (Scope scope = Scope.open(manager); ModelState.Saved state = modelState.save(scope);
                 Resume paused = pauseRecording(); ModelGradients.Saved saved = gradients.save(scope)) {
             for (int pass = 0; pass < (difference ? 2 : 1); pass++) {
                 gradients.backward(loss, data.next(scope.manager()), scope);
-                for (Group g : groups) {
-                    List<NDArray> params = g.block.getParameterArrays();
+                for (BlockState g : blocks) {
+                    List<NDArray> params = g.block().getParameterArrays();
                     for (int i = 0; i < params.size(); i++) {
                         NDArray grad = ModelGradients.of(params.get(i), scope);
                         if (pass == 0) {
-                            Tensors.assign(g.u.get(i), grad);
+                            Tensors.assign(g.u().get(i), grad);
                         } else {
-                            g.u.get(i).subi(grad);
+                            g.u().get(i).subi(grad);
                         }
                     }
                 }
@@ -1143,7 +1105,19 @@ public final class FishLeg implements AutoCloseable {
      * @throws IOException if writing fails; a previous file is then left intact
      */
     public void save(Path file) throws IOException {
-        Checkpoint.save(this, file, Map.of());
+        save(file, Map.of());
+    }
+
+    /**
+     * {@link #save(Path)} with the caller's own entries (for example a data loader's position),
+     * handed back by {@link #load}.
+     *
+     * @param file the checkpoint file
+     * @param metadata string entries stored with the state
+     * @throws IOException if writing fails; a previous file is then left intact
+     */
+    public void save(Path file, Map<String, String> metadata) throws IOException {
+        Checkpoint.save(state, file, metadata);
     }
 
     /**
@@ -1151,127 +1125,18 @@ public final class FishLeg implements AutoCloseable {
      * model of the same shapes.
      *
      * @param file the checkpoint file
+     * @return the caller's entries saved with it (empty for {@link #save(Path)})
      * @throws IOException if the file cannot be read
      * @throws IllegalArgumentException if it is not a valid checkpoint or does not match (nothing
      *     is changed then)
      */
-    public void load(Path file) throws IOException {
-        Checkpoint.load(this, file);
+    public Map<String, String> load(Path file) throws IOException {
+        return Checkpoint.load(state, file);
     }
 
-    /** The scalar state of a run, as stored in checkpoints. */
-    record Counters(
-            long stepCount,
-            long auxUpdateCount,
-            long skippedSteps,
-            long skippedAuxUpdates,
-            long clippedSteps,
-            double lastClipFactor,
-            double auxLoss,
-            double fishLr) {}
-
-    Counters counters() {
-        return new Counters(stepCount, auxUpdateCount, skippedSteps, skippedAuxUpdates,
-                parameterStep.clippedSteps(), parameterStep.lastClipFactor(), auxLoss, fishLr);
-    }
-
-    Map<String, Long> rngStates() {
-        Map<String, Long> out = new LinkedHashMap<>();
-        rngs.forEach((k, v) -> out.put(k, v.getState()));
-        return out;
-    }
-
-    private static String blockKey(CurvatureBlock b) {
-        return b.getName().isEmpty() ? "<root>" : b.getName();
-    }
-
-    /** Every tensor of the state, named as in the checkpoint format. */
-    List<Checkpoint.Entry> checkpointEntries() {
-        List<Checkpoint.Entry> out = new ArrayList<>();
-        for (Pair<String, Parameter> p : model.getParameters()) {
-            out.add(new Checkpoint.Entry("model/" + p.getKey(), p.getValue().getArray()));
-        }
-        for (int gi = 0; gi < groups.size(); gi++) {
-            Group g = groups.get(gi);
-            NDList momentum = parameterStep.momentum(gi);
-            NDList theta0 = parameterStep.start(gi);
-            String b = blockKey(g.block);
-            List<String> order = g.block.getOrder();
-            if (g.block.getLayer() == null) {
-                List<NDArray> params = g.block.getParameterArrays();
-                for (int i = 0; i < order.size(); i++) {
-                    out.add(new Checkpoint.Entry("param/" + b + "/" + order.get(i), params.get(i)));
-                }
-            }
-            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
-                out.add(new Checkpoint.Entry("aux/" + b + "/" + e.getKey(), e.getValue()));
-            }
-            for (int i = 0; i < order.size(); i++) {
-                out.add(new Checkpoint.Entry("momentum/" + b + "/" + order.get(i), momentum.get(i)));
-                out.add(new Checkpoint.Entry("u/" + b + "/" + order.get(i), g.u.get(i)));
-                if (!theta0.isEmpty()) {
-                    out.add(new Checkpoint.Entry("theta0/" + b + "/" + order.get(i), theta0.get(i)));
-                }
-            }
-            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
-                AuxAdam.State st = auxAdam.states().get(e.getValue());
-                if (st != null) {
-                    out.add(new Checkpoint.Entry("adam/" + b + "/" + e.getKey() + "/m", st.m));
-                    out.add(new Checkpoint.Entry("adam/" + b + "/" + e.getKey() + "/v", st.v));
-                }
-            }
-        }
-        return out;
-    }
-
-    Map<String, Long> adamSteps() {
-        Map<String, Long> out = new LinkedHashMap<>();
-        for (Group g : groups) {
-            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
-                AuxAdam.State st = auxAdam.states().get(e.getValue());
-                if (st != null) {
-                    out.put("aux/" + blockKey(g.block) + "/" + e.getKey(), st.step);
-                }
-            }
-        }
-        return out;
-    }
-
-    /** Sets the scalar state after the tensors were restored by {@link Checkpoint#load}. */
-    void restore(Counters c, Map<String, Long> rngStates, Map<String, Long> steps, Hyperparameters saved) {
-        for (Group g : groups) {
-            forgetFactors(g); // u was replaced
-        }
-        stepCount = c.stepCount();
-        auxUpdateCount = c.auxUpdateCount();
-        skippedSteps = c.skippedSteps();
-        skippedAuxUpdates = c.skippedAuxUpdates();
-        parameterStep.restoreStatistics(c.clippedSteps(), c.lastClipFactor());
-        auxLoss = c.auxLoss();
-        fishLr = c.fishLr();
-        for (Map.Entry<String, Rng> e : rngs.entrySet()) {
-            Long state = rngStates.get(e.getKey());
-            if (state == null) {
-                LOG.warn("checkpoint has no state for random generator '{}'; it continues from"
-                        + " its current state", e.getKey());
-            } else {
-                e.getValue().setState(state);
-            }
-        }
-        for (Group g : groups) {
-            for (Map.Entry<String, NDArray> e : g.block.getAuxParameters().entrySet()) {
-                AuxAdam.State st = auxAdam.states().get(e.getValue());
-                Long step = steps.get("aux/" + blockKey(g.block) + "/" + e.getKey());
-                if (st != null && step != null) {
-                    st.step = step;
-                }
-            }
-            g.block.auxChanged();
-        }
-        if (saved != null && !saved.equals(hp)) {
-            LOG.info("resuming with different settings than the checkpoint's: now {}, saved {}",
-                    hp, saved);
-        }
+    /** @return the state a checkpoint saves and restores */
+    FishLegState checkpointState() {
+        return state;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1280,8 +1145,8 @@ public final class FishLeg implements AutoCloseable {
     /** @return the curvature blocks, in parameter-group order */
     public List<CurvatureBlock> getBlocks() {
         List<CurvatureBlock> out = new ArrayList<>();
-        for (Group g : groups) {
-            out.add(g.block);
+        for (BlockState g : blocks) {
+            out.add(g.block());
         }
         return Collections.unmodifiableList(out);
     }
@@ -1292,9 +1157,9 @@ public final class FishLeg implements AutoCloseable {
      * @throws IllegalArgumentException if FishLeg does not manage it
      */
     public CurvatureBlock getBlock(String name) {
-        for (Group g : groups) {
-            if (g.block.getName().equals(name)) {
-                return g.block;
+        for (BlockState g : blocks) {
+            if (g.block().getName().equals(name)) {
+                return g.block();
             }
         }
         throw new IllegalArgumentException(
@@ -1304,8 +1169,8 @@ public final class FishLeg implements AutoCloseable {
     /** @return the dotted names of the managed layers (and the likelihood block) */
     public List<String> managedNames() {
         List<String> out = new ArrayList<>();
-        for (Group g : groups) {
-            out.add(g.block.getName());
+        for (BlockState g : blocks) {
+            out.add(g.block().getName());
         }
         return out;
     }
@@ -1325,7 +1190,7 @@ public final class FishLeg implements AutoCloseable {
 
     /** @return the current parameter step size η */
     public double getFishLr() {
-        return fishLr;
+        return state.fishLr;
     }
 
     /**
@@ -1337,32 +1202,32 @@ public final class FishLeg implements AutoCloseable {
         if (!(fishLr >= 0) || Double.isInfinite(fishLr)) {
             throw new IllegalArgumentException("fishLr must be a finite number >= 0, got " + fishLr);
         }
-        this.fishLr = fishLr;
+        state.fishLr = fishLr;
     }
 
     /** @return the number of completed {@link #step()} calls */
     public long getStepCount() {
-        return stepCount;
+        return stats.steps();
     }
 
     /** @return the number of auxiliary Adam steps taken so far */
     public long getAuxUpdateCount() {
-        return auxUpdateCount;
+        return stats.auxUpdates();
     }
 
     /** @return the last auxiliary loss of a training auxiliary update (NaN before the first) */
     public double getAuxLoss() {
-        return auxLoss;
+        return stats.auxLoss();
     }
 
     /** @return steps skipped for a non-finite value (policy SKIP) */
     public long getSkippedSteps() {
-        return skippedSteps;
+        return stats.skippedSteps();
     }
 
     /** @return auxiliary updates skipped because their loss or λ-gradient was not finite */
     public long getSkippedAuxUpdates() {
-        return skippedAuxUpdates;
+        return stats.skippedAuxUpdates();
     }
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
@@ -1377,7 +1242,7 @@ public final class FishLeg implements AutoCloseable {
 
     /** @return the result of the last auxiliary update, or null */
     public AuxInfo getLastAuxInfo() {
-        return lastAuxInfo;
+        return stats.lastAuxInfo();
     }
 
     /**
@@ -1385,7 +1250,7 @@ public final class FishLeg implements AutoCloseable {
      * @return its momentum buffers (live), in block order
      */
     public NDList getMomentum(String name) {
-        return parameterStep.momentum(groups.indexOf(group(name)));
+        return parameterStep.momentum(blocks.indexOf(group(name)));
     }
 
     /**
@@ -1393,12 +1258,12 @@ public final class FishLeg implements AutoCloseable {
      * @return its stored gradient u (live), in block order
      */
     public NDList getStoredGradient(String name) {
-        return group(name).u;
+        return group(name).u();
     }
 
-    private Group group(String name) {
-        for (Group g : groups) {
-            if (g.block.getName().equals(name)) {
+    private BlockState group(String name) {
+        for (BlockState g : blocks) {
+            if (g.block().getName().equals(name)) {
                 return g;
             }
         }
