@@ -15,6 +15,7 @@ import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.layers.LayerRecords;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.optim.Checkpoint;
 import ai.fishleg.optim.GuardedPass;
 import ai.fishleg.optim.NonFiniteException;
 import ai.fishleg.optim.NonFinitePolicy;
@@ -26,6 +27,8 @@ import ai.fishleg.util.Rng;
 import ai.fishleg.util.RngOwner;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -634,8 +637,14 @@ public final class Kfac implements AutoCloseable {
                 parameterStep.lastClipFactor(), lr, blocks);
     }
 
-    /** Sets the scalar state (after the tensors of {@link #stateTensors()} were restored). */
-    void restore(Counters c, Map<String, Long> rngStates) {
+    /**
+     * Sets the scalar state (after the tensors of {@link #stateTensors()} were restored).
+     *
+     * @param c the counters
+     * @param rngStates generator states by name
+     * @param savedSettings the saved settings as text, or null
+     */
+    void restore(Counters c, Map<String, Long> rngStates, String savedSettings) {
         stepCount = c.stepCount();
         skippedSteps = c.skippedSteps();
         parameterStep.restoreStatistics(c.clippedSteps(), c.lastClipFactor());
@@ -656,6 +665,48 @@ public final class Kfac implements AutoCloseable {
             }
         }
         clearRecords();
+        if (savedSettings != null && !savedSettings.equals(settings.toString())) {
+            LOG.info("resuming K-FAC with other settings than the checkpoint's: now {}, saved {}",
+                    settings, savedSettings);
+        }
+    }
+
+    /**
+     * Saves the complete state of this optimizer and its model (the model's parameters, running
+     * statistics included, the factors, inverses and momenta, the counters and the random
+     * generators' states), atomically, in the shared checkpoint format ({@link Checkpoint}).
+     * Resuming from it continues bit for bit as the uninterrupted run would.
+     *
+     * @param file the checkpoint file
+     * @param metadata the caller's own entries (may be empty)
+     * @throws IOException if writing fails; a previous file is then left intact
+     */
+    public void save(Path file, Map<String, String> metadata) throws IOException {
+        Checkpoint.save(new KfacState(this), file, metadata);
+    }
+
+    /**
+     * {@link #save(Path, Map)} without metadata.
+     *
+     * @param file the checkpoint file
+     * @throws IOException if writing fails
+     */
+    public void save(Path file) throws IOException {
+        save(file, Map.of());
+    }
+
+    /**
+     * Restores a state written by {@link #save}: the optimizer must have the same layers and
+     * groups, of a model of the same shapes.
+     *
+     * @param file the checkpoint file
+     * @return the caller's metadata saved with it
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if it is not a valid K-FAC checkpoint of this model (nothing
+     *     is changed then)
+     */
+    public Map<String, String> load(Path file) throws IOException {
+        return Checkpoint.load(new KfacState(this), file);
     }
 
     /** @return the state of every random generator the optimizer reaches, by name */
