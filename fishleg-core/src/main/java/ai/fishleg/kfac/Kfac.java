@@ -244,7 +244,6 @@ public final class Kfac implements AutoCloseable {
 
     private void buildGroups() {
         Set<NDArray> assigned = Collections.newSetFromMap(new IdentityHashMap<>());
-        List<String> sgd = new ArrayList<>();
         for (NamedLayer nl : ManagedLayers.select(
                 model, settings.moduleNames(), false, settings.skipNames())) {
             String display = LayerSelection.displayName(nl.layerName());
@@ -269,9 +268,13 @@ public final class Kfac implements AutoCloseable {
                 names = block.getParameterNames();
                 LOG.debug("K-FAC preconditions {} with {}", display, block);
             } else {
-                LOG.info("K-FAC gives {} ({}) a momentum-SGD step: {}", display,
-                        layer.getClass().getSimpleName(), why);
-                sgd.add(display);
+                // a plain Linear or Conv2d is most likely an oversight: say so louder
+                String msg = "K-FAC gives {} ({}) a momentum-SGD step: {}";
+                if (layer instanceof Linear || layer instanceof Conv2d) {
+                    LOG.warn(msg, display, layer.getClass().getSimpleName(), why);
+                } else {
+                    LOG.info(msg, display, layer.getClass().getSimpleName(), why);
+                }
             }
             assigned.addAll(params);
             groups.add(new Group(nl.layerName(), block, params, names));
