@@ -7,8 +7,11 @@ package ai.fishleg.cli;
  * @param steps number of optimizer steps, or 0 to train for {@code epochs}
  * @param batchSize examples per step
  * @param evalEvery evaluate every this many steps, or 0 for once per epoch (always also at the end)
+ * @param timeLimit stop after this many seconds of training (evaluation excluded), or 0 for no limit
+ * @param stopAtLoss stop at the first evaluation whose test loss is at or below this, or NaN to
+ *     train the whole budget
  */
-record Budget(int epochs, long steps, int batchSize, long evalEvery) {
+record Budget(int epochs, long steps, int batchSize, long evalEvery, double timeLimit, double stopAtLoss) {
 
     Budget {
         if (batchSize <= 0) {
@@ -22,6 +25,34 @@ record Budget(int epochs, long steps, int batchSize, long evalEvery) {
         if (evalEvery < 0) {
             throw new IllegalArgumentException("--eval-every must be positive, got " + evalEvery);
         }
+        if (!(timeLimit >= 0) || Double.isInfinite(timeLimit)) {
+            throw new IllegalArgumentException(
+                    "--time-limit must be a positive number of seconds, got " + timeLimit);
+        }
+        if (Double.isInfinite(stopAtLoss)) {
+            throw new IllegalArgumentException("--target-loss must be a finite number, got " + stopAtLoss);
+        }
+    }
+
+    /** A budget of epochs or steps only: no time limit, no stop at a target loss. */
+    Budget(int epochs, long steps, int batchSize, long evalEvery) {
+        this(epochs, steps, batchSize, evalEvery, 0, Double.NaN);
+    }
+
+    /**
+     * @param seconds training seconds spent by this invocation of the run
+     * @return whether the time limit is reached
+     */
+    boolean outOfTime(double seconds) {
+        return timeLimit > 0 && seconds >= timeLimit;
+    }
+
+    /**
+     * @param testLoss the test loss of an evaluation
+     * @return whether the run stops there, having reached its target
+     */
+    boolean reached(double testLoss) {
+        return testLoss <= stopAtLoss; // false for NaN on either side
     }
 
     /**

@@ -43,6 +43,17 @@ final class CommonOptions {
             description = "Evaluate on the test set every N steps (default: once per epoch; always at the end).")
     long evalEvery;
 
+    @Option(names = "--time-limit", paramLabel = "S",
+            description = "Stop each run after S seconds of training (evaluation excluded); the run"
+                    + " counts as stopped by its budget, not as diverged.")
+    Double timeLimit;
+
+    @Option(names = "--target-loss", paramLabel = "X",
+            description = "Test loss whose time to reach each run reports (seconds_to_target,"
+                    + " steps_to_target; default: Adam's final test loss when Adam runs beside"
+                    + " another optimizer). In train, the run stops when it reaches it.")
+    Double targetLoss;
+
     @Option(names = "--init", paramLabel = "SCHEME",
             description = "Initial weights: pytorch (uniform ±1/√fan_in, weights and biases) or he"
                     + " (uniform ±√(6/fan_in), biases 0) (default: the task's preset).")
@@ -62,14 +73,23 @@ final class CommonOptions {
     /**
      * @param defaultEpochs epochs when neither --epochs nor --steps is given
      * @param defaultBatch batch size when --batch-size is not given
+     * @param stopAtTarget whether a run stops when it reaches {@code --target-loss} ({@code train})
      * @return the budget
      */
-    Budget budget(int defaultEpochs, int defaultBatch) {
+    Budget budget(int defaultEpochs, int defaultBatch, boolean stopAtTarget) {
         int epochs = length != null && length.epochs != null ? length.epochs : defaultEpochs;
         long steps = length != null && length.steps != null ? length.steps : 0;
         if (length != null && length.steps != null && steps <= 0) {
             throw new IllegalArgumentException("--steps must be positive, got " + steps);
         }
-        return new Budget(epochs, steps, batchSize != null ? batchSize : defaultBatch, evalEvery);
+        if (timeLimit != null && !(timeLimit > 0 && Double.isFinite(timeLimit))) {
+            throw new IllegalArgumentException("--time-limit must be a positive number of seconds, got " + timeLimit);
+        }
+        if (targetLoss != null && !Double.isFinite(targetLoss)) {
+            throw new IllegalArgumentException("--target-loss must be a finite number, got " + targetLoss);
+        }
+        return new Budget(epochs, steps, batchSize != null ? batchSize : defaultBatch, evalEvery,
+                timeLimit != null ? timeLimit : 0,
+                stopAtTarget && targetLoss != null ? targetLoss : Double.NaN);
     }
 }

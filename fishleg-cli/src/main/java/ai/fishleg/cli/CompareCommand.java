@@ -24,7 +24,7 @@ final class CompareCommand implements Callable<Integer> {
     TaskOption taskOption;
 
     @Option(names = "--optimizers", paramLabel = "LIST", split = ",", defaultValue = "fishleg,adam",
-            description = "Comma-separated: fishleg, adam, sgd (default: ${DEFAULT-VALUE}).")
+            description = "Comma-separated, from: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     List<OptimizerKind> optimizers;
 
     @Mixin
@@ -47,7 +47,7 @@ final class CompareCommand implements Callable<Integer> {
             specs.add(Specs.of(task, kind, fishLeg, baseline));
         }
         return Experiment.run("compare", task, specs, common,
-                common.budget(task.epochs(), task.batchSize()), spec.commandLine().getOut(), false,
+                common.budget(task.epochs(), task.batchSize(), false), spec.commandLine().getOut(), false,
                 Checkpointing.NONE);
     }
 }

@@ -34,7 +34,7 @@ final class DemoCommand implements Callable<Integer> {
         List<OptimizerSpec> specs = List.of(
                 Specs.of(task, OptimizerKind.FISHLEG, noFishLegChanges, noBaselineChanges),
                 Specs.of(task, OptimizerKind.ADAM, noFishLegChanges, noBaselineChanges));
-        return Experiment.run("demo", task, specs, common, common.budget(EPOCHS, task.batchSize()),
+        return Experiment.run("demo", task, specs, common, common.budget(EPOCHS, task.batchSize(), false),
                 spec.commandLine().getOut(), false, Checkpointing.NONE);
     }
 }

@@ -36,13 +36,17 @@ final class DjlRule implements StepRule {
         float wd = (float) settings.weightDecay();
         hyperparameters.put("lr", settings.lr());
         if (kind == OptimizerKind.ADAM) {
+            // set rather than left to DJL's defaults, so that the values recorded are the values in force
             optimizer = Optimizer.adam()
                     .optLearningRateTracker(Tracker.fixed(lr))
+                    .optBeta1((float) BaselineSettings.ADAM_BETA1)
+                    .optBeta2((float) BaselineSettings.ADAM_BETA2)
+                    .optEpsilon((float) BaselineSettings.ADAM_EPS)
                     .optWeightDecays(wd)
                     .build();
-            hyperparameters.put("beta1", 0.9);
-            hyperparameters.put("beta2", 0.999);
-            hyperparameters.put("eps", 1e-8);
+            hyperparameters.put("beta1", BaselineSettings.ADAM_BETA1);
+            hyperparameters.put("beta2", BaselineSettings.ADAM_BETA2);
+            hyperparameters.put("eps", BaselineSettings.ADAM_EPS);
         } else if (kind == OptimizerKind.SGD) {
             optimizer = Optimizer.sgd()
                     .setLearningRateTracker(Tracker.fixed(lr))

@@ -54,22 +54,73 @@ final class Experiment {
                     data.test().size(), budget, options.init != null ? options.init : task.init(),
                     options.seed, dir);
             Report report = new Report(out, task.isClassifier());
-            report.header(context);
-            long evalInterval = budget.evalInterval(data.train().size());
-            List<RunResult> results = new ArrayList<>();
-            for (OptimizerSpec spec : specs) {
-                report.optimizer(spec);
-                List<TrainingLoop.Listener> listeners = new ArrayList<>();
-                if (!options.noProgress && Progress.available()) {
-                    listeners.add(new Progress(evalInterval));
+            // Fail now, not after the whole run, if the results or the checkpoint could not be written.
+            List<WritableFolder> folders = new ArrayList<>();
+            List<RunResult> results;
+            try {
+                folders.add(WritableFolder.prepare("--out", dir));
+                if (checkpoints.save() != null) {
+                    folders.add(WritableFolder.prepareParent("--save", checkpoints.save()));
                 }
-                listeners.add(report);
-                results.add(TrainingLoop.run(data, spec, context, checkpoints, all(listeners)));
+                results = train(data, specs, context, options, report, checkpoints);
+            } catch (RuntimeException e) {
+                folders.forEach(WritableFolder::removeIfUnused);
+                throw e;
             }
-            report.comparison(results);
+            Double target = target(options.targetLoss, results);
+            if (target != null) {
+                results.replaceAll(r -> r.withTarget(target));
+            }
+            String targetName = options.targetLoss != null ? "the --target-loss" : "Adam's final test loss";
+            report.comparison(results, targetName);
+            if (command.equals("demo")) {
+                report.sooner(results, OptimizerKind.FISHLEG, OptimizerKind.ADAM, targetName);
+            }
             report.files(RunFiles.write(dir, context, results, single));
             return results.stream().anyMatch(RunResult::diverged) ? 1 : 0;
         }
+    }
+
+    /** Trains each optimizer in turn, printing the header and each evaluation. */
+    private static List<RunResult> train(LoadedData data, List<OptimizerSpec> specs, RunContext context,
+            CommonOptions options, Report report, Checkpointing checkpoints) {
+        report.header(context);
+        long evalInterval = context.budget().evalInterval(data.train().size());
+        List<RunResult> results = new ArrayList<>();
+        for (OptimizerSpec spec : specs) {
+            report.optimizer(spec);
+            List<TrainingLoop.Listener> listeners = new ArrayList<>();
+            if (!options.noProgress && Progress.available()) {
+                listeners.add(new Progress(evalInterval));
+            }
+            listeners.add(report);
+            results.add(TrainingLoop.run(data, spec, context, checkpoints, all(listeners)));
+        }
+        return results;
+    }
+
+    /**
+     * The test loss whose time to reach each run reports.
+     *
+     * @param option {@code --target-loss}, or null
+     * @param runs the finished runs
+     * @return the option if given; otherwise Adam's final test loss when Adam ran beside another
+     *     optimizer and ended with a finite one; otherwise null (no target)
+     */
+    static Double target(Double option, List<RunResult> runs) {
+        if (option != null) {
+            return option;
+        }
+        if (runs.size() < 2) {
+            return null;
+        }
+        for (RunResult r : runs) {
+            if (r.optimizer() == OptimizerKind.ADAM && !r.diverged() && r.last() != null
+                    && Double.isFinite(r.last().testLoss())) {
+                return r.last().testLoss();
+            }
+        }
+        return null;
     }
 
     /**

@@ -59,7 +59,7 @@ public final class Main implements Callable<Integer> {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
-        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        ChoiceConverter.registerEnums(cl);
         cl.setExecutionExceptionHandler((e, command, parsed) -> {
             if (e instanceof IllegalArgumentException || e instanceof DataException
                     || e instanceof UnsupportedOperationException) {

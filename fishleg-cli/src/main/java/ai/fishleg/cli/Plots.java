@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -12,6 +13,7 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.lines.SeriesLines;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * PNG line plots of a command's runs (XChart): one line per optimizer for the test metric, and a
@@ -33,15 +35,17 @@ final class Plots {
      * @param title plot title (the task)
      * @param runs the runs
      * @param classifier whether to plot accuracy
+     * @param target the target test loss, drawn as a horizontal line on loss_vs_seconds.png, or NaN
      * @return the files written
      * @throws IOException if a file cannot be written
      */
-    static List<Path> write(Path dir, String title, List<RunResult> runs, boolean classifier)
+    static List<Path> write(Path dir, String title, List<RunResult> runs, boolean classifier, double target)
             throws IOException {
         List<Path> out = new ArrayList<>();
         out.add(save(lossChart(title, "epoch", runs, MetricsRow::epoch), dir, "loss_vs_epoch"));
-        out.add(save(lossChart(title, "wall-clock training seconds", runs, MetricsRow::seconds),
-                dir, "loss_vs_seconds"));
+        XYChart bySeconds = lossChart(title, "wall-clock training seconds", runs, MetricsRow::seconds);
+        targetLine(bySeconds, runs, target);
+        out.add(save(bySeconds, dir, "loss_vs_seconds"));
         if (classifier) {
             XYChart chart = chart(title + ": test accuracy", "epoch", "accuracy");
             for (int i = 0; i < runs.size(); i++) {
@@ -66,6 +70,24 @@ final class Plots {
                     SeriesLines.DASH_DASH);
         }
         return chart;
+    }
+
+    /** A grey dotted horizontal line at the target loss across the runs' training seconds. */
+    private static void targetLine(XYChart chart, List<RunResult> runs, double target) {
+        double end = 0;
+        for (RunResult r : runs) {
+            for (MetricsRow row : r.rows()) {
+                end = Math.max(end, row.seconds());
+            }
+        }
+        if (!Double.isFinite(target) || end <= 0) {
+            return;
+        }
+        XYSeries s = chart.addSeries(String.format(Locale.ROOT, "target %.4g", target),
+                List.of(0.0, end), List.of(target, target));
+        s.setLineColor(Color.GRAY);
+        s.setLineStyle(SeriesLines.DOT_DOT);
+        s.setMarker(SeriesMarkers.NONE);
     }
 
     private static XYChart chart(String title, String xTitle, String yTitle) {

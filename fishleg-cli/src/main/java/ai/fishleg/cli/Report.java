@@ -29,8 +29,10 @@ final class Report implements TrainingLoop.Listener {
         out.printf(Locale.ROOT, "Task    %s: %s%n", c.task().name(), c.task().summary());
         out.printf(Locale.ROOT, "Data    %s: %d training, %d test examples%n",
                 c.data(), c.trainExamples(), c.testExamples());
-        out.printf(Locale.ROOT, "Budget  %d steps (%s epochs) of batch %d, %d steps per epoch; seed %d%n",
-                total, trim((double) total / perEpoch), c.budget().batchSize(), perEpoch, c.seed());
+        out.printf(Locale.ROOT, "Budget  %d steps (%s epochs) of batch %d, %d steps per epoch%s; seed %d%n",
+                total, trim((double) total / perEpoch), c.budget().batchSize(), perEpoch,
+                c.budget().timeLimit() > 0 ? ", at most " + trim(c.budget().timeLimit()) + " s of training" : "",
+                c.seed());
         out.printf(Locale.ROOT, "Output  %s%n", c.out());
         out.flush();
     }
@@ -85,6 +87,13 @@ final class Report implements TrainingLoop.Listener {
             out.println("No checkpoint is written for a diverged run.");
             out.flush();
         }
+        if (r.stopped() == RunResult.Stop.TIME_LIMIT) {
+            out.printf(Locale.ROOT, "%s stopped by --time-limit at step %d, after %.1f s of training.%n",
+                    r.optimizer(), r.steps(), r.trainSeconds());
+        } else if (r.stopped() == RunResult.Stop.TARGET_REACHED) {
+            out.printf(Locale.ROOT, "%s reached --target-loss at step %d; stopped there.%n", r.optimizer(), r.steps());
+        }
+        out.flush();
         if (r.checkpoint() != null) {
             out.printf(Locale.ROOT, "Checkpoint at step %d: %s%n", r.steps(), r.checkpoint());
             out.flush();
@@ -95,54 +104,132 @@ final class Report implements TrainingLoop.Listener {
      * Prints, for several runs, the test loss of each optimizer side by side, then the summary.
      *
      * @param runs the runs
+     * @param targetSource where the runs' target loss comes from, for the line above the summary
      */
-    void comparison(List<RunResult> runs) {
+    void comparison(List<RunResult> runs, String targetSource) {
         if (runs.size() > 1) {
-            out.println();
-            out.println("Test loss" + (classifier ? " / accuracy" : "") + " by optimizer");
-            StringBuilder head = new StringBuilder(String.format("%8s %8s", "epoch", "step"));
-            for (RunResult r : runs) {
-                head.append(String.format(" %18s", r.optimizer().label()));
-            }
-            out.println(head);
-            Map<Long, MetricsRow[]> bySteps = new TreeMap<>();
-            for (int i = 0; i < runs.size(); i++) {
-                for (MetricsRow row : runs.get(i).rows()) {
-                    bySteps.computeIfAbsent(row.step(), k -> new MetricsRow[runs.size()])[i] = row;
-                }
-            }
-            for (Map.Entry<Long, MetricsRow[]> e : bySteps.entrySet()) {
-                MetricsRow any = null;
-                for (MetricsRow m : e.getValue()) {
-                    any = any == null ? m : any;
-                }
-                StringBuilder line = new StringBuilder(
-                        String.format(Locale.ROOT, "%8s %8d", trim(any.epoch()), e.getKey()));
-                for (MetricsRow m : e.getValue()) {
-                    String cell = m == null ? "-" : classifier
-                            ? String.format(Locale.ROOT, "%.4f / %.4f", m.testLoss(), m.accuracy())
-                            : String.format(Locale.ROOT, "%.4f", m.testLoss());
-                    line.append(String.format(" %18s", cell));
-                }
-                out.println(line);
-            }
+            sideBySide(runs);
         }
         out.println();
         out.println("Summary");
-        out.printf("%-9s %8s %8s %10s %9s %16s %15s%s  %s%n", "optimizer", "epochs", "steps",
+        TimeToTarget.Result target = runs.get(0).target();
+        if (target != null) {
+            out.printf(Locale.ROOT, "Target  test loss %.4f (%s)%n", target.loss(), targetSource);
+        }
+        out.printf("%-9s %8s %8s %10s %9s %16s %15s%s %11s %11s %15s  %s%n", "optimizer", "epochs", "steps",
                 "train_s", "ms/step", "final_train_loss", "final_test_loss",
-                classifier ? String.format(" %14s", "final_accuracy") : "", "status");
+                classifier ? String.format(" %14s", "final_accuracy") : "",
+                "target_loss", "s_to_target", "steps_to_target", "status");
         for (RunResult r : runs) {
             MetricsRow last = r.last();
-            out.printf(Locale.ROOT, "%-9s %8s %8d %10.1f %9.1f %16.4f %15.4f%s  %s%n",
+            TimeToTarget.Result t = r.target();
+            TimeToTarget.Reached reached = t == null ? null : t.reached();
+            out.printf(Locale.ROOT, "%-9s %8s %8d %10.1f %9.1f %16.4f %15.4f%s %11s %11s %15s  %s%n",
                     r.optimizer(), trim(r.epochs()), r.steps(), r.trainSeconds(),
                     r.steps() == 0 ? 0 : 1000 * r.trainSeconds() / r.steps(),
                     last == null ? Double.NaN : last.trainLoss(),
                     last == null ? Double.NaN : last.testLoss(),
                     classifier ? String.format(Locale.ROOT, " %14.4f", last == null ? Double.NaN : last.accuracy()) : "",
-                    r.diverged() ? "diverged at step " + r.divergedAtStep() : "ok");
+                    t == null ? "-" : String.format(Locale.ROOT, "%.4f", t.loss()),
+                    reached == null ? "-" : String.format(Locale.ROOT, "%.1f", reached.seconds()),
+                    reached == null ? "-" : String.format(Locale.ROOT, "%.1f", reached.steps()),
+                    status(r));
         }
         out.flush();
+    }
+
+    private static String status(RunResult r) {
+        if (r.stopped() == null) {
+            return "ok";
+        }
+        return switch (r.stopped()) {
+            case DIVERGED -> "diverged at step " + r.divergedAtStep();
+            case TIME_LIMIT -> "stopped by --time-limit";
+            case TARGET_REACHED -> "stopped at --target-loss";
+        };
+    }
+
+    /** The test loss (and accuracy) of every optimizer at each evaluated step. */
+    private void sideBySide(List<RunResult> runs) {
+        out.println();
+        out.println("Test loss" + (classifier ? " / accuracy" : "") + " by optimizer");
+        StringBuilder head = new StringBuilder(String.format("%8s %8s", "epoch", "step"));
+        for (RunResult r : runs) {
+            head.append(String.format(" %18s", r.optimizer().label()));
+        }
+        out.println(head);
+        Map<Long, MetricsRow[]> bySteps = new TreeMap<>();
+        for (int i = 0; i < runs.size(); i++) {
+            for (MetricsRow row : runs.get(i).rows()) {
+                bySteps.computeIfAbsent(row.step(), k -> new MetricsRow[runs.size()])[i] = row;
+            }
+        }
+        for (Map.Entry<Long, MetricsRow[]> e : bySteps.entrySet()) {
+            MetricsRow any = null;
+            for (MetricsRow m : e.getValue()) {
+                any = any == null ? m : any;
+            }
+            StringBuilder line = new StringBuilder(
+                    String.format(Locale.ROOT, "%8s %8d", trim(any.epoch()), e.getKey()));
+            for (MetricsRow m : e.getValue()) {
+                String cell = m == null ? "-" : classifier
+                        ? String.format(Locale.ROOT, "%.4f / %.4f", m.testLoss(), m.accuracy())
+                        : String.format(Locale.ROOT, "%.4f", m.testLoss());
+                line.append(String.format(" %18s", cell));
+            }
+            out.println(line);
+        }
+    }
+
+    /**
+     * Prints in one line how much sooner one optimizer reached the runs' target than another (the
+     * target being the second one's final test loss by default), or that it did not.
+     *
+     * @param runs the runs, with their target
+     * @param first the optimizer measured
+     * @param second the optimizer it is measured against
+     * @param targetName what the target is ("Adam's final test loss"), for the sentence
+     */
+    void sooner(List<RunResult> runs, OptimizerKind first, OptimizerKind second, String targetName) {
+        out.println();
+        out.println(soonerLine(runs, first, second, targetName));
+        out.flush();
+    }
+
+    /**
+     * @param runs the runs, with their target
+     * @param first the optimizer measured
+     * @param second the optimizer it is measured against
+     * @param targetName what the target is, for the sentence
+     * @return the sentence {@link #sooner} prints
+     */
+    static String soonerLine(List<RunResult> runs, OptimizerKind first, OptimizerKind second, String targetName) {
+        RunResult a = find(runs, first);
+        RunResult b = find(runs, second);
+        if (a == null || b == null || a.target() == null) {
+            return "No time to target to compare: " + targetName + " is not a finite number.";
+        }
+        String what = String.format(Locale.ROOT, "%s %.2f", targetName, a.target().loss());
+        TimeToTarget.Reached ra = a.target().reached();
+        TimeToTarget.Reached rb = b.target().reached();
+        if (ra == null) {
+            return String.format(Locale.ROOT, "%s did not reach %s in its %d steps (%.1f s)%s.", first.displayName(),
+                    what, a.steps(), a.trainSeconds(), rb == null ? ""
+                            : String.format(Locale.ROOT, "; %s reached it in %.1f s", second.displayName(), rb.seconds()));
+        }
+        if (rb == null) {
+            return String.format(Locale.ROOT, "%s reached %s in %.1f s; %s never did.", first.displayName(), what,
+                    ra.seconds(), second.displayName());
+        }
+        String verdict = ra.seconds() < rb.seconds()
+                ? String.format(Locale.ROOT, "%.2fx sooner", rb.seconds() / ra.seconds())
+                : String.format(Locale.ROOT, "not sooner (%.2fx the time)", ra.seconds() / rb.seconds());
+        return String.format(Locale.ROOT, "%s reached %s in %.1f s, %s in %.1f s: %s.", first.displayName(), what,
+                ra.seconds(), second.displayName(), rb.seconds(), verdict);
+    }
+
+    private static RunResult find(List<RunResult> runs, OptimizerKind kind) {
+        return runs.stream().filter(r -> r.optimizer() == kind).findFirst().orElse(null);
     }
 
     /** @param files output files written */

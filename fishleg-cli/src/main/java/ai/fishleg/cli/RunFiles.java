@@ -46,7 +46,9 @@ final class RunFiles {
         List<Path> files = new ArrayList<>();
         files.add(writeMetrics(dir.resolve(METRICS), runs, context.task().isClassifier()));
         files.add(writeSummary(dir.resolve(SUMMARY), context, runs, single));
-        files.addAll(Plots.write(dir, context.task().name(), runs, context.task().isClassifier()));
+        TimeToTarget.Result target = runs.get(0).target();
+        files.addAll(Plots.write(dir, context.task().name(), runs, context.task().isClassifier(),
+                target == null ? Double.NaN : target.loss()));
         return files;
     }
 
@@ -116,6 +118,12 @@ final class RunFiles {
         o.addProperty("diverged", r.diverged());
         o.add("diverged_at_step", r.diverged() ? new JsonPrimitive(r.divergedAtStep()) : JsonNull.INSTANCE);
         o.add("divergence", r.diverged() ? new JsonPrimitive(r.divergence()) : JsonNull.INSTANCE);
+        o.add("stopped", r.stopped() == null ? JsonNull.INSTANCE : new JsonPrimitive(r.stopped().label()));
+        TimeToTarget.Result target = r.target();
+        TimeToTarget.Reached reached = target == null ? null : target.reached();
+        o.add("target_loss", target == null ? JsonNull.INSTANCE : json(target.loss()));
+        o.add("seconds_to_target", reached == null ? JsonNull.INSTANCE : json(reached.seconds()));
+        o.add("steps_to_target", reached == null ? JsonNull.INSTANCE : json(reached.steps()));
         if (r.resumedAtStep() >= 0) {
             o.addProperty("resumed_at_step", r.resumedAtStep());
         }

@@ -20,6 +20,9 @@ import java.util.Map;
  * @param divergence what was not finite, or null
  * @param resumedAtStep the step of the checkpoint the run continued from, or -1
  * @param checkpoint the checkpoint written at the end, or null
+ * @param stopped why the run ended before its budget of steps, or null if it trained them all
+ * @param target the target test loss and when the run reached it, or null when the command has
+ *     no target
  */
 record RunResult(
         OptimizerKind optimizer,
@@ -32,7 +35,34 @@ record RunResult(
         long divergedAtStep,
         String divergence,
         long resumedAtStep,
-        Path checkpoint) {
+        Path checkpoint,
+        Stop stopped,
+        TimeToTarget.Result target) {
+
+    /** Why a run ended before its budget of steps. */
+    enum Stop {
+        /** A training loss or step was not finite. */
+        DIVERGED,
+        /** {@code --time-limit} seconds of training were spent. */
+        TIME_LIMIT,
+        /** An evaluation reached {@code --target-loss} ({@code train} only). */
+        TARGET_REACHED;
+
+        /** @return the name written in summary.json */
+        String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /**
+     * @param loss a target test loss
+     * @return this run with when it first reached the target (see {@link TimeToTarget})
+     */
+    RunResult withTarget(double loss) {
+        return new RunResult(optimizer, hyperparameters, statistics, rows, steps, epochs, trainSeconds,
+                divergedAtStep, divergence, resumedAtStep, checkpoint, stopped,
+                new TimeToTarget.Result(loss, TimeToTarget.of(rows, loss)));
+    }
 
     /** @return whether a training loss was NaN or infinite (the run was stopped there) */
     boolean diverged() {

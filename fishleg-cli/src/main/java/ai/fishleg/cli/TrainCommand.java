@@ -24,7 +24,7 @@ final class TrainCommand implements Callable<Integer> {
     TaskOption taskOption;
 
     @Option(names = "--optimizer", paramLabel = "NAME", defaultValue = "fishleg",
-            description = "fishleg, adam or sgd (default: ${DEFAULT-VALUE}).")
+            description = "One of: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     OptimizerKind optimizer;
 
     @Mixin
@@ -59,7 +59,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         OptimizerSpec spec = Specs.of(task, optimizer, fishLeg, baseline);
         return Experiment.run("train", task, List.of(spec), common,
-                common.budget(task.epochs(), task.batchSize()), this.spec.commandLine().getOut(), true,
+                common.budget(task.epochs(), task.batchSize(), true), this.spec.commandLine().getOut(), true,
                 checkpoints);
     }
 }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Block;
 import ai.djl.training.GradientCollector;
+import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.likelihood.FishLikelihood;
@@ -28,7 +29,9 @@ import java.util.Map;
  * one batch inside a {@link GradientCollector}; {@code step()}. Every array of a step lives in a
  * sub-manager closed at the end of the step, so memory stays flat over long runs. The training
  * set is reshuffled at the start of each epoch (incomplete last batches are dropped). A run stops
- * at the first non-finite training loss, or when FishLeg refuses a non-finite step.
+ * at the first non-finite training loss, or when FishLeg refuses a non-finite step (diverged); and
+ * early, not diverged, when its time limit is spent or an evaluation reaches its target loss
+ * ({@link Budget}).
  *
  * <p>With checkpoints (FishLeg only), the optimizer's checkpoint also holds the loop's own state
  * ({@link LoopState}), so a resumed run takes the batches, losses and rows an uninterrupted run
@@ -61,16 +64,62 @@ final class TrainingLoop {
     private static final long SHUFFLE_STREAM = 0x5348554646L;
     private static final long AUX_STREAM = 0x415558L;
 
-    private TrainingLoop() {}
+    private final LoadedData data;
+    private final OptimizerSpec spec;
+    private final Budget budget;
+    private final Checkpointing checkpoints;
+    private final Listener listener;
+    private final NDManager runManager;
+    private final Block model;
+    private final FishLikelihood likelihood;
+    private final NllFunction nll;
+    private final StepRule rule;
+    private final long examples;
+    private final long perEpoch;
+    private final long evalInterval;
+    private final Rng shuffle;
+    private final Map<String, String> identity;
+    private final LoopState state;
+
+    /** The current epoch's order of the training examples. */
+    private int[] order;
+    /** The step of the last periodic checkpoint, or -1. */
+    private long savedAt = -1;
+    /** What was not finite, or null. */
+    private String divergence;
+    /** The evaluation at the end of a run that is not a scheduled one, or null. */
+    private MetricsRow endRow;
+
+    private TrainingLoop(LoadedData data, OptimizerSpec spec, RunContext context, Checkpointing checkpoints,
+            Listener listener, NDManager runManager, Block model, FishLikelihood likelihood, StepRule rule) {
+        this.data = data;
+        this.spec = spec;
+        this.budget = context.budget();
+        this.checkpoints = checkpoints;
+        this.listener = listener;
+        this.runManager = runManager;
+        this.model = model;
+        this.likelihood = likelihood;
+        this.nll = NllFunction.of(likelihood);
+        this.rule = rule;
+        this.examples = data.train().size();
+        this.perEpoch = budget.stepsPerEpoch(examples);
+        this.evalInterval = budget.evalInterval(examples);
+        this.shuffle = new Rng(context.seed() ^ SHUFFLE_STREAM);
+        this.identity = LoopState.identity(context, spec.kind(), rule.hyperparameters());
+        this.state = checkpoints.resume() == null
+                ? new LoopState(shuffle.getState())
+                : resume(rule, checkpoints.resume(), identity, context.task().name());
+    }
 
     /**
      * Trains a fresh network of the task with one optimizer, or continues a checkpointed run.
      *
      * @param data the task's data
      * @param spec the optimizer and its settings
-     * @param context the run: budget (epochs or steps, batch size, evaluation interval; when
-     *     resuming, how many more steps), initial weights, seed (of the initial weights, the batch
-     *     order and the optimizer's sampling)
+     * @param context the run: budget (epochs or steps, batch size, evaluation interval, time
+     *     limit, target loss to stop at; when resuming, how many more steps), initial weights, seed
+     *     (of the initial weights, the batch order and the optimizer's sampling)
      * @param checkpoints what to save and what to resume from
      * @param listener progress receiver
      * @return the metrics and summary of the run
@@ -80,114 +129,143 @@ final class TrainingLoop {
      */
     static RunResult run(LoadedData data, OptimizerSpec spec, RunContext context, Checkpointing checkpoints,
             Listener listener) {
-        Budget budget = context.budget();
         long seed = context.seed();
-        long examples = data.train().size();
-        long perEpoch = budget.stepsPerEpoch(examples);
-        long evalInterval = budget.evalInterval(examples);
-        int batch = budget.batchSize();
+        int batch = context.budget().batchSize();
         try (NDManager runManager = data.manager().newSubManager()) {
             Block model = data.task().newModel();
             ModelInit.initialize(model, runManager, LoadedData.DATA_TYPE,
                     data.task().inputShape(batch), context.init(), seed);
             FishLikelihood likelihood = data.task().newLikelihood();
             likelihood.setSeed(seed);
-            NllFunction nll = NllFunction.of(likelihood);
-            long diverged = -1;
-            String divergence = null;
-            MetricsRow endRow = null;
-            try (StepRule rule = spec.create(model, likelihood,
-                    BatchSources.randomBatches(data.train().inputs(), data.train().targets(), batch,
-                            seed ^ AUX_STREAM),
-                    seed)) {
-                Rng shuffle = new Rng(seed ^ SHUFFLE_STREAM);
-                Map<String, String> identity = LoopState.identity(context, spec.kind(), rule.hyperparameters());
-                LoopState state = checkpoints.resume() == null
-                        ? new LoopState(shuffle.getState())
-                        : resume(rule, checkpoints.resume(), identity, context.task().name());
-                long first = state.step;
-                long total = first + budget.totalSteps(examples);
-                shuffle.setState(state.epochShuffleState);
-                int[] order = first % perEpoch == 0 ? null
-                        : shuffle.sampleWithoutReplacement((int) examples, (int) examples);
-                long savedAt = -1;
-                listener.started(spec.kind(), first, total);
-                while (state.step < total) {
-                    if (state.step % perEpoch == 0) {
-                        state.epochShuffleState = shuffle.getState();
-                        order = shuffle.sampleWithoutReplacement((int) examples, (int) examples);
-                    }
-                    int from = (int) (state.step % perEpoch) * batch;
-                    long start = System.nanoTime();
-                    double loss;
-                    try (NDManager scope = runManager.newSubManager()) {
-                        LabeledBatch b = batch(data.train(), order, from, batch, scope);
-                        rule.zeroGrad();
-                        try (GradientCollector gc = scope.getEngine().newGradientCollector()) {
-                            NDArray l = nll.nll(model, b);
-                            gc.backward(l);
-                            loss = Tensors.scalar(l);
-                        }
-                        if (!Double.isFinite(loss)) {
-                            divergence = "the training loss is " + loss;
-                        } else {
-                            try {
-                                rule.step();
-                            } catch (NonFiniteException e) {
-                                // FishLeg refused a non-finite step and left the parameters as they were
-                                divergence = e.getMessage();
-                            }
-                        }
-                    }
-                    state.seconds += (System.nanoTime() - start) * 1e-9;
-                    long step = ++state.step;
-                    state.lossSum += loss;
-                    state.lossCount++;
-                    boolean bad = divergence != null;
-                    boolean scheduled = step % evalInterval == 0;
-                    listener.stepped(step, state.lossSum / state.lossCount);
-                    if (bad || scheduled || step == total) {
-                        Evaluation.Metrics test = Evaluation.evaluate(
-                                model, likelihood, data.test(), data.task().isClassifier());
-                        MetricsRow row = new MetricsRow(spec.kind().label(), (double) step / perEpoch,
-                                step, state.seconds, state.lossSum / state.lossCount, test.loss(),
-                                test.accuracy());
-                        listener.evaluated(row);
-                        if (scheduled && !bad) {
-                            state.rows.add(row);
-                            state.lossSum = 0;
-                            state.lossCount = 0;
-                        } else {
-                            endRow = row;
-                        }
-                    }
-                    if (bad) {
-                        diverged = step;
-                        break;
-                    }
-                    if (checkpoints.periodicSaveAt(step)) {
-                        save(rule, checkpoints.save(), state, identity, shuffle, perEpoch);
-                        savedAt = step;
-                    }
-                }
-                Path saved = null;
-                if (checkpoints.save() != null && divergence == null) {
-                    if (savedAt != state.step) {
-                        save(rule, checkpoints.save(), state, identity, shuffle, perEpoch);
-                    }
-                    saved = checkpoints.save();
-                }
-                List<MetricsRow> rows = new ArrayList<>(state.rows);
-                if (endRow != null) {
-                    rows.add(endRow);
-                }
-                RunResult result = new RunResult(spec.kind(), rule.hyperparameters(), rule.statistics(),
-                        List.copyOf(rows), state.step, (double) state.step / perEpoch, state.seconds,
-                        diverged, divergence, checkpoints.resume() == null ? -1 : first, saved);
-                listener.finished(result);
-                return result;
+            BatchSource auxData = BatchSources.randomBatches(
+                    data.train().inputs(), data.train().targets(), batch, seed ^ AUX_STREAM);
+            try (StepRule rule = spec.create(model, likelihood, auxData, seed)) {
+                return new TrainingLoop(data, spec, context, checkpoints, listener, runManager, model,
+                        likelihood, rule).train();
             }
         }
+    }
+
+    /** Steps until the budget is spent or the run stops early; then the final checkpoint. */
+    private RunResult train() {
+        long first = state.step;
+        long total = first + budget.totalSteps(examples);
+        double secondsBefore = state.seconds;
+        shuffle.setState(state.epochShuffleState);
+        order = first % perEpoch == 0 ? null : drawOrder();
+        listener.started(spec.kind(), first, total);
+        RunResult.Stop stopped = null;
+        while (state.step < total && stopped == null) {
+            if (state.step % perEpoch == 0) {
+                state.epochShuffleState = shuffle.getState();
+                order = drawOrder();
+            }
+            double loss = trainStep();
+            long step = ++state.step;
+            state.lossSum += loss;
+            state.lossCount++;
+            listener.stepped(step, state.lossSum / state.lossCount);
+            if (divergence != null) {
+                stopped = RunResult.Stop.DIVERGED;
+            } else if (budget.outOfTime(state.seconds - secondsBefore)) {
+                stopped = RunResult.Stop.TIME_LIMIT;
+            }
+            boolean scheduled = step % evalInterval == 0;
+            if (stopped != null || scheduled || step == total) {
+                MetricsRow row = evaluate(step, scheduled && stopped != RunResult.Stop.DIVERGED);
+                if (stopped == null && budget.reached(row.testLoss())) {
+                    stopped = RunResult.Stop.TARGET_REACHED;
+                }
+            }
+            if (stopped == null && checkpoints.periodicSaveAt(step)) {
+                save();
+                savedAt = step;
+            }
+        }
+        Path saved = null;
+        if (checkpoints.save() != null && divergence == null) {
+            if (savedAt != state.step) {
+                save();
+            }
+            saved = checkpoints.save();
+        }
+        List<MetricsRow> rows = new ArrayList<>(state.rows);
+        if (endRow != null) {
+            rows.add(endRow);
+        }
+        RunResult result = new RunResult(spec.kind(), rule.hyperparameters(), rule.statistics(),
+                List.copyOf(rows), state.step, (double) state.step / perEpoch, state.seconds,
+                stopped == RunResult.Stop.DIVERGED ? state.step : -1, divergence,
+                checkpoints.resume() == null ? -1 : first, saved, stopped, null);
+        listener.finished(result);
+        return result;
+    }
+
+    /** @return a new order of the training examples (the next epoch's) */
+    private int[] drawOrder() {
+        return shuffle.sampleWithoutReplacement((int) examples, (int) examples);
+    }
+
+    /**
+     * One optimizer step on the next batch of the epoch's order; its time is added to the run's
+     * training seconds. A non-finite loss, or a non-finite step FishLeg refused, sets {@link #divergence}.
+     *
+     * @return the batch's training loss
+     */
+    private double trainStep() {
+        int batch = budget.batchSize();
+        int from = (int) (state.step % perEpoch) * batch;
+        long start = System.nanoTime();
+        double loss;
+        try (NDManager scope = runManager.newSubManager()) {
+            LabeledBatch b = batch(data.train(), order, from, batch, scope);
+            rule.zeroGrad();
+            try (GradientCollector gc = scope.getEngine().newGradientCollector()) {
+                NDArray l = nll.nll(model, b);
+                gc.backward(l);
+                loss = Tensors.scalar(l);
+            }
+            if (!Double.isFinite(loss)) {
+                divergence = "the training loss is " + loss;
+            } else {
+                try {
+                    rule.step();
+                } catch (NonFiniteException e) {
+                    // FishLeg refused a non-finite step and left the parameters as they were
+                    divergence = e.getMessage();
+                }
+            }
+        }
+        state.seconds += (System.nanoTime() - start) * 1e-9;
+        return loss;
+    }
+
+    /**
+     * Evaluates on the test set. A scheduled row is kept in the loop's state (and starts a new
+     * training-loss mean); any other is the run's end row.
+     *
+     * @param step steps completed
+     * @param scheduled whether this is an evaluation of the schedule
+     * @return the row
+     */
+    private MetricsRow evaluate(long step, boolean scheduled) {
+        Evaluation.Metrics test = Evaluation.evaluate(model, likelihood, data.test(), data.task().isClassifier());
+        MetricsRow row = new MetricsRow(spec.kind().label(), (double) step / perEpoch, step, state.seconds,
+                state.lossSum / state.lossCount, test.loss(), test.accuracy());
+        listener.evaluated(row);
+        if (scheduled) {
+            state.rows.add(row);
+            state.lossSum = 0;
+            state.lossCount = 0;
+        } else {
+            endRow = row;
+        }
+        return row;
+    }
+
+    /** Writes the checkpoint of the run as it is now. */
+    private void save() {
+        save(rule, checkpoints.save(), state, identity, shuffle, perEpoch);
     }
 
     /** Restores the optimizer, the model and the loop's state from a checkpoint of this run. */

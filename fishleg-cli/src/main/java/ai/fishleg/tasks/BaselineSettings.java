@@ -9,6 +9,13 @@ package ai.fishleg.tasks;
  */
 public record BaselineSettings(double lr, double momentum, double weightDecay) {
 
+    /** Adam's decay of the mean of the gradients (DJL's default, set explicitly). */
+    public static final double ADAM_BETA1 = 0.9;
+    /** Adam's decay of the mean of the squared gradients (DJL's default, set explicitly). */
+    public static final double ADAM_BETA2 = 0.999;
+    /** Adam's ε, added to the root of the second moment (DJL's default, set explicitly). */
+    public static final double ADAM_EPS = 1e-8;
+
     /** Validates the values. */
     public BaselineSettings {
         if (!(lr > 0) || Double.isInfinite(lr)) {
