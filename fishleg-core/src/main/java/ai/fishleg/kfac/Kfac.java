@@ -60,9 +60,13 @@ import org.slf4j.LoggerFactory;
  *   <li>the natural gradient n = (G + √γ/π I)⁻¹ U (A + π√γ I)⁻¹ of each K-FAC layer, U = [∇W |
  *       ∇b], computed from the training pass's recorded inputs and output gradients when that is
  *       cheaper (a batch smaller than the layer); n = the gradient for every other parameter;
- *   <li>m ← βm + (1−β)n (β = momentum), and p ← p(1 − wd) − νηm, with ν = min(1, √(κ / (η²
- *       |⟨m, g⟩|))) over all parameters together when klClip κ > 0, else 1: the {@link
- *       ParameterStep} FishLeg takes too.
+ *   <li>the parameter step of the {@link ParameterStep} FishLeg takes too, by default in its
+ *       {@link ParameterStep.Momentum#HEAVY_BALL} form, the one of the well-known PyTorch K-FAC
+ *       implementations (the clipped natural gradient handed to SGD with momentum, without
+ *       dampening): ν = min(1, √(κ / (η² |⟨n, g⟩|))) over all parameters together when klClip κ
+ *       > 0, else 1; m ← βm + νn + wd·p (β = momentum, wd = weightDecay, an L2 term); p ← p −
+ *       ηm. With {@code momentumForm(AVERAGE)} it is FishLeg's form instead: m ← βm + (1−β)n,
+ *       ν from ⟨m, g⟩, p ← p(1 − wd) − νηm (decoupled weight decay).
  * </ol>
  *
  * <p>Step 0 is both a statistics and an inversion step, so preconditioning starts at the first
@@ -129,7 +133,9 @@ public final class Kfac implements AutoCloseable {
      * @param invEvery an inversion every this many steps
      * @param klClip κ of the trust region (0: off)
      * @param momentum β
-     * @param weightDecay decoupled weight decay per step
+     * @param weightDecay weight decay per step (an L2 term in the HEAVY_BALL form, decoupled in
+     *     the AVERAGE form)
+     * @param momentumForm how the momentum accumulates the natural gradient
      * @param nonFinitePolicy what a step does on a non-finite value
      * @param moduleNames layers to consider (empty: all), as for FishLeg
      * @param skipNames layers to leave to momentum SGD, as for FishLeg
@@ -143,6 +149,7 @@ public final class Kfac implements AutoCloseable {
             double klClip,
             double momentum,
             double weightDecay,
+            ParameterStep.Momentum momentumForm,
             NonFinitePolicy nonFinitePolicy,
             List<String> moduleNames,
             List<String> skipNames) {}
@@ -177,7 +184,8 @@ public final class Kfac implements AutoCloseable {
         NDManager parent = firstParameterArray(model).getManager();
         this.manager = parent.newSubManager();
         this.parameterStep = new ParameterStep(new ParameterStep.Settings(
-                settings.momentum(), settings.weightDecay(), false, settings.klClip()), manager);
+                settings.momentum(), settings.weightDecay(), false, settings.klClip(),
+                settings.momentumForm()), manager);
         boolean ok = false;
         try {
             buildGroups();
@@ -544,7 +552,7 @@ public final class Kfac implements AutoCloseable {
                 bad = firstNonFinite(new NDList(inverses[gi].input(), inverses[gi].output()),
                         List.of("A", "G"), "damped inverse");
             }
-            if (bad == null) { // scaled by (1 − β) in place: finite exactly when n is
+            if (bad == null) { // scaled by (1 − β) or ν in place: finite exactly when n is
                 bad = firstNonFinite(naturals[gi], g.paramNames, "natural gradient");
             }
             if (bad == null) {
@@ -855,6 +863,7 @@ public final class Kfac implements AutoCloseable {
         private double klClip = 0.01;
         private double momentum = 0.9;
         private double weightDecay = 1e-5;
+        private ParameterStep.Momentum momentumForm = ParameterStep.Momentum.HEAVY_BALL;
         private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
         private List<String> moduleNames = List.of();
         private List<String> skipNames = List.of();
@@ -909,15 +918,29 @@ public final class Kfac implements AutoCloseable {
             return this;
         }
 
-        /** @param v momentum β in [0, 1): m ← βm + (1−β)n (default 0.9) @return this */
+        /** @param v momentum β in [0, 1) (default 0.9) @return this */
         public Builder momentum(double v) {
             this.momentum = v;
             return this;
         }
 
-        /** @param v decoupled weight decay per step, in [0, 1): p ← p(1 − v) − ... (default 1e-5) @return this */
+        /**
+         * @param v weight decay per step, in [0, 1): added as v·p to the step in the HEAVY_BALL
+         *     form, p ← p(1 − v) − ... in the AVERAGE form (default 1e-5)
+         * @return this
+         */
         public Builder weightDecay(double v) {
             this.weightDecay = v;
+            return this;
+        }
+
+        /**
+         * @param v how the momentum accumulates: HEAVY_BALL (default; m ← βm + νn + wd·p, as the
+         *     PyTorch K-FAC implementations) or AVERAGE (m ← βm + (1−β)n, FishLeg's form)
+         * @return this
+         */
+        public Builder momentumForm(ParameterStep.Momentum v) {
+            this.momentumForm = Objects.requireNonNull(v, "momentumForm");
             return this;
         }
 
@@ -963,7 +986,7 @@ public final class Kfac implements AutoCloseable {
             check(weightDecay >= 0 && weightDecay < 1,
                     "weightDecay must be in [0, 1), got " + weightDecay);
             return new Settings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                    weightDecay, nonFinitePolicy, moduleNames, skipNames);
+                    weightDecay, momentumForm, nonFinitePolicy, moduleNames, skipNames);
         }
 
         private static void check(boolean ok, String message) {

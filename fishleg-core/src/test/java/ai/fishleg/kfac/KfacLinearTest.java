@@ -22,6 +22,7 @@ import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.optim.NonFiniteException;
 import ai.fishleg.optim.NonFinitePolicy;
+import ai.fishleg.optim.ParameterStep;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.util.Rng;
 import java.util.List;
@@ -409,6 +410,12 @@ class KfacLinearTest {
 
     @Test
     void plainLayersTakeMomentumSgd() {
+        for (ParameterStep.Momentum form : ParameterStep.Momentum.values()) {
+            plainLayersTakeMomentumSgd(form);
+        }
+    }
+
+    void plainLayersTakeMomentumSgd(ParameterStep.Momentum form) {
         try (NDManager m = NDManager.newBaseManager()) {
             Block net = model(m, false);
             Rng rng = new Rng(5);
@@ -416,7 +423,7 @@ class KfacLinearTest {
             double beta = 0.5;
             try (Kfac opt = Kfac.builder(net, DRAW, nll, BatchSources.cycle(
                             List.of(batch(m, rng, 4)))).lr(LR).momentum(beta).weightDecay(0.01)
-                    .klClip(0).build()) {
+                    .klClip(0).momentumForm(form).build()) {
                 assertThat(opt.getSgdGroups()).containsExactly("03Linear");
                 NDArray w2 = net.getChildren().get(2).getValue().getParameters().get("weight")
                         .getArray();
@@ -429,8 +436,13 @@ class KfacLinearTest {
                     opt.step();
                     double[] expected = new double[HIDDEN];
                     for (int j = 0; j < HIDDEN; j++) {
-                        mom[j] = beta * mom[j] + (1 - beta) * grad[j];
-                        expected[j] = before[j] * (1 - 0.01) - LR * mom[j];
+                        if (form == ParameterStep.Momentum.HEAVY_BALL) { // torch SGD, L2 0.01
+                            mom[j] = beta * mom[j] + grad[j] + 0.01 * before[j];
+                            expected[j] = before[j] - LR * mom[j];
+                        } else {
+                            mom[j] = beta * mom[j] + (1 - beta) * grad[j];
+                            expected[j] = before[j] * (1 - 0.01) - LR * mom[j];
+                        }
                     }
                     assertThat(Dense.relError(Dense.values(w2), expected)).isLessThan(1e-12);
                     assertThat(Dense.relError(Dense.values(opt.getMomentum("03Linear").get(0)),
