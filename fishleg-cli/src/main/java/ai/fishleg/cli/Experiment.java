@@ -40,7 +40,7 @@ final class Experiment {
      */
     static int run(String command, Task task, List<OptimizerSpec> specs, CommonOptions options,
             Budget budget, PrintWriter out, boolean single, Checkpointing checkpoints) throws IOException {
-        if (checkpoints.active() && (specs.size() != 1 || specs.get(0).kind() != OptimizerKind.FISHLEG)) {
+        if (checkpoints.active() && (specs.size() != 1 || !specs.get(0).kind().checkpoints())) {
             throw new UnsupportedOperationException(StepRule.CHECKPOINTS_FISHLEG_ONLY);
         }
         if (specs.stream().anyMatch(s -> s.kind() == OptimizerKind.FISHLEG)) {

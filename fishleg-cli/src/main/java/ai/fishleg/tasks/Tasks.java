@@ -28,7 +28,8 @@ public final class Tasks {
                     100, 10, ModelInit.Scheme.HE,
                     antithetic(0.02, 0.3, 1.0, 2e-3, 10, 0.3),
                     new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.01, 0.9, 0)),
+                    new BaselineSettings(0.01, 0.9, 0),
+                    KfacSettings.standard()),
             paperAutoencoder("fmnist-autoencoder", "", Task.Source.FASHION_MNIST),
             paperAutoencoder("mnist-autoencoder", " (data: --data DIR)", Task.Source.MNIST),
             new Task(
@@ -39,7 +40,8 @@ public final class Tasks {
                     100, 5, ModelInit.Scheme.PYTORCH,
                     antithetic(0.1, 0.1, 10.0, 1e-3, 2, 0.01),
                     new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.05, 0.9, 0)),
+                    new BaselineSettings(0.05, 0.9, 0),
+                    KfacSettings.standard()),
             new Task(
                     "fmnist-cnn",
                     "Fashion-MNIST classifier, CNN 2x(Conv2d 5x5 + BatchNorm + ReLU + max-pool) + Linear, softmax",
@@ -50,7 +52,8 @@ public final class Tasks {
                     new FishLegSettings(0.02, 0.1, 1e-4, 3, 10.0, 0.9, 1e-5, false, 0,
                             Estimator.ANTITHETIC, true, USampling.GRADIENT, 0.01),
                     new BaselineSettings(5e-4, 0, 0),
-                    new BaselineSettings(0.05, 0.9, 0)));
+                    new BaselineSettings(0.05, 0.9, 0),
+                    KfacSettings.standard()));
 
     /** The paper's MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli, batch 100. */
     private static Task paperAutoencoder(String name, String note, Task.Source source) {
@@ -62,7 +65,8 @@ public final class Tasks {
                 100, 10, ModelInit.Scheme.PYTORCH,
                 antithetic(0.05, 0.3, 1.0, 2e-3, 10, 0.1),
                 new BaselineSettings(1e-3, 0, 0),
-                new BaselineSettings(0.01, 0.9, 0));
+                new BaselineSettings(0.01, 0.9, 0),
+                KfacSettings.standard());
     }
 
     /**

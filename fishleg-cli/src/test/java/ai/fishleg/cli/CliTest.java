@@ -289,7 +289,7 @@ class CliTest {
 
         Run optimizer = run("train", "--optimizer", "lbfgs");
         assertThat(optimizer.code()).isEqualTo(2);
-        assertThat(optimizer.err()).contains("lbfgs").contains("fishleg, adam, sgd");
+        assertThat(optimizer.err()).contains("lbfgs").contains("fishleg, kfac, adam, sgd");
 
         Run curvesData = run(tiny("train", "--data", shared.toString(), "--steps", "1"));
         assertThat(curvesData.code()).isEqualTo(2);
