@@ -4,10 +4,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.fishleg.optim.CheckpointState;
+import ai.fishleg.util.Rng;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What a {@link ai.fishleg.optim.Checkpoint} saves of a {@link Kfac} run: the model's parameters
@@ -27,7 +30,37 @@ final class KfacState implements CheckpointState {
     private static final String BLOCK = "kfac.block.";
     private static final String RNG = "rng.";
 
+    private static final Logger LOG = LoggerFactory.getLogger(Kfac.class);
+
     private final Kfac kfac;
+
+    /**
+     * The scalar state of a run: the step counters, the learning rate, and per K-FAC layer its
+     * statistics updates, inversions and π.
+     *
+     * @param stepCount completed steps
+     * @param skippedSteps skipped steps
+     * @param clippedSteps clipped steps
+     * @param lastClipFactor ν of the last step
+     * @param lr current learning rate
+     * @param blocks per layer name: [factorUpdates, inversions, π]
+     */
+    record Counters(long stepCount, long skippedSteps, long clippedSteps, double lastClipFactor,
+            double lr, Map<String, double[]> blocks) {}
+
+    /**
+     * @param kfac an optimizer
+     * @return its scalar state now
+     */
+    static Counters counters(Kfac kfac) {
+        Map<String, double[]> blocks = new LinkedHashMap<>();
+        for (KroneckerFactoredBlock b : kfac.getBlocks()) {
+            blocks.put(b.getName(), new double[] {b.getFactorUpdates(), b.getInversions(),
+                b.getPi()});
+        }
+        return new Counters(kfac.getStepCount(), kfac.getSkippedSteps(), kfac.getClippedSteps(),
+                kfac.getLastClipFactor(), kfac.getLr(), blocks);
+    }
 
     KfacState(Kfac kfac) {
         this.kfac = kfac;
@@ -47,7 +80,7 @@ final class KfacState implements CheckpointState {
 
     @Override
     public Map<String, String> metadata() {
-        Kfac.Counters c = kfac.counters();
+        Counters c = counters(kfac);
         Map<String, String> out = new LinkedHashMap<>();
         out.put(STEPS, Long.toString(c.stepCount()));
         out.put(SKIPPED, Long.toString(c.skippedSteps()));
@@ -57,7 +90,7 @@ final class KfacState implements CheckpointState {
         out.put(SETTINGS, kfac.getSettings().toString());
         c.blocks().forEach((name, v) -> out.put(BLOCK + name,
                 (long) v[0] + "," + (long) v[1] + "," + v[2]));
-        kfac.rngStates().forEach((name, state) -> out.put(RNG + name, Long.toString(state)));
+        kfac.rngs().forEach((name, rng) -> out.put(RNG + name, Long.toString(rng.getState())));
         return out;
     }
 
@@ -85,14 +118,46 @@ final class KfacState implements CheckpointState {
             }
         }
         Map<String, Long> rngs = new LinkedHashMap<>();
-        for (String name : kfac.rngStates().keySet()) {
+        for (String name : kfac.rngs().keySet()) {
             if (saved.containsKey(RNG + name)) {
                 rngs.put(name, parseLong(saved, RNG + name));
             }
         }
         String settings = saved.get(SETTINGS);
-        Kfac.Counters counters = new Kfac.Counters(steps, skipped, clipped, lastClip, lr, blocks);
-        return () -> kfac.restore(counters, rngs, settings);
+        Counters counters = new Counters(steps, skipped, clipped, lastClip, lr, blocks);
+        return () -> restore(counters, rngs, settings);
+    }
+
+    /**
+     * Sets the scalar state (after the tensors were restored).
+     *
+     * @param c the counters
+     * @param rngStates generator states by name
+     * @param savedSettings the saved settings as text, or null
+     */
+    private void restore(Counters c, Map<String, Long> rngStates, String savedSettings) {
+        kfac.restoreCounts(c.stepCount(), c.skippedSteps(), c.lr());
+        kfac.parameterStep().restoreStatistics(c.clippedSteps(), c.lastClipFactor());
+        for (KroneckerFactoredBlock b : kfac.getBlocks()) {
+            double[] v = c.blocks().get(b.getName());
+            if (v != null) {
+                b.restoreCounters((long) v[0], (long) v[1], v[2]);
+            }
+        }
+        for (Map.Entry<String, Rng> e : kfac.rngs().entrySet()) {
+            Long state = rngStates.get(e.getKey());
+            if (state == null) {
+                LOG.warn("checkpoint has no state for random generator '{}'; it continues from"
+                        + " its current state", e.getKey());
+            } else {
+                e.getValue().setState(state);
+            }
+        }
+        String now = kfac.getSettings().toString();
+        if (savedSettings != null && !savedSettings.equals(now)) {
+            LOG.info("resuming K-FAC with other settings than the checkpoint's: now {}, saved {}",
+                    now, savedSettings);
+        }
     }
 
     private static String require(Map<String, String> saved, String key) {

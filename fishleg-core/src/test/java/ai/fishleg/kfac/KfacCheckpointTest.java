@@ -110,14 +110,14 @@ class KfacCheckpointTest {
             Data d = data(m);
             Path file = dir.resolve("kfac.safetensors");
             List<double[]> straight;
-            Kfac.Counters straightCounters;
+            KfacState.Counters straightCounters;
             Block a = model(m, 5);
             try (Kfac opt = kfac(a, d)) {
                 train(opt, a, d, 0, BEFORE);
                 opt.save(file, Map.of("epoch", "3"));
                 train(opt, a, d, BEFORE, BEFORE + AFTER);
                 straight = snapshot(opt);
-                straightCounters = opt.counters();
+                straightCounters = KfacState.counters(opt);
                 assertThat(opt.getClippedSteps()).as("klClip must act in this run").isPositive();
             }
             Block b = model(m, 99);
@@ -130,7 +130,7 @@ class KfacCheckpointTest {
                 for (int i = 0; i < straight.size(); i++) {
                     assertThat(resumed.get(i)).as("array " + i).containsExactly(straight.get(i));
                 }
-                Kfac.Counters c = opt.counters();
+                KfacState.Counters c = KfacState.counters(opt);
                 assertThat(c.stepCount()).isEqualTo(straightCounters.stepCount());
                 assertThat(c.clippedSteps()).isEqualTo(straightCounters.clippedSteps());
                 assertThat(c.lastClipFactor()).isEqualTo(straightCounters.lastClipFactor());
