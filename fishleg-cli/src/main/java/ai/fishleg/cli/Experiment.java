@@ -34,7 +34,7 @@ final class Experiment {
      * @param budget the resolved budget
      * @param out console
      * @param single whether summary.json describes a single run ({@code train})
-     * @param checkpoints what to save and resume ({@code train} only: one optimizer, FishLeg)
+     * @param checkpoints what to save and resume ({@code train} only: one optimizer, FishLeg or K-FAC)
      * @return the exit code: 0, or 1 if a run diverged
      * @throws IOException if an output file cannot be written
      */

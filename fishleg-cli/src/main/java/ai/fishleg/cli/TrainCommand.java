@@ -40,8 +40,8 @@ final class TrainCommand implements Callable<Integer> {
     KfacOptions kfac;
 
     @Option(names = "--save", paramLabel = "FILE",
-            description = "Write a checkpoint (model weights, FishLeg's complete state and the"
-                    + " training loop's position) at the end of the run; FishLeg only.")
+            description = "Write a checkpoint (model weights, the optimizer's complete state and the"
+                    + " training loop's position) at the end of the run; FishLeg and K-FAC only.")
     Path save;
 
     @Option(names = "--save-every", paramLabel = "N",
