@@ -100,7 +100,7 @@ class KfacCliTest {
     void compareRunsFishLegKfacAndAdam(@TempDir Path out) throws IOException {
         Run r = run(tiny("compare", "--optimizers", "fishleg,kfac,adam", "--steps", "4", "--out", out.toString()));
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("kfac: lr 0.003");
+        assertThat(r.out()).contains("kfac: lr 0.001, damping 0.03"); // the curves preset
         var runs = summary(out).getAsJsonArray("runs");
         assertThat(runs).hasSize(3);
         assertThat(runs.get(1).getAsJsonObject().get("optimizer").getAsString()).isEqualTo("kfac");
