@@ -37,8 +37,9 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
     }
 
     /**
-     * The settings of the issue that asked for K-FAC, those of the well-known PyTorch K-FAC
-     * implementations on an auto-encoder (also the library's defaults).
+     * The starting point of every K-FAC preset, and the library's defaults: statDecay, covEvery,
+     * invEvery and momentum as in the well-known PyTorch K-FAC implementations, with the step
+     * size, damping, klClip and weight decay K-FAC was first measured with on the auto-encoder.
      *
      * @return lr 3e-3, damping 0.03, statDecay 0.95, covEvery 10, invEvery 100, klClip 0.01,
      *     momentum 0.9, weightDecay 1e-5
