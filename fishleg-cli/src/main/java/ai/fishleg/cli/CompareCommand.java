@@ -36,6 +36,9 @@ final class CompareCommand implements Callable<Integer> {
     @Mixin
     BaselineOptions baseline;
 
+    @Mixin
+    KfacOptions kfac;
+
     @Override
     public Integer call() throws Exception {
         Task task = taskOption.task;
@@ -44,7 +47,7 @@ final class CompareCommand implements Callable<Integer> {
         }
         List<OptimizerSpec> specs = new ArrayList<>();
         for (OptimizerKind kind : optimizers) {
-            specs.add(Specs.of(task, kind, fishLeg, baseline));
+            specs.add(Specs.of(task, kind, fishLeg, baseline, kfac));
         }
         return Experiment.run("compare", task, specs, common,
                 common.budget(task.epochs(), task.batchSize(), false), spec.commandLine().getOut(), false,

@@ -34,13 +34,13 @@ final class Experiment {
      * @param budget the resolved budget
      * @param out console
      * @param single whether summary.json describes a single run ({@code train})
-     * @param checkpoints what to save and resume ({@code train} only: one optimizer, FishLeg)
+     * @param checkpoints what to save and resume ({@code train} only: one optimizer, FishLeg or K-FAC)
      * @return the exit code: 0, or 1 if a run diverged
      * @throws IOException if an output file cannot be written
      */
     static int run(String command, Task task, List<OptimizerSpec> specs, CommonOptions options,
             Budget budget, PrintWriter out, boolean single, Checkpointing checkpoints) throws IOException {
-        if (checkpoints.active() && (specs.size() != 1 || specs.get(0).kind() != OptimizerKind.FISHLEG)) {
+        if (checkpoints.active() && (specs.size() != 1 || !specs.get(0).kind().checkpoints())) {
             throw new UnsupportedOperationException(StepRule.CHECKPOINTS_FISHLEG_ONLY);
         }
         if (specs.stream().anyMatch(s -> s.kind() == OptimizerKind.FISHLEG)) {

@@ -6,6 +6,8 @@ import java.util.Locale;
 public enum OptimizerKind {
     /** FishLeg4J. */
     FISHLEG("FishLeg"),
+    /** K-FAC (Martens and Grosse 2015), {@link ai.fishleg.kfac.Kfac}. */
+    KFAC("K-FAC"),
     /** DJL's Adam. */
     ADAM("Adam"),
     /** DJL's SGD with momentum. */
@@ -20,6 +22,11 @@ public enum OptimizerKind {
     /** @return the name in a sentence ("FishLeg reached ...") */
     public String displayName() {
         return displayName;
+    }
+
+    /** @return whether a run can be saved and resumed ({@code --save}, {@code --resume}) */
+    public boolean checkpoints() {
+        return this == FISHLEG || this == KFAC;
     }
 
     /** @return the name used on the command line and in outputs */

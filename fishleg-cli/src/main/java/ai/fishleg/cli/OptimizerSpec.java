@@ -5,26 +5,40 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.tasks.BaselineSettings;
+import ai.fishleg.tasks.KfacSettings;
 
 /**
  * An optimizer with the settings it will run with.
  *
  * @param kind which optimizer
  * @param fishLeg FishLeg settings (used when kind is FISHLEG)
- * @param baseline Adam/SGD settings (used otherwise)
+ * @param baseline Adam/SGD settings (used when kind is ADAM or SGD)
+ * @param kfac K-FAC settings (used when kind is KFAC)
  */
-record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline) {
+record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac) {
+
+    /**
+     * @param kind which optimizer (not KFAC)
+     * @param fishLeg FishLeg settings (used when kind is FISHLEG)
+     * @param baseline Adam/SGD settings (used otherwise)
+     */
+    OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline) {
+        this(kind, fishLeg, baseline, null);
+    }
 
     /**
      * @param model the initialised network
      * @param likelihood the task's likelihood
-     * @param auxData random training batches (FishLeg's auxiliary data)
+     * @param auxData random training batches (FishLeg's auxiliary data, K-FAC's curvature data)
      * @param seed the run's seed
      * @return the optimizer, ready for the loop
      */
     StepRule create(Block model, FishLikelihood likelihood, BatchSource auxData, long seed) {
         if (kind == OptimizerKind.FISHLEG) {
             return new FishLegRule(model, likelihood, auxData, fishLeg, seed);
+        }
+        if (kind == OptimizerKind.KFAC) {
+            return new KfacRule(model, likelihood, auxData, kfac);
         }
         return new DjlRule(kind, model, baseline);
     }

@@ -51,6 +51,12 @@ final class Report implements TrainingLoop.Listener {
                     s.estimator().name().toLowerCase(Locale.ROOT), trim(s.klClip()), trim(s.scale()),
                     trim(s.beta()), trim(s.weightDecay()), s.normalization(), s.preconditionAux(),
                     s.uSampling().name().toLowerCase(Locale.ROOT), s.warmup());
+        } else if (spec.kind() == OptimizerKind.KFAC) {
+            var s = spec.kfac();
+            out.printf(Locale.ROOT, "%s: lr %s, damping %s, kl-clip %s, stat-decay %s, cov-every %d,"
+                            + " inv-every %d, momentum %s, weight-decay %s%n",
+                    spec.kind(), trim(s.lr()), trim(s.damping()), trim(s.klClip()), trim(s.statDecay()),
+                    s.covEvery(), s.invEvery(), trim(s.momentum()), trim(s.weightDecay()));
         } else {
             var s = spec.baseline();
             out.printf(Locale.ROOT, "%s: lr %s%s, weight-decay %s%n", spec.kind(), trim(s.lr()),

@@ -51,10 +51,10 @@ interface StepRule extends AutoCloseable {
     }
 
     /** Why Adam and SGD runs cannot be checkpointed. */
-    String CHECKPOINTS_FISHLEG_ONLY = "--save and --resume work with --optimizer fishleg only: DJL's"
-            + " Adam and SGD keep their moments and step counts in private fields that no API reads or"
-            + " sets, so a resumed Adam or SGD run could not continue exactly. Train without --save"
-            + " and --resume, or use FishLeg.";
+    String CHECKPOINTS_FISHLEG_ONLY = "--save and --resume work with --optimizer fishleg or kfac only:"
+            + " DJL's Adam and SGD keep their moments and step counts in private fields that no API"
+            + " reads or sets, so a resumed Adam or SGD run could not continue exactly. Train without"
+            + " --save and --resume, or use FishLeg or K-FAC.";
 
     /** Frees the optimizer's state. */
     @Override

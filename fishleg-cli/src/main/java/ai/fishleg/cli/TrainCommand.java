@@ -36,9 +36,12 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     BaselineOptions baseline;
 
+    @Mixin
+    KfacOptions kfac;
+
     @Option(names = "--save", paramLabel = "FILE",
-            description = "Write a checkpoint (model weights, FishLeg's complete state and the"
-                    + " training loop's position) at the end of the run; FishLeg only.")
+            description = "Write a checkpoint (model weights, the optimizer's complete state and the"
+                    + " training loop's position) at the end of the run; FishLeg and K-FAC only.")
     Path save;
 
     @Option(names = "--save-every", paramLabel = "N",
@@ -57,7 +60,7 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null && !Files.isRegularFile(resume)) {
             throw new IllegalArgumentException("--resume " + resume + ": no such checkpoint file");
         }
-        OptimizerSpec spec = Specs.of(task, optimizer, fishLeg, baseline);
+        OptimizerSpec spec = Specs.of(task, optimizer, fishLeg, baseline, kfac);
         return Experiment.run("train", task, List.of(spec), common,
                 common.budget(task.epochs(), task.batchSize(), true), this.spec.commandLine().getOut(), true,
                 checkpoints);

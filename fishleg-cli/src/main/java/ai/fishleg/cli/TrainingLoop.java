@@ -33,7 +33,7 @@ import java.util.Map;
  * early, not diverged, when its time limit is spent or an evaluation reaches its target loss
  * ({@link Budget}).
  *
- * <p>With checkpoints (FishLeg only), the optimizer's checkpoint also holds the loop's own state
+ * <p>With checkpoints (FishLeg and K-FAC), the optimizer's checkpoint also holds the loop's own state
  * ({@link LoopState}), so a resumed run takes the batches, losses and rows an uninterrupted run
  * would have.
  */

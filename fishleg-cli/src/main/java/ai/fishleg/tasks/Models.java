@@ -4,16 +4,17 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Blocks;
 import ai.djl.nn.SequentialBlock;
-import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
+import ai.fishleg.layers.RecordingConv2d;
 import ai.fishleg.layers.RecordingLinear;
 
 /**
  * The networks of the built-in tasks (DJL blocks, not yet initialised). Linear layers are {@link
  * RecordingLinear}s: DJL Linear layers that let FishLeg's batchSpeedup apply Q to their inputs and
- * output gradients (the same numbers, a fraction of the arithmetic); for every other optimizer they
- * are plain Linear layers.
+ * output gradients (the same numbers, a fraction of the arithmetic); convolutions are {@link
+ * RecordingConv2d}s, whose inputs and output gradients K-FAC needs for its factors. For every
+ * other optimizer they are plain Linear and Conv2d layers.
  */
 public final class Models {
 
@@ -71,7 +72,7 @@ public final class Models {
     public static SequentialBlock cnn(int classes) {
         SequentialBlock net = new SequentialBlock();
         for (int channels : new int[] {16, 32}) {
-            net.add(Conv2d.builder()
+            net.add(RecordingConv2d.builder()
                     .setKernelShape(new Shape(5, 5))
                     .optPadding(new Shape(2, 2))
                     .setFilters(channels)

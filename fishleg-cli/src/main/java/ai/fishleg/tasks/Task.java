@@ -74,10 +74,11 @@ public final class Task {
     private final Hyperparameters fishLeg;
     private final BaselineSettings adam;
     private final BaselineSettings sgd;
+    private final KfacSettings kfac;
 
     Task(String name, String summary, Kind kind, Source source, boolean imageInput,
             Supplier<Block> model, int batchSize, int epochs, ModelInit.Scheme init,
-            Hyperparameters fishLeg, BaselineSettings adam, BaselineSettings sgd) {
+            Hyperparameters fishLeg, BaselineSettings adam, BaselineSettings sgd, KfacSettings kfac) {
         this.name = name;
         this.summary = summary;
         this.kind = kind;
@@ -90,6 +91,7 @@ public final class Task {
         this.fishLeg = fishLeg;
         this.adam = adam;
         this.sgd = sgd;
+        this.kfac = kfac;
     }
 
     /** @return the name used on the command line */
@@ -163,6 +165,11 @@ public final class Task {
     /** @return the SGD preset */
     public BaselineSettings sgdPreset() {
         return sgd;
+    }
+
+    /** @return the K-FAC preset */
+    public KfacSettings kfacPreset() {
+        return kfac;
     }
 
     /**

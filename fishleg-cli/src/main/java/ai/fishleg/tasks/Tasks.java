@@ -19,6 +19,8 @@ public final class Tasks {
 
     // Presets: where each comes from, and the measured runs behind it, are in the README
     // ("Tasks and presets").
+    // K-FAC presets: the settings (KfacSettings.standard()) with the lr and damping that
+    // won short runs; the runs are in docs/PRESETS-KFAC.md.
     private static final List<Task> ALL = List.of(
             new Task(
                     "curves-autoencoder",
@@ -29,7 +31,8 @@ public final class Tasks {
                     antithetic().fishLr(0.02).damping(0.3).scale(1.0).auxLr(2e-3)
                             .updateAuxEvery(10).klClip(0.3).build(),
                     new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.01, 0.9, 0)),
+                    new BaselineSettings(0.01, 0.9, 0),
+                    KfacSettings.standard().with(1e-3, 0.03)),
             paperAutoencoder("fmnist-autoencoder", "", Task.Source.FASHION_MNIST),
             paperAutoencoder("mnist-autoencoder", " (data: --data DIR)", Task.Source.MNIST),
             new Task(
@@ -41,7 +44,8 @@ public final class Tasks {
                     antithetic().fishLr(0.1).damping(0.1).scale(10.0).auxLr(1e-3)
                             .updateAuxEvery(2).klClip(0.01).build(),
                     new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.05, 0.9, 0)),
+                    new BaselineSettings(0.05, 0.9, 0),
+                    KfacSettings.standard().with(1e-2, 0.03)),
             new Task(
                     "fmnist-cnn",
                     "Fashion-MNIST classifier, CNN 2x(Conv2d 5x5 + BatchNorm + ReLU + max-pool) + Linear, softmax",
@@ -53,7 +57,8 @@ public final class Tasks {
                             .updateAuxEvery(3).scale(10.0).estimator(Estimator.ANTITHETIC)
                             .preconditionAux(true).klClip(0.01).build(),
                     new BaselineSettings(5e-4, 0, 0),
-                    new BaselineSettings(0.05, 0.9, 0)));
+                    new BaselineSettings(0.05, 0.9, 0),
+                    KfacSettings.standard()));
 
     /** The paper's MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli, batch 100. */
     private static Task paperAutoencoder(String name, String note, Task.Source source) {
@@ -66,7 +71,8 @@ public final class Tasks {
                 antithetic().fishLr(0.05).damping(0.3).scale(1.0).auxLr(2e-3)
                         .updateAuxEvery(10).klClip(0.1).build(),
                 new BaselineSettings(1e-3, 0, 0),
-                new BaselineSettings(0.01, 0.9, 0));
+                new BaselineSettings(0.01, 0.9, 0),
+                KfacSettings.standard().with(3e-3, 0.1));
     }
 
     /**

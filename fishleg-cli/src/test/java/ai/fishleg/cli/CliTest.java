@@ -191,8 +191,8 @@ class CliTest {
     }
 
     @Test
-    void cnnComparesAllThreeOptimizersOnAnIdxFolder(@TempDir Path out) throws IOException {
-        Run r = run("compare", "--task", "fmnist-cnn", "--optimizers", "fishleg,adam,sgd",
+    void cnnComparesEveryOptimizerOnAnIdxFolder(@TempDir Path out) throws IOException {
+        Run r = run("compare", "--task", "fmnist-cnn", "--optimizers", "fishleg,kfac,adam,sgd",
                 "--data", idxFolder.toString(), "--steps", "3", "--batch-size", "20", "--no-progress",
                 "--out", out.toString());
         assertThat(r.code()).as(r.err()).isZero();
@@ -201,6 +201,11 @@ class CliTest {
             assertThat(o.get("steps").getAsLong()).isEqualTo(3);
             assertThat(o.get("final_accuracy").getAsDouble()).isBetween(0.0, 1.0);
             assertThat(o.get("final_test_loss").getAsDouble()).isPositive();
+            if (o.get("optimizer").getAsString().equals("kfac")) {
+                // both convolutions (RecordingConv2d) and the Linear layer are K-FAC blocks
+                assertThat(o.getAsJsonObject("optimizer_statistics").getAsJsonObject("blocks").keySet())
+                        .containsExactly("01RecordingConv2d", "05RecordingConv2d", "10RecordingLinear");
+            }
         }
         assertPng(out.resolve("accuracy_vs_epoch.png"));
     }
@@ -289,7 +294,7 @@ class CliTest {
 
         Run optimizer = run("train", "--optimizer", "lbfgs");
         assertThat(optimizer.code()).isEqualTo(2);
-        assertThat(optimizer.err()).contains("lbfgs").contains("fishleg, adam, sgd");
+        assertThat(optimizer.err()).contains("lbfgs").contains("fishleg, kfac, adam, sgd");
 
         Run curvesData = run(tiny("train", "--data", classTemp.toString(), "--steps", "1"));
         assertThat(curvesData.code()).isEqualTo(2);

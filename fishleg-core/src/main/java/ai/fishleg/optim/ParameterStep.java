@@ -12,13 +12,23 @@ import java.util.function.Supplier;
 
 /**
  * The parameter update of a preconditioned optimizer, given per parameter group the
- * preconditioned ("natural") gradient n and the training gradient g:
+ * preconditioned ("natural") gradient n and the training gradient g, in one of two momentum
+ * forms ({@link Momentum}). {@link Momentum#AVERAGE} (FishLeg's):
  *
  * <pre>
  *   m ← β·m + (1−β)·n
  *   p ← p − ν·η·m − wd·p                (decoupled weight decay)
  *   p ← p − η·(ν·m + wd·(p − p₀))       (fineTune: the decay pulls towards the start p₀)
  *   ν = min(1, √(κ / (η²·|⟨m, g⟩|)))     (klClip κ > 0, over all groups together; else ν = 1)
+ * </pre>
+ *
+ * {@link Momentum#HEAVY_BALL} (the PyTorch K-FAC implementations': the clipped natural gradient
+ * handed to SGD with momentum and without dampening, the weight decay added to it):
+ *
+ * <pre>
+ *   ν = min(1, √(κ / (η²·|⟨n, g⟩|)))     (klClip κ > 0, over all groups together; else ν = 1)
+ *   m ← β·m + ν·n + wd·p                 (fineTune: wd·(p − p₀))
+ *   p ← p − η·m
  * </pre>
  *
  * It does not know where n comes from (FishLeg's Q(λ)g, a K-FAC inverse, ...). A step is
@@ -32,19 +42,50 @@ import java.util.function.Supplier;
  */
 public final class ParameterStep {
 
+    /** How the momentum accumulates the natural gradient. */
+    public enum Momentum {
+        /**
+         * m ← βm + (1−β)n, a moving average; ν from ⟨m, g⟩ and applied to m; decoupled weight
+         * decay p ← p − νηm − wd·p (FishLeg's seed convention).
+         */
+        AVERAGE,
+        /**
+         * m ← βm + ν·n + wd·p, heavy-ball momentum without dampening; ν from ⟨n, g⟩ and applied
+         * to n; p ← p − ηm (torch.optim.SGD after a K-FAC preconditioner, as in the well-known
+         * PyTorch K-FAC implementations; the weight decay is an L2 term added to the step).
+         */
+        HEAVY_BALL
+    }
+
     /**
      * The settings of the update.
      *
      * @param beta momentum coefficient β of the natural gradient, in [0, 1)
-     * @param weightDecay decoupled weight decay wd per step, >= 0
+     * @param weightDecay weight decay wd per step, >= 0 (decoupled with {@link Momentum#AVERAGE},
+     *     added to the step before the momentum with {@link Momentum#HEAVY_BALL})
      * @param fineTune pull the parameters towards their start values p₀ rather than towards 0
      *     (the pull is then scaled by η)
      * @param klClip trust-region bound κ, >= 0 (0: no clipping)
+     * @param form how the momentum accumulates
      */
-    public record Settings(double beta, double weightDecay, boolean fineTune, double klClip) {
+    public record Settings(double beta, double weightDecay, boolean fineTune, double klClip,
+            Momentum form) {
+
+        /**
+         * Settings with the {@link Momentum#AVERAGE} form.
+         *
+         * @param beta momentum coefficient β, in [0, 1)
+         * @param weightDecay decoupled weight decay per step, >= 0
+         * @param fineTune pull towards p₀ rather than 0
+         * @param klClip trust-region bound κ, >= 0
+         */
+        public Settings(double beta, double weightDecay, boolean fineTune, double klClip) {
+            this(beta, weightDecay, fineTune, klClip, Momentum.AVERAGE);
+        }
 
         /** Validates the settings; the message names the setting and its range. */
         public Settings {
+            Objects.requireNonNull(form, "form");
             if (!(beta >= 0 && beta < 1)) {
                 throw new IllegalArgumentException("beta must be in [0, 1), got " + beta);
             }
@@ -149,8 +190,8 @@ public final class ParameterStep {
      * Computes a step without writing anything.
      *
      * @param naturals the natural gradient n per group, in parameter order; these must be the
-     *     step's own temporaries: they are scaled in place and hold (1−β)·n afterwards (finite
-     *     exactly when n is)
+     *     step's own temporaries: they are scaled in place and hold (1−β)·n (AVERAGE) or ν·n
+     *     (HEAVY_BALL) afterwards (finite exactly when n is)
      * @param gradients the training gradient g per group (read only with klClip; may be null
      *     without)
      * @param lr the step size η
@@ -162,6 +203,9 @@ public final class ParameterStep {
             throw new IllegalArgumentException(
                     "expected natural gradients for " + groups.size() + " groups, got "
                             + naturals.length);
+        }
+        if (settings.form() == Momentum.HEAVY_BALL) {
+            return proposeHeavyBall(naturals, gradients, lr, scope);
         }
         NDList[] momenta = newMomenta(naturals, scope);
         boolean clipping = settings.klClip() > 0;
@@ -194,6 +238,41 @@ public final class ParameterStep {
         if (proposal.clipFactor < 1) {
             clippedSteps++;
         }
+    }
+
+    /**
+     * The {@link Momentum#HEAVY_BALL} step: ν from ⟨n, g⟩, then m ← βm + νn + wd·p (or wd·(p −
+     * p₀)), p ← p − ηm; n is scaled in place by ν.
+     */
+    private Proposal proposeHeavyBall(NDList[] naturals, NDList[] gradients, double lr,
+            Scope scope) {
+        boolean clipping = settings.klClip() > 0;
+        double inner = clipping ? stepGradientProduct(naturals, gradients) : Double.NaN;
+        double nu = clipping ? clipFactor(inner, lr) : 1;
+        double beta = settings.beta();
+        double wd = settings.weightDecay();
+        NDList[] momenta = new NDList[groups.size()];
+        NDList[] updated = new NDList[groups.size()];
+        for (int gi = 0; gi < groups.size(); gi++) {
+            Group g = groups.get(gi);
+            List<NDArray> params = g.parameters().get();
+            NDList m = new NDList();
+            NDList out = new NDList();
+            for (int i = 0; i < params.size(); i++) {
+                NDArray p = scope.use(params.get(i));
+                NDArray d = nu == 1 ? naturals[gi].get(i) : naturals[gi].get(i).muli(nu);
+                NDArray mi = scope.own(g.momentum().get(i).mul(beta)).addi(d);
+                if (wd != 0) {
+                    NDArray decay = settings.fineTune() ? p.sub(g.start().get(i)) : p.mul(1.0);
+                    mi.addi(decay.muli(wd));
+                }
+                m.add(mi);
+                out.add(mi.mul(-lr).addi(p));
+            }
+            momenta[gi] = m;
+            updated[gi] = out;
+        }
+        return new Proposal(momenta, updated, nu, clipping, inner);
     }
 
     /** βm + (1−β)n per group, out of place; n is scaled in place (see {@link #propose}). */
@@ -242,7 +321,10 @@ public final class ParameterStep {
         return updated;
     }
 
-    /** ⟨Δ, g⟩ over all groups: the new momentum (the step direction) against the gradient. */
+    /**
+     * ⟨Δ, g⟩ over all groups: the new momentum (AVERAGE) or the natural gradient (HEAVY_BALL)
+     * against the gradient.
+     */
     private double stepGradientProduct(NDList[] momenta, NDList[] gradients) {
         Objects.requireNonNull(gradients, "gradients are needed with klClip");
         double inner = 0;

@@ -55,15 +55,29 @@ class ParameterStepTest {
         for (int t = 0; t < 2; t++) {
             // expected, in plain Java
             double inner = 0;
+            boolean heavy = s.form() == ParameterStep.Momentum.HEAVY_BALL;
             for (int b = 0; b < 2; b++) {
                 for (int i = 0; i < n[b].length; i++) {
-                    mom[b][i] = s.beta() * mom[b][i] + (1 - s.beta()) * n[b][i];
-                    inner += mom[b][i] * g[b][i];
+                    if (heavy) {
+                        inner += n[b][i] * g[b][i];
+                    } else {
+                        mom[b][i] = s.beta() * mom[b][i] + (1 - s.beta()) * n[b][i];
+                        inner += mom[b][i] * g[b][i];
+                    }
                 }
             }
             double nu = s.klClip() > 0
                     ? Math.min(1, Math.sqrt(s.klClip() / (lr * lr * Math.abs(inner)))) : 1;
-            for (int b = 0; b < 2; b++) {
+            for (int b = 0; b < 2 && heavy; b++) {
+                // torch.optim.SGD (no dampening) on the clipped natural gradient plus wd·p
+                for (int i = 0; i < n[b].length; i++) {
+                    double x = params[b][i];
+                    double decay = s.fineTune() ? x - start[b][i] : x;
+                    mom[b][i] = s.beta() * mom[b][i] + nu * n[b][i] + s.weightDecay() * decay;
+                    params[b][i] = x - lr * mom[b][i];
+                }
+            }
+            for (int b = 0; b < 2 && !heavy; b++) {
                 for (int i = 0; i < n[b].length; i++) {
                     double x = params[b][i];
                     params[b][i] = s.fineTune()
@@ -118,6 +132,24 @@ class ParameterStepTest {
         assertThat(tuned.clippedSteps()).isEqualTo(2);
         ParameterStep wide = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, false, 1e9), 0.5);
         assertThat(wide.clippedSteps()).isZero();
+    }
+
+    @Test
+    void heavyBallMomentumWithWeightDecayAndClip() {
+        var heavy = ParameterStep.Momentum.HEAVY_BALL;
+        checkTwoSteps(new ParameterStep.Settings(0.9, 1e-2, false, 0, heavy), 0.1);
+        checkTwoSteps(new ParameterStep.Settings(0.5, 0, false, 0, heavy), 0.3);
+        checkTwoSteps(new ParameterStep.Settings(0.9, 0.2, true, 0, heavy), 0.1);
+        ParameterStep clipped = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, false, 1e-4, heavy), 0.5);
+        assertThat(clipped.clippedSteps()).isEqualTo(2);
+        ParameterStep wide = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, false, 1e9, heavy), 0.5);
+        assertThat(wide.clippedSteps()).isZero();
+    }
+
+    @Test
+    void theFourArgumentSettingsAreTheAverageForm() {
+        assertThat(new ParameterStep.Settings(0.9, 0, false, 0).form())
+                .isEqualTo(ParameterStep.Momentum.AVERAGE);
     }
 
     @Test

@@ -1,0 +1,44 @@
+package ai.fishleg.cli;
+
+import ai.fishleg.tasks.KfacSettings;
+import picocli.CommandLine.Option;
+
+/**
+ * K-FAC's own settings on the command line; each one left out keeps the task's preset. The
+ * settings K-FAC shares with the other optimizers are read from the options that already carry
+ * their name (picocli declares each option once): {@code --damping} and {@code --kl-clip} from
+ * {@link FishLegOptions} (the same γ and κ), {@code --lr}, {@code --momentum} and {@code
+ * --weight-decay} from {@link BaselineOptions}.
+ */
+final class KfacOptions {
+
+    @Option(names = "--stat-decay", paramLabel = "D",
+            description = "K-FAC: weight of the old Kronecker factors in their moving averages, in [0, 1).")
+    Double statDecay;
+
+    @Option(names = "--cov-every", paramLabel = "N",
+            description = "K-FAC: update the Kronecker factors every N steps.")
+    Integer covEvery;
+
+    @Option(names = "--inv-every", paramLabel = "N",
+            description = "K-FAC: invert the damped factors every N steps.")
+    Integer invEvery;
+
+    /**
+     * @param preset the task's K-FAC preset
+     * @param shared the FishLeg options (--damping, --kl-clip)
+     * @param baseline the Adam/SGD options (--lr, --momentum, --weight-decay)
+     * @return the preset with the options given on the command line
+     */
+    KfacSettings apply(KfacSettings preset, FishLegOptions shared, BaselineOptions baseline) {
+        return new KfacSettings(
+                baseline.lr != null ? baseline.lr : preset.lr(),
+                shared.damping != null ? shared.damping : preset.damping(),
+                statDecay != null ? statDecay : preset.statDecay(),
+                covEvery != null ? covEvery : preset.covEvery(),
+                invEvery != null ? invEvery : preset.invEvery(),
+                shared.klClip != null ? shared.klClip : preset.klClip(),
+                baseline.momentum != null ? baseline.momentum : preset.momentum(),
+                baseline.weightDecay != null ? baseline.weightDecay : preset.weightDecay());
+    }
+}

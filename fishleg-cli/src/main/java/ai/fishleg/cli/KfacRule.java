@@ -1,0 +1,96 @@
+package ai.fishleg.cli;
+
+import ai.djl.nn.Block;
+import ai.fishleg.data.BatchSource;
+import ai.fishleg.kfac.Kfac;
+import ai.fishleg.kfac.KroneckerFactoredBlock;
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.tasks.KfacSettings;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/** K-FAC in the training loop. */
+final class KfacRule implements StepRule {
+
+    private final Kfac optimizer;
+
+    /**
+     * @param model the initialised network (its Linear and Conv2d layers Recording ones, as the
+     *     built-in tasks' are)
+     * @param likelihood the task's likelihood (labels are drawn from it for the statistics)
+     * @param curvatureData random training batches for the statistics passes
+     * @param settings the settings
+     */
+    KfacRule(Block model, FishLikelihood likelihood, BatchSource curvatureData, KfacSettings settings) {
+        Kfac.Builder builder = Kfac.builder(model, DrawFunction.of(likelihood), NllFunction.of(likelihood),
+                curvatureData);
+        this.optimizer = settings.configure(builder).build();
+    }
+
+    @Override
+    public void zeroGrad() {
+        optimizer.zeroGrad();
+    }
+
+    @Override
+    public void step() {
+        optimizer.step();
+    }
+
+    /** The settings in force, as the library names them (the library's defaults included). */
+    @Override
+    public Map<String, Object> hyperparameters() {
+        Kfac.Settings s = optimizer.getSettings();
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("lr", s.lr());
+        out.put("damping", s.damping());
+        out.put("statDecay", s.statDecay());
+        out.put("covEvery", s.covEvery());
+        out.put("invEvery", s.invEvery());
+        out.put("klClip", s.klClip());
+        out.put("momentum", s.momentum());
+        out.put("weightDecay", s.weightDecay());
+        out.put("momentumForm", s.momentumForm().name().toLowerCase(Locale.ROOT));
+        out.put("nonFinitePolicy", s.nonFinitePolicy().name().toLowerCase(Locale.ROOT));
+        return out;
+    }
+
+    /** Steps, clipped and skipped steps, and per K-FAC layer its statistics updates and inversions. */
+    @Override
+    public Map<String, Object> statistics() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("steps", optimizer.getStepCount());
+        out.put("clippedSteps", optimizer.getClippedSteps());
+        out.put("lastClipFactor", optimizer.getLastClipFactor());
+        out.put("skippedSteps", optimizer.getSkippedSteps());
+        Map<String, Object> blocks = new LinkedHashMap<>();
+        for (KroneckerFactoredBlock b : optimizer.getBlocks()) {
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("factorUpdates", b.getFactorUpdates());
+            one.put("inversions", b.getInversions());
+            blocks.put(b.getName(), one);
+        }
+        out.put("blocks", blocks);
+        return out;
+    }
+
+    @Override
+    public void save(Path file, Map<String, String> metadata) throws IOException {
+        optimizer.save(file, metadata);
+    }
+
+    @Override
+    public Map<String, String> load(Path file) throws IOException {
+        return optimizer.load(file);
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+    }
+}

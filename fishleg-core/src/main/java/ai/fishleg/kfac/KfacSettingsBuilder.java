@@ -1,0 +1,154 @@
+package ai.fishleg.kfac;
+
+import ai.fishleg.optim.NonFinitePolicy;
+import ai.fishleg.optim.ParameterStep;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * K-FAC's settings as a builder: every setting with its default and its range, checked in one
+ * place when the optimizer is built. {@link Kfac.Builder} adds the model and the functions.
+ *
+ * @param <B> the concrete builder, returned by every setter
+ */
+public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
+    private double lr = 3e-3;
+    private double damping = 0.03;
+    private double statDecay = 0.95;
+    private int covEvery = 10;
+    private int invEvery = 100;
+    private double klClip = 0.01;
+    private double momentum = 0.9;
+    private double weightDecay = 1e-5;
+    private ParameterStep.Momentum momentumForm = ParameterStep.Momentum.HEAVY_BALL;
+    private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
+    private List<String> moduleNames = List.of();
+    private List<String> skipNames = List.of();
+
+
+    /** Only {@link Kfac.Builder} extends this. */
+    KfacSettingsBuilder() {}
+
+    /** @return this builder, as its concrete type */
+    abstract B self();
+
+    /** @param v learning rate η, finite and >= 0 (default 3e-3) @return this */
+    public B lr(double v) {
+        this.lr = v;
+        return self();
+    }
+
+    /** @param v damping γ > 0 of the factored Tikhonov damping (default 0.03) @return this */
+    public B damping(double v) {
+        this.damping = v;
+        return self();
+    }
+
+    /**
+     * @param v weight of the old factors in the moving averages, in [0, 1) (default 0.95)
+     * @return this
+     */
+    public B statDecay(double v) {
+        this.statDecay = v;
+        return self();
+    }
+
+    /** @param v a statistics update every v >= 1 steps (default 10) @return this */
+    public B covEvery(int v) {
+        this.covEvery = v;
+        return self();
+    }
+
+    /** @param v an inversion of the damped factors every v >= 1 steps (default 100) @return this */
+    public B invEvery(int v) {
+        this.invEvery = v;
+        return self();
+    }
+
+    /**
+     * @param v κ >= 0 of the trust region ν = min(1, √(κ / (η² |⟨m, g⟩|))); 0 turns it off
+     *     (default 0.01)
+     * @return this
+     */
+    public B klClip(double v) {
+        this.klClip = v;
+        return self();
+    }
+
+    /** @param v momentum β in [0, 1) (default 0.9) @return this */
+    public B momentum(double v) {
+        this.momentum = v;
+        return self();
+    }
+
+    /**
+     * @param v weight decay per step, in [0, 1): added as v·p to the step in the HEAVY_BALL
+     *     form, p ← p(1 − v) − ... in the AVERAGE form (default 1e-5)
+     * @return this
+     */
+    public B weightDecay(double v) {
+        this.weightDecay = v;
+        return self();
+    }
+
+    /**
+     * @param v how the momentum accumulates: HEAVY_BALL (default; m ← βm + νn + wd·p, as the
+     *     PyTorch K-FAC implementations) or AVERAGE (m ← βm + (1−β)n, FishLeg's form)
+     * @return this
+     */
+    public B momentumForm(ParameterStep.Momentum v) {
+        this.momentumForm = Objects.requireNonNull(v, "momentumForm");
+        return self();
+    }
+
+    /**
+     * @param v what a step does on a non-finite value: THROW (default) or SKIP; either way
+     *     nothing non-finite is written
+     * @return this
+     */
+    public B nonFinitePolicy(NonFinitePolicy v) {
+        this.nonFinitePolicy = Objects.requireNonNull(v, "nonFinitePolicy");
+        return self();
+    }
+
+    /**
+     * @param names layers to consider for K-FAC blocks, as FishLeg's moduleNames (default
+     *     empty: all); the others take momentum SGD
+     * @return this
+     */
+    public B moduleNames(List<String> names) {
+        this.moduleNames = List.copyOf(names);
+        return self();
+    }
+
+    /**
+     * @param names layers whose dotted name contains one of these take momentum SGD
+     * @return this
+     */
+    public B skipNames(List<String> names) {
+        this.skipNames = List.copyOf(names);
+        return self();
+    }
+
+    final Kfac.Settings settings() {
+        check(Double.isFinite(lr) && lr >= 0, "lr must be a finite number >= 0, got " + lr);
+        check(Double.isFinite(damping) && damping > 0,
+                "damping must be a finite number > 0, got " + damping);
+        check(statDecay >= 0 && statDecay < 1, "statDecay must be in [0, 1), got " + statDecay);
+        check(covEvery >= 1, "covEvery must be >= 1, got " + covEvery);
+        check(invEvery >= 1, "invEvery must be >= 1, got " + invEvery);
+        check(Double.isFinite(klClip) && klClip >= 0,
+                "klClip must be a finite number >= 0 (0 turns it off), got " + klClip);
+        check(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
+        check(weightDecay >= 0 && weightDecay < 1,
+                "weightDecay must be in [0, 1), got " + weightDecay);
+        return new Kfac.Settings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
+                weightDecay, momentumForm, nonFinitePolicy, moduleNames, skipNames);
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package ai.fishleg.kfac;
+
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.fishleg.data.BatchSource;
+import ai.fishleg.data.LabeledBatch;
+import ai.fishleg.layers.LayerRecords;
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.optim.GuardedPass;
+import ai.fishleg.select.LayerSelection;
+import ai.fishleg.util.Scope;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What K-FAC reads from the recorded passes of its layers: the next Kronecker factors, from a
+ * pass of its own with labels drawn from the model (the true Fisher), and the rows of the user's
+ * training pass, from which the activation form of the natural gradient is computed.
+ */
+final class RecordedPasses {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Kfac.class);
+
+    private final Block model;
+    private final DrawFunction draw;
+    private final NllFunction nll;
+    private final BatchSource curvatureData;
+    private final LayerGroups groups;
+
+    /**
+     * @param model the network
+     * @param draw samples labels from the model
+     * @param nll the loss of the statistics pass, a mean over the batch
+     * @param curvatureData one batch per statistics update
+     * @param groups the layers
+     */
+    RecordedPasses(Block model, DrawFunction draw, NllFunction nll, BatchSource curvatureData,
+            LayerGroups groups) {
+        this.model = model;
+        this.draw = draw;
+        this.nll = nll;
+        this.curvatureData = curvatureData;
+        this.groups = groups;
+    }
+
+    /**
+     * One pass with labels drawn from the model on a batch of {@code curvatureData}, and the next
+     * factors of every K-FAC layer from its recorded rows, into {@code factors}.
+     */
+    void curvatureStatistics(NDList[] factors, double statDecay, Scope scope) {
+        LabeledBatch batch = curvatureData.next(scope.manager());
+        if (batch == null || batch.size() == 0) {
+            throw new IllegalStateException(
+                    "the curvature data source returned "
+                            + (batch == null ? "null" : "an empty batch")
+                            + "; it must hand out a non-empty batch on every call");
+        }
+        try (GuardedPass pass = GuardedPass.open(model, groups.trainable, scope)) {
+            LabeledBatch samples = draw.draw(model, batch.data());
+            groups.clearRecords(); // the draw's forward pass is not part of the statistics
+            pass.backward(nll, samples);
+            for (int gi = 0; gi < groups.list.size(); gi++) {
+                KroneckerFactoredBlock block = groups.list.get(gi).block;
+                if (block == null) {
+                    continue;
+                }
+                KroneckerFactoredBlock.Rows rows =
+                        block.rows(LayerRecords.passes(block.getLayer()), scope);
+                if (rows == null) {
+                    throw new IllegalStateException(
+                            "layer " + LayerSelection.displayName(block.getName()) + " recorded"
+                                    + " no training-mode pass during K-FAC's statistics pass; is"
+                                    + " it part of the model's forward pass?");
+                }
+                factors[gi] = block.nextFactors(rows, samples.size(), statDecay,
+                        scope);
+            }
+        } finally {
+            groups.clearRecords();
+        }
+    }
+
+    /**
+     * The rows of the training pass's gradient for every K-FAC layer where the activation form
+     * is cheaper, checked against the gradients (one read-back for all layers); null elsewhere,
+     * and wherever the record does not reproduce the gradient (gradients cleared without {@link
+     * Kfac#zeroGrad()}, several passes of which some were cleared, ...).
+     */
+    KroneckerFactoredBlock.Rows[] trainingRows(NDList[] grads, Scope scope) {
+        KroneckerFactoredBlock.Rows[] out = new KroneckerFactoredBlock.Rows[groups.list.size()];
+        List<Integer> found = new ArrayList<>();
+        NDList mismatches = new NDList();
+        for (int gi = 0; gi < groups.list.size(); gi++) {
+            KroneckerFactoredBlock block = groups.list.get(gi).block;
+            if (block == null) {
+                continue;
+            }
+            List<LayerRecords.Pass> passes = LayerRecords.passes(block.getLayer());
+            if (passes.isEmpty() || !block.activationFormPaysOff(block.rowCount(passes))) {
+                continue;
+            }
+            KroneckerFactoredBlock.Rows rows = block.rows(passes, scope);
+            if (rows != null) {
+                out[gi] = rows;
+                found.add(gi);
+                mismatches.add(block.mismatch(rows, grads[gi], scope));
+            }
+        }
+        if (found.isEmpty()) {
+            return out;
+        }
+        double[] m = NDArrays.concat(mismatches).toType(DataType.FLOAT64, false).toDoubleArray();
+        for (int j = 0; j < found.size(); j++) {
+            int gi = found.get(j);
+            double tolerance = grads[gi].get(0).getDataType() == DataType.FLOAT64 ? 1e-9 : 1e-3;
+            if (!(m[2 * j] <= tolerance * tolerance * m[2 * j + 1])) {
+                LOG.debug("layer {}: the recorded pass does not reproduce the gradient; the weight"
+                        + " form is used", LayerSelection.displayName(groups.list.get(gi).name));
+                out[gi] = null;
+            }
+        }
+        return out;
+    }
+}
