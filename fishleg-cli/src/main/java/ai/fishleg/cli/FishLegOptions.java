@@ -11,7 +11,8 @@ final class FishLegOptions {
     @Option(names = "--fish-lr", paramLabel = "ETA", description = "FishLeg step size η of the parameters.")
     Double fishLr;
 
-    @Option(names = "--damping", paramLabel = "GAMMA", description = "FishLeg damping γ of the Fisher.")
+    @Option(names = "--damping", paramLabel = "GAMMA",
+            description = "Damping γ: of the Fisher (FishLeg), of the Kronecker factors (K-FAC).")
     Double damping;
 
     @Option(names = "--aux-lr", paramLabel = "LR", description = "Learning rate of the auxiliary Adam that learns Q.")
@@ -51,7 +52,7 @@ final class FishLegOptions {
     USampling uSampling;
 
     @Option(names = "--kl-clip", paramLabel = "K",
-            description = "Trust-region bound κ of each FishLeg step (0: off).")
+            description = "Trust-region bound κ of each FishLeg or K-FAC step (0: off).")
     Double klClip;
 
     /**

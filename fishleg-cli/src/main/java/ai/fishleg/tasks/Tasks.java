@@ -8,7 +8,7 @@ import java.util.stream.Collectors;
 
 /**
  * The built-in tasks and their presets. Where each preset comes from (reference settings and the
- * measured runs that chose it) is written down in the README's "Tasks and presets" section.
+ * measured runs that chose it) is written down in docs/PRESETS.md.
  */
 public final class Tasks {
 
@@ -17,10 +17,8 @@ public final class Tasks {
 
     private static final int PIXELS = 28 * 28;
 
-    // Presets: where each comes from, and the measured runs behind it, are in the README
-    // ("Tasks and presets").
-    // K-FAC presets: the settings (KfacSettings.standard()) with the lr and damping that
-    // won short runs; the runs are in docs/PRESETS-KFAC.md.
+    // Presets: where each comes from, and the measured runs behind it, are in docs/PRESETS.md.
+    // K-FAC's: KfacSettings.standard() with the lr and damping that won short runs.
     private static final List<Task> ALL = List.of(
             new Task(
                     "curves-autoencoder",
@@ -52,7 +50,7 @@ public final class Tasks {
                     Task.Kind.CLASSIFIER, Task.Source.FASHION_MNIST, true,
                     () -> Models.cnn(MnistFolder.CLASSES),
                     100, 5, ModelInit.Scheme.PYTORCH,
-                    // the reference's CNN settings (main branch, SPEC 16.5 and 16.6) with klClip
+                    // the reference's CNN settings (main branch, docs/ALGORITHM.md §16.3) with klClip
                     Hyperparameters.builder().fishLr(0.02).damping(0.1).auxLr(1e-4)
                             .updateAuxEvery(3).scale(10.0).estimator(Estimator.ANTITHETIC)
                             .preconditionAux(true).klClip(0.01).build(),
@@ -76,9 +74,9 @@ public final class Tasks {
     }
 
     /**
-     * The seed version's update (SPEC 16.3: normalised auxiliary loss, and the library's momentum
+     * The seed version's update (docs/ALGORITHM.md §16.2: normalised auxiliary loss, and the library's momentum
      * 0.9, weight decay 1e-5 and Q0 = scale·I) with the antithetic estimator, which is unbiased for
-     * F (SPEC 14, 16.4); each preset adds its step sizes, damping, scale and the trust region
+     * F (docs/ALGORITHM.md §7, §16.3); each preset adds its step sizes, damping, scale and the trust region
      * klClip, which keeps the larger steps finite.
      */
     private static Hyperparameters.Builder antithetic() {

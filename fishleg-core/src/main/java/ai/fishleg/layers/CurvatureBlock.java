@@ -212,7 +212,7 @@ public abstract class CurvatureBlock implements AutoCloseable {
     public abstract NDList diagQ();
 
     /**
-     * Sets the initial Q (SPEC section 4).
+     * Sets the initial Q (docs/ALGORITHM.md §6).
      *
      * @param v null for Q0 = s·I; otherwise per-parameter values d with diag(Q0) = d²
      * @param initScale the scale s

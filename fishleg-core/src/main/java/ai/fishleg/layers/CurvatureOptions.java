@@ -13,7 +13,7 @@ public record CurvatureOptions(Rescaling rescaling, Form form) {
     public enum Rescaling {
         /** A is learned with λ's other tensors (the reference's default). */
         LEARNED,
-        /** A is frozen at its warm-up value, a pure Kronecker Q (SPEC 10.2). */
+        /** A is frozen at its warm-up value, a pure Kronecker Q (docs/ALGORITHM.md §5.3). */
         FROZEN
     }
 
@@ -22,7 +22,7 @@ public record CurvatureOptions(Rescaling rescaling, Form form) {
         /** Q = D_A (M ⊗ N) D_A. */
         RESCALED,
         /**
-         * Q = M ⊗ N without A, the batchSpeedup form (SPEC section 9): Q applies to a gradient in
+         * Q = M ⊗ N without A, the batchSpeedup form (docs/ALGORITHM.md §12): Q applies to a gradient in
          * factored form ({@link FactoredBlock}); the warm-up scale goes into the factors.
          */
         KRONECKER

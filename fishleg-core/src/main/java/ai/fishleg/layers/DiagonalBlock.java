@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * A diagonal curvature block (SPEC 10.4, 10.5), the structure of {@link FishNormalization}: every
+ * A diagonal curvature block (docs/ALGORITHM.md §5.5), the structure of {@link FishNormalization}: every
  * parameter p gets an auxiliary tensor L_p of its own shape, and
  *
  * <pre>
@@ -23,7 +23,7 @@ import java.util.function.Supplier;
  * symmetric positive semi-definite for every λ. L_p is named {@code "L_" + p} (for example {@code
  * L_gamma}) and starts at ones; {@link #warmup} makes Q0 = s·I (L ← √s·L) or, with a diagonal
  * warm-up d, L ← d so that diag(Q0) = d² = s²/(g² + γ) as for the Kronecker blocks (the
- * reference leaves normalisation layers at s·I there; SPEC 4.2 [REC]). No masks.
+ * reference leaves normalisation layers at s·I there; docs/ALGORITHM.md §6.2). No masks.
  *
  * <p>The block covers the layer's trainable parameters only, so a normalisation layer without
  * scale (or without centre) has a block over the other parameter alone.

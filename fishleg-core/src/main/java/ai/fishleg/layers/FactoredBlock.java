@@ -70,7 +70,7 @@ public interface FactoredBlock {
     CurvatureBlock.Tape factoredTape(GradientFactors f);
 
     /**
-     * The factors of a layer's minibatch gradient U = Goutᵀ Â (SPEC 9): Â = [inputs | 1] padded
+     * The factors of a layer's minibatch gradient U = Goutᵀ Â (docs/ALGORITHM.md §12): Â = [inputs | 1] padded
      * with zero columns to the block's working width, and Gout, one row per recorded example
      * (batch times sequence).
      */

@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.convolutional.Convolution;
 
 /**
- * The curvature block of a convolution (reference {@code FishConv2d}, SPEC 10.3), for DJL's
+ * The curvature block of a convolution (reference {@code FishConv2d}, docs/ALGORITHM.md §5.4), for DJL's
  * {@link ai.djl.nn.convolutional.Conv2d} and, since the weight layout is the same, {@link
  * ai.djl.nn.convolutional.Conv1d} and {@link ai.djl.nn.convolutional.Conv3d}.
  *
@@ -23,7 +23,7 @@ import ai.djl.nn.convolutional.Convolution;
  * padding and dilation do not enter Q; with groups, L covers the per-group fan-in and R mixes all
  * output channels (a valid PSD preconditioner, not group-block-diagonal). No triangular masks.
  *
- * <p>{@code batchSpeedup} is a linear-layer option (SPEC 9): a convolution block ignores it and
+ * <p>{@code batchSpeedup} is a linear-layer option (docs/ALGORITHM.md §12): a convolution block ignores it and
  * always uses the A-rescaled form.
  */
 public final class FishConvolution extends KroneckerBlock {

@@ -6,7 +6,7 @@ import ai.djl.nn.core.Embedding;
 
 /**
  * The curvature block of an embedding table (the reference's {@code main} {@code FishEmbedding},
- * SPEC 10.6), for DJL's {@link Embedding} and its subclasses (such as {@code
+ * docs/ALGORITHM.md §5.6), for DJL's {@link Embedding} and its subclasses (such as {@code
  * TrainableWordEmbedding}).
  *
  * <p>With the table W (numEmbeddings x dim),
@@ -17,7 +17,7 @@ import ai.djl.nn.core.Embedding;
  *
  * with L (dim x dim, identity at start), R a vector over the rows (ones; a full row factor would be
  * numEmbeddings², too large for a vocabulary) and A (numEmbeddings x dim, ones). Unlike the
- * reference, the initial scale is applied (A ← √s·A, so Q0 = s·I; SPEC 10.6 [FIX]).
+ * reference, the initial scale is applied (A ← √s·A, so Q0 = s·I; docs/ALGORITHM.md §5.6 [FIX]).
  *
  * <p>Only dense gradients are supported: an embedding built with {@code SparseFormat.COO} has
  * sparse gradients that this block cannot read. {@code batchSpeedup} does not apply (ignored).

@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The curvature block of a fully connected layer (reference {@code FishLinear}, SPEC 10.1).
+ * The curvature block of a fully connected layer (reference {@code FishLinear}, docs/ALGORITHM.md §5.2).
  *
  * <p>With weight W (out x in) and bias b (out), U = [W | b] (bias as the last column) and
  *
@@ -37,7 +37,7 @@ import java.util.function.Supplier;
  *
  * <p>With {@link CurvatureOptions#batchSpeedup()} A is left out, Q = RᵀR ⊗ LLᵀ, and Q can also be
  * applied to the minibatch gradient from the layer's inputs and output gradients without forming
- * the gradient ({@link #qg}, SPEC 9). DJL offers no hook through which FishLeg could capture them
+ * the gradient ({@link #qg}, docs/ALGORITHM.md §12). DJL offers no hook through which FishLeg could capture them
  * inside a user's model, so the optimizer does so only for {@link RecordingLinear} layers, which
  * record them ({@link #recordedFactors}); for a plain {@link Linear} it applies Q to the gradient,
  * which gives the same numbers with more arithmetic.
@@ -120,7 +120,7 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
     }
 
     /**
-     * The reference's {@code Qg} (SPEC 9): Q times the minibatch gradient U = Goutᵀ Â of this
+     * The reference's {@code Qg} (docs/ALGORITHM.md §12): Q times the minibatch gradient U = Goutᵀ Â of this
      * layer, computed from the layer's inputs and output gradients without forming U:
      *
      * <pre>

@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * The curvature block of a normalisation layer (reference {@code FishBatchNorm2d} and {@code
- * FishLayerNorm}, SPEC 10.4, 10.5): a diagonal Q ({@link DiagonalBlock}) over the layer's trainable
+ * FishLayerNorm}, docs/ALGORITHM.md §5.5): a diagonal Q ({@link DiagonalBlock}) over the layer's trainable
  * scale γ ({@code gamma}) and shift β ({@code beta}). It serves DJL's {@link BatchNorm} (any axis,
  * and subclasses such as {@code GhostBatchNorm}), whose γ and β are per channel, and {@link
  * LayerNorm}, whose γ and β are shaped like the normalised shape.

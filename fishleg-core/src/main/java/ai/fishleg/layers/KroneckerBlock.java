@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.function.Supplier;
 
 /**
- * The Kronecker-factored block shared by weight-matrix layers (SPEC 10.1, 10.3). The block's
+ * The Kronecker-factored block shared by weight-matrix layers (docs/ALGORITHM.md §5.1). The block's
  * parameters are laid out as one matrix U (out x k, bias as the last column) and
  *
  * <pre>
@@ -24,7 +24,7 @@ import java.util.function.Supplier;
  * λ = (L, R, A). With {@link CurvatureOptions#batchSpeedup()} A is left out (Q = M ⊗ N).
  *
  * <p>When the out side is large (an embedding's vocabulary), R can be a vector r instead of a
- * matrix, and M = diag(r²) (SPEC 10.6).
+ * matrix, and M = diag(r²) (docs/ALGORITHM.md §5.6).
  *
  * <p>M and N change only when λ changes, so they live in the block's {@link AuxState} cache until
  * the next write of λ.
@@ -318,7 +318,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             if (usesA()) {
                 state().scale(A, Math.sqrt(initScale));
             } else {
-                // A is unused: Q = (s^¼R)ᵀ(s^¼R) ⊗ (s^¼L)(s^¼L)ᵀ = s·I (SPEC 4.1 [FIX]).
+                // A is unused: Q = (s^¼R)ᵀ(s^¼R) ⊗ (s^¼L)(s^¼L)ᵀ = s·I (docs/ALGORITHM.md §6.1 [FIX]).
                 double q = Math.pow(initScale, 0.25);
                 state().scale(L, q);
                 state().scale(R, q);
@@ -337,7 +337,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     }
 
     /**
-     * Warm-up without A (SPEC 4.2 [FIX]): makes diag(M ⊗ N) ≈ D ⊙ D with diagonal R and L
+     * Warm-up without A (docs/ALGORITHM.md §6.2 [FIX]): makes diag(M ⊗ N) ≈ D ⊙ D with diagonal R and L
      * ({@link KroneckerWarmup}).
      */
     private void nearestKroneckerWarmup(NDArray d) {

@@ -10,7 +10,7 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * A DJL {@link Linear} that FishLeg's {@code batchSpeedup} can see into (SPEC 9): while recording,
+ * A DJL {@link Linear} that FishLeg's {@code batchSpeedup} can see into (docs/ALGORITHM.md §12): while recording,
  * each training-mode forward pass keeps the layer's input and adds to its output a zero array
  * that requires a gradient, so that after the backward pass that array's gradient is the gradient
  * of the loss with respect to the output. From these the minibatch gradient U = Goutᵀ [x | 1] of

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The curvature block of a likelihood's learnable parameters (SPEC 12.2): Q = λ²·I with one
+ * The curvature block of a likelihood's learnable parameters (docs/ALGORITHM.md §5.7): Q = λ²·I with one
  * auxiliary scalar λ, initialised to √s so that Q0 = s·I like every other block ([FIX]: the
  * reference initialises λ = s, which gives s²).
  */
@@ -82,7 +82,7 @@ public final class ScalarScaleBlock extends CurvatureBlock {
 
     @Override
     public void warmup(NDList v, double initScale) {
-        // Q0 = s·I; a diagonal warm-up is not applied to likelihood parameters (SPEC 4.1).
+        // Q0 = s·I; a diagonal warm-up is not applied to likelihood parameters (docs/ALGORITHM.md §6.1).
         try (NDArray init =
                 Tensors.create(manager, new double[] {Math.sqrt(initScale)}, new Shape(), dataType)) {
             state().assign(LAMBDA, init);

@@ -13,7 +13,7 @@ import java.util.function.Supplier;
 
 /**
  * How a layer's weight (out, ...) and optional bias (out) are laid out as the matrix U = [W | b] of
- * a {@link KroneckerBlock} (SPEC 10.1, 10.3, 10.6): the weight read row-major as an out x fan
+ * a {@link KroneckerBlock} (docs/ALGORITHM.md §5.1): the weight read row-major as an out x fan
  * matrix, fan = the product of its other dimensions, and the bias as an extra last column.
  *
  * @param weightName the DJL name of the weight parameter ({@code weight}, {@code embedding})

@@ -5,7 +5,7 @@ import ai.fishleg.util.Tensors;
 import ai.djl.nn.Activation;
 
 /**
- * Bernoulli likelihood on logits: p(y = 1 | f) = sigmoid(f) elementwise (SPEC 12.3). Targets may
+ * Bernoulli likelihood on logits: p(y = 1 | f) = sigmoid(f) elementwise (docs/ALGORITHM.md §13.3). Targets may
  * be soft, in [0, 1] (e.g. pixel intensities of an auto-encoder).
  *
  * <pre>

@@ -13,7 +13,7 @@ import java.util.List;
  * estimate the Fisher matrix with labels drawn from the model).
  *
  * <p>Argument order is (predictions, observations) everywhere. All nlls are means over examples
- * (sums over output dimensions), see SPEC section 6. Samples come from the likelihood's own
+ * (sums over output dimensions), see docs/ALGORITHM.md §7.1. Samples come from the likelihood's own
  * {@link Rng}, so they are reproducible from {@link #setSeed(long)} whatever the engine.
  */
 public interface FishLikelihood extends RngOwner {

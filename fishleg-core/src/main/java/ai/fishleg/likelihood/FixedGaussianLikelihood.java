@@ -5,7 +5,7 @@ import ai.fishleg.util.Tensors;
 
 /**
  * Gaussian likelihood with a known, fixed standard deviation σ: y = f(x) + ε, ε ~ N(0, σ²)
- * (SPEC 12.1).
+ * (docs/ALGORITHM.md §13.1).
  *
  * <pre>
  *   nll = 0.5/n · Σ [ log σ² + ((y − f)/σ)² ]     n = number of examples (all dims but the last)

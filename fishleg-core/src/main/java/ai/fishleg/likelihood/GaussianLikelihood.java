@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * Gaussian likelihood with a learnable standard deviation σ, which FishLeg trains with its own
- * curvature block (Q = λ²·I, SPEC 12.2).
+ * curvature block (Q = λ²·I, docs/ALGORITHM.md §5.7).
  *
  * <pre>
  *   nll = 0.5/N · Σ [ log σ² + ((y − f)/σ)² ]     N = batch size (first dimension)

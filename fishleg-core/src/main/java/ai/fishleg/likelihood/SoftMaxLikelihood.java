@@ -5,7 +5,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.fishleg.util.Tensors;
 
 /**
- * Categorical likelihood on logits with one-hot targets (SPEC 12.4).
+ * Categorical likelihood on logits with one-hot targets (docs/ALGORITHM.md §13.4).
  *
  * <pre>
  *   nll = −1/N · Σ_n Σ_c y_nc · log_softmax(f)_nc

@@ -9,7 +9,7 @@ import java.util.List;
 
 /**
  * {@link Estimator#ANTITHETIC}: F̂V = ‖V‖·(g₊ − g₋)/(2ε) with g± the sampled-label gradients at
- * θ ± ε·V/‖V‖ (SPEC 14.1). The parameters are restored exactly (copied back, not shifted back)
+ * θ ± ε·V/‖V‖ (docs/ALGORITHM.md §7). The parameters are restored exactly (copied back, not shifted back)
  * after each perturbed pass.
  */
 final class AntitheticEstimator implements FisherEstimator {

@@ -3,8 +3,8 @@ package ai.fishleg.optim;
 import java.util.Locale;
 
 /**
- * How an auxiliary update estimates the product F·V of the Fisher matrix with V = Q(λ)u (SPEC
- * sections 7 and 14). The auxiliary loss ½Vᵀ(F̂ + γI)V − uᵀV and its gradient are the same for
+ * How an auxiliary update estimates the product F·V of the Fisher matrix with V = Q(λ)u (docs/ALGORITHM.md
+ * §4 and §7). The auxiliary loss ½Vᵀ(F̂ + γI)V − uᵀV and its gradient are the same for
  * every estimator; only F̂V differs.
  *
  * <p>An exact Hessian- or Gauss-Newton-vector product (the paper's JAX code) is not offered: DJL's
@@ -17,16 +17,16 @@ public enum Estimator {
     /**
      * The seed's rank-one estimate: F̂ = g gᵀ with g the gradient of the nll on one minibatch of
      * sampled labels, so F̂V = ⟨g, V⟩ g. With a batch-mean nll, E[g gᵀ] = F/B, so Q learns
-     * (F/B + γI)⁻¹ (SPEC 6). The default; reproduces the reference number for number.
+     * (F/B + γI)⁻¹ (docs/ALGORITHM.md §7.1). The default; reproduces the reference number for number.
      */
     RANK1,
     /**
-     * The {@code main} reference's antithetic estimate (SPEC 14.1): F̂V = ‖V‖·(g₊ − g₋)/(2ε), where
+     * The {@code main} reference's antithetic estimate (docs/ALGORITHM.md §7): F̂V = ‖V‖·(g₊ − g₋)/(2ε), where
      * g± are the sampled-label gradients at θ ± ε·V/‖V‖ (labels drawn once, at θ) — a central
      * difference of the gradient along V, i.e. the Hessian of the sampled-label loss times V up to
      * O(ε²), whose expectation is F·V for the mean loss (unbiased; Q learns (F + γI)⁻¹). Costs two
      * forward/backward passes per auxiliary update. ε is {@code antitheticEps}; the perturbation
-     * has length ε whatever ‖u‖ is (SPEC 17.17 [FIX]: {@code main} divides by ‖V‖‖u‖).
+     * has length ε whatever ‖u‖ is (docs/ALGORITHM.md §17.16 [FIX]: {@code main} divides by ‖V‖‖u‖).
      */
     ANTITHETIC;
 

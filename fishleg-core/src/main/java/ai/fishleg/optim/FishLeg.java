@@ -108,7 +108,7 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /**
-     * One optimisation step (SPEC section 5), from the gradients left by the last backward pass:
+     * One optimisation step (docs/ALGORITHM.md §9), from the gradients left by the last backward pass:
      *
      * <ol>
      *   <li>on an auxiliary step ({@code updateAuxEvery} k > 0 and step % k == 0, or k < 0), store
@@ -191,7 +191,7 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /**
-     * Learns λ without moving the parameters (SPEC section 15; {@link Pretraining}): each
+     * Learns λ without moving the parameters (docs/ALGORITHM.md §14; {@link Pretraining}): each
      * iteration stores u ← ∇loss on a random batch (minus the gradient on a second batch when
      * {@code difference}) and runs one auxiliary update.
      *
@@ -205,7 +205,7 @@ public final class FishLeg implements AutoCloseable {
      * @param reportEvery report interval in iterations (the reference's {@code batch_size})
      * @param fisher sample targets from the model (true) or use the batch's targets
      * @return per iteration, auxLoss + ½·linearTerm (0 at the optimum; with normalization the
-     *     linear term is normalised too, SPEC 15 [FIX])
+     *     linear term is normalised too, docs/ALGORITHM.md §14 [FIX])
      */
     public List<Double> pretrainFish(BatchSource data, NllFunction loss, int iterations,
             boolean difference, boolean verbose, BatchSource testData, int reportEvery,

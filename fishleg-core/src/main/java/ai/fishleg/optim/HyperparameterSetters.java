@@ -105,7 +105,7 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
     }
 
     /**
-     * @param v use the Qg form of linear layers (SPEC 9): Q = RᵀR ⊗ LLᵀ without the
+     * @param v use the Qg form of linear layers (docs/ALGORITHM.md §12): Q = RᵀR ⊗ LLᵀ without the
      *     rescaling A, warmed up through L and R (Q0 = s·I, or the nearest Kronecker
      *     diagonal); other layers keep their usual form (default false). For layers built
      *     as {@link RecordingLinear} Q is applied to the recorded inputs and output gradients

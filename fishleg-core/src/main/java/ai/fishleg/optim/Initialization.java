@@ -2,7 +2,7 @@ package ai.fishleg.optim;
 
 import java.util.Locale;
 
-/** How FishLeg re-initialises the weights of the linear layers it manages (SPEC 3.3). */
+/** How FishLeg re-initialises the weights of the linear layers it manages (docs/ALGORITHM.md §3.4). */
 public enum Initialization {
     /** Keep the layer's weights as they are (DJL's or the user's initialisation). */
     UNIFORM,

@@ -20,7 +20,7 @@ import java.util.Set;
  * warm-up and pre-training gradients) run the model in training mode, as the reference does, so
  * that the curvature is that of the training-mode function. Each such pass {@linkplain #save
  * saves} this state first and puts it back when done, so it follows the user's training batches
- * only (the reference lets auxiliary batches move it, SPEC 10.4 / 17.15).
+ * only (the reference lets auxiliary batches move it, docs/ALGORITHM.md §5.5, §17.13).
  */
 final class ModelState {
 

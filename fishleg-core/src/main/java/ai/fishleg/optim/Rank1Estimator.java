@@ -8,7 +8,7 @@ import java.util.List;
 
 /**
  * {@link Estimator#RANK1}: F̂ = g gᵀ with g the sampled-label minibatch gradient, so F̂V = ⟨g, V⟩ g
- * (SPEC 7.1). The operations are those of the reference, so the default path reproduces it number
+ * (docs/ALGORITHM.md §7.2). The operations are those of the reference, so the default path reproduces it number
  * for number.
  */
 final class Rank1Estimator implements FisherEstimator {

@@ -3,7 +3,7 @@ package ai.fishleg.optim;
 import java.util.Locale;
 
 /**
- * Which direction u an auxiliary update trains Q(λ) to invert along (SPEC 14.1).
+ * Which direction u an auxiliary update trains Q(λ) to invert along (docs/ALGORITHM.md §7).
  */
 public enum USampling {
     /** The stored gradient (the seed): Q is learned along the directions the optimizer moves in. */

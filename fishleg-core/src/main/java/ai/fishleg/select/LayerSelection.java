@@ -9,7 +9,7 @@ import java.util.regex.PatternSyntaxException;
 
 /**
  * Walking a model's block tree by dotted names and selecting layers by name or regex (the
- * reference's {@code utils} module, SPEC 13.1).
+ * reference's {@code utils} module, docs/ALGORITHM.md §3.2).
  *
  * <p>Dotted names: the root is {@code ""}; every other block is named by the DJL child names on
  * the path from the root, joined by dots. DJL prefixes a child's name with its 1-based position
@@ -67,7 +67,7 @@ public final class LayerSelection {
 
     /**
      * Whether {@code name} lies inside the block called {@code ancestor} (strictly). Uses the dotted
-     * structure, not a regex prefix, so that {@code "1"} does not contain {@code "10"} (SPEC 13.1
+     * structure, not a regex prefix, so that {@code "1"} does not contain {@code "10"} (docs/ALGORITHM.md §3.2
      * [FIX]).
      *
      * @param ancestor a dotted name ({@code ""} is the root, which contains everything else)

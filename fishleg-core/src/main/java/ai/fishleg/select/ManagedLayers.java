@@ -13,7 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Which layers of a model FishLeg manages (SPEC section 3): every layer of a {@linkplain
+ * Which layers of a model FishLeg manages (docs/ALGORITHM.md §3): every layer of a {@linkplain
  * LayerRegistry supported type} that has trainable parameters, found at any depth of the block
  * tree ({@code SequentialBlock}, {@code ParallelBlock}, user {@code AbstractBlock}s with children),
  * optionally restricted by module names and skip names. Names are the dotted names of {@link
