@@ -214,23 +214,19 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
      */
     @Override
     public void setRecording(boolean on) {
-        if (getLayer() instanceof RecordingLinear r) {
-            r.setRecording(on);
-        }
+        LayerRecords.setRecording(getLayer(), on);
     }
 
     /** @return whether the layer is recording */
     @Override
     public boolean isRecording() {
-        return getLayer() instanceof RecordingLinear r && r.isRecording();
+        return LayerRecords.isRecording(getLayer());
     }
 
     /** Forgets the passes recorded so far (no-op unless {@link #canRecord()}). */
     @Override
     public void clearRecord() {
-        if (getLayer() instanceof RecordingLinear r) {
-            r.clearRecord();
-        }
+        LayerRecords.clear(getLayer());
     }
 
     /**
@@ -243,13 +239,14 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
      */
     @Override
     public GradientFactors recordedFactors(NDManager target) {
-        if (!(getLayer() instanceof RecordingLinear r) || r.passes().isEmpty()) {
+        List<LayerRecords.Pass> passes = LayerRecords.passes(getLayer());
+        if (passes.isEmpty()) {
             return null;
         }
         List<NDArray> inputs = new ArrayList<>();
         List<NDArray> outputGradients = new ArrayList<>();
         try (Scope s = Scope.open(target)) {
-            for (RecordingLinear.Pass p : r.passes()) {
+            for (LayerRecords.Pass p : passes) {
                 if (p.input().isReleased() || p.probe().isReleased()) {
                     return null; // the user closed the pass's arrays before the step
                 }

@@ -2,7 +2,6 @@ package ai.fishleg.layers;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -29,7 +28,7 @@ public final class LayerRecords {
      * @return whether it can record its passes
      */
     public static boolean canRecord(Block layer) {
-        return layer instanceof RecordingLinear || layer instanceof RecordingConv2d;
+        return recorder(layer) != null;
     }
 
     /**
@@ -37,10 +36,9 @@ public final class LayerRecords {
      * @param on whether training-mode forward passes are recorded from now on
      */
     public static void setRecording(Block layer, boolean on) {
-        if (layer instanceof RecordingLinear r) {
+        ForwardRecorder r = recorder(layer);
+        if (r != null) {
             r.setRecording(on);
-        } else if (layer instanceof RecordingConv2d c) {
-            c.setRecording(on);
         }
     }
 
@@ -49,16 +47,15 @@ public final class LayerRecords {
      * @return whether it is a recording layer that records now
      */
     public static boolean isRecording(Block layer) {
-        return layer instanceof RecordingLinear r ? r.isRecording()
-                : layer instanceof RecordingConv2d c && c.isRecording();
+        ForwardRecorder r = recorder(layer);
+        return r != null && r.isRecording();
     }
 
     /** @param layer a recording layer (others are ignored): forgets its recorded passes */
     public static void clear(Block layer) {
-        if (layer instanceof RecordingLinear r) {
-            r.clearRecord();
-        } else if (layer instanceof RecordingConv2d c) {
-            c.clearRecord();
+        ForwardRecorder r = recorder(layer);
+        if (r != null) {
+            r.clear();
         }
     }
 
@@ -68,14 +65,15 @@ public final class LayerRecords {
      *     layer does not record)
      */
     public static List<Pass> passes(Block layer) {
-        List<Pass> out = new ArrayList<>();
+        ForwardRecorder r = recorder(layer);
+        return r == null ? List.of() : r.passes();
+    }
+
+    /** @return the layer's recorder, or null if it does not record */
+    static ForwardRecorder recorder(Block layer) {
         if (layer instanceof RecordingLinear r) {
-            for (RecordingLinear.Pass p : r.passes()) {
-                out.add(new Pass(p.input(), p.probe()));
-            }
-        } else if (layer instanceof RecordingConv2d c) {
-            out.addAll(c.passes());
+            return r.recorder();
         }
-        return out;
+        return layer instanceof RecordingConv2d c ? c.recorder() : null;
     }
 }

@@ -1,13 +1,9 @@
 package ai.fishleg.layers;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
 
 /**
  * A DJL {@link Conv2d} whose training passes an optimizer can see into, as {@link
@@ -21,9 +17,7 @@ import java.util.List;
  */
 public class RecordingConv2d extends Conv2d {
 
-    private final List<LayerRecords.Pass> passes = new ArrayList<>();
-    private boolean recording;
-    private boolean overflowed;
+    private final ForwardRecorder recorder = new ForwardRecorder();
 
     /** @param builder the settings */
     protected RecordingConv2d(Builder builder) {
@@ -42,35 +36,12 @@ public class RecordingConv2d extends Conv2d {
             boolean training,
             PairList<String, Object> params) {
         NDList out = super.forwardInternal(parameterStore, inputs, training, params);
-        if (!recording || !training) {
-            return out;
-        }
-        if (passes.size() >= RecordingLinear.MAX_PASSES) {
-            passes.clear();
-            overflowed = true;
-        }
-        NDArray y = out.singletonOrThrow();
-        NDArray probe = y.zerosLike();
-        probe.setRequiresGradient(true);
-        passes.add(new LayerRecords.Pass(inputs.head(), probe));
-        return new NDList(y.add(probe));
+        return recorder.record(inputs.head(), out, training);
     }
 
-    void setRecording(boolean on) {
-        this.recording = on;
-    }
-
-    boolean isRecording() {
-        return recording;
-    }
-
-    void clearRecord() {
-        passes.clear();
-        overflowed = false;
-    }
-
-    List<LayerRecords.Pass> passes() {
-        return overflowed ? List.of() : Collections.unmodifiableList(passes);
+    /** @return what this layer keeps of its training passes */
+    ForwardRecorder recorder() {
+        return recorder;
     }
 
     /** Builds a {@link RecordingConv2d}; every setting as in {@link Conv2d.Builder}. */

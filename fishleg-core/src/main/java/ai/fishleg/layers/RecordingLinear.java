@@ -1,13 +1,9 @@
 package ai.fishleg.layers;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
 
 /**
  * A DJL {@link Linear} that FishLeg's {@code batchSpeedup} can see into (docs/ALGORITHM.md §12): while recording,
@@ -27,15 +23,7 @@ import java.util.List;
  */
 public class RecordingLinear extends Linear {
 
-    /** Beyond this many recorded passes without a step the record is dropped (no step follows). */
-    static final int MAX_PASSES = 64;
-
-    /** One recorded forward pass: the input and the zero array added to the output. */
-    record Pass(NDArray input, NDArray probe) {}
-
-    private final List<Pass> passes = new ArrayList<>();
-    private boolean recording;
-    private boolean overflowed;
+    private final ForwardRecorder recorder = new ForwardRecorder();
 
     /** @param builder the settings */
     protected RecordingLinear(Builder builder) {
@@ -54,39 +42,12 @@ public class RecordingLinear extends Linear {
             boolean training,
             PairList<String, Object> params) {
         NDList out = super.forwardInternal(parameterStore, inputs, training, params);
-        if (!recording || !training) {
-            return out;
-        }
-        if (passes.size() >= MAX_PASSES) {
-            passes.clear();
-            overflowed = true;
-        }
-        NDArray y = out.singletonOrThrow();
-        NDArray probe = y.zerosLike();
-        probe.setRequiresGradient(true);
-        passes.add(new Pass(inputs.singletonOrThrow(), probe));
-        return new NDList(y.add(probe));
+        return recorder.record(inputs.head(), out, training);
     }
 
-    /** @param on whether training-mode forward passes are recorded from now on */
-    void setRecording(boolean on) {
-        this.recording = on;
-    }
-
-    /** @return whether forward passes are being recorded */
-    boolean isRecording() {
-        return recording;
-    }
-
-    /** Forgets every recorded pass. */
-    void clearRecord() {
-        passes.clear();
-        overflowed = false;
-    }
-
-    /** @return the passes recorded since the last clear, or empty if too many were */
-    List<Pass> passes() {
-        return overflowed ? List.of() : Collections.unmodifiableList(passes);
+    /** @return what this layer keeps of its training passes */
+    ForwardRecorder recorder() {
+        return recorder;
     }
 
     /** Builds a {@link RecordingLinear}. */
