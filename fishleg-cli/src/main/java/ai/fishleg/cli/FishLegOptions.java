@@ -51,6 +51,12 @@ final class FishLegOptions {
             description = "Direction Q learns along: ${COMPLETION-CANDIDATES}.")
     USampling uSampling;
 
+    @Option(names = "--batch-speedup", negatable = true,
+            description = "Apply Q to the linear layers' recorded inputs and output gradients,"
+                    + " without the A factor (cheaper when the batch is smaller than the layer;"
+                    + " --no-batch-speedup: the full Q).")
+    Boolean batchSpeedup;
+
     @Option(names = "--kl-clip", paramLabel = "K",
             description = "Trust-region bound κ of each FishLeg or K-FAC step (0: off).")
     Double klClip;
@@ -75,6 +81,7 @@ final class FishLegOptions {
         set(preconditionAux, b::preconditionAux);
         set(uSampling, b::uSampling);
         set(klClip, b::klClip);
+        set(batchSpeedup, b::batchSpeedup);
         return b.build();
     }
 

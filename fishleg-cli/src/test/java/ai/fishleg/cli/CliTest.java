@@ -127,6 +127,20 @@ class CliTest {
     }
 
     @Test
+    void batchSpeedupIsAnOptionThatReachesFishLegsSettings(@TempDir Path out) throws IOException {
+        Run on = run(tiny("train", "--optimizer", "fishleg", "--steps", "2", "--batch-speedup",
+                "--out", out.resolve("on").toString()));
+        Run off = run(tiny("train", "--optimizer", "fishleg", "--steps", "2",
+                "--out", out.resolve("off").toString()));
+        assertThat(on.code()).as(on.err()).isZero();
+        assertThat(off.code()).as(off.err()).isZero();
+        assertThat(summary(out.resolve("on")).getAsJsonObject("hyperparameters")
+                .get("batchSpeedup").getAsBoolean()).isTrue();
+        assertThat(summary(out.resolve("off")).getAsJsonObject("hyperparameters")
+                .get("batchSpeedup").getAsBoolean()).isFalse(); // the preset's
+    }
+
+    @Test
     void compareStartsEveryOptimizerFromTheSameWeightsAndBatches(@TempDir Path out) throws IOException {
         Path alone = out.resolve("adam-alone");
         Path both = out.resolve("compare");

@@ -133,8 +133,8 @@ public final class FishLeg implements AutoCloseable {
             if (p.stats.steps() == 0) {
                 ModelPasses.requireGradients(grads, p.blocks.get(0).block(), scope);
             }
-            var factors = p.linear.recordedFactors(grads, scope);
-            p.linear.clearRecords();
+            var factors = p.speedup.recordedFactors(grads, scope);
+            p.speedup.clearRecords();
             int k = p.hp.updateAuxEvery();
             boolean auxStep = (k > 0 && p.stats.steps() % k == 0) || k < 0;
             List<NDList> reusable = null; // Q(λ)u of the last auxiliary update, if λ stayed still
@@ -149,7 +149,7 @@ public final class FishLeg implements AutoCloseable {
                 }
             }
             NDList[] naturals =
-                    p.linear.naturalGradients(auxStep ? null : grads, factors, reusable, scope);
+                    p.speedup.naturalGradients(auxStep ? null : grads, factors, reusable, scope);
             var proposal = p.parameterStep.propose(naturals, grads, p.state.fishLr, scope);
             if (!proposal.isFinite()
                     && p.guard.rejectsStep(auxStep ? null : grads, naturals, proposal)) {
@@ -369,7 +369,7 @@ public final class FishLeg implements AutoCloseable {
     /** Frees λ, momentum, stored gradients and Adam moments. The model is not touched. */
     @Override
     public void close() {
-        p.linear.close();
+        p.speedup.close();
         p.manager.close();
     }
 

@@ -25,7 +25,7 @@ final class FishLegParts {
     final List<BlockState> blocks;
     final List<String> unmanaged;
     final RunStatistics stats = new RunStatistics();
-    final BatchSpeedup linear;
+    final BatchSpeedup speedup;
     final ModelPasses passes;
     final ParameterStep parameterStep;
     final AuxiliaryUpdate aux;
@@ -64,8 +64,8 @@ final class FishLegParts {
                 parameterStep.addGroup(g.block()::getParameterArrays,
                         hp.fineTune() || g.block().getLayer() == null);
             }
-            this.linear = new BatchSpeedup(blocks, hp.batchSpeedup(), stats);
-            this.passes = new ModelPasses(model, b.draw, b.nll, b.likelihood, linear, manager);
+            this.speedup = new BatchSpeedup(blocks, hp.batchSpeedup(), stats);
+            this.passes = new ModelPasses(model, b.draw, b.nll, b.likelihood, speedup, manager);
             this.unmanaged = BlockState.unmanaged(model, blocks);
             if (!unmanaged.isEmpty()) {
                 LOG.info("FishLeg does not manage these parameters (they change only if another"

@@ -30,22 +30,22 @@ final class ModelPasses {
     private final NllFunction nll;
     private final ModelGradients gradients;
     private final ModelState state;
-    private final BatchSpeedup linear;
+    private final BatchSpeedup speedup;
 
     /**
      * @param model the model
      * @param draw samples labels from the model
      * @param nll the training loss, whose sampled-label gradients estimate the Fisher
      * @param likelihood the likelihood (its learnable parameters get gradients too), or null
-     * @param linear pauses batchSpeedup's recording during FishLeg's passes
+     * @param speedup pauses batchSpeedup's recording during FishLeg's passes
      * @param manager the optimizer's manager
      */
     ModelPasses(Block model, DrawFunction draw, NllFunction nll, FishLikelihood likelihood,
-            BatchSpeedup linear, NDManager manager) {
+            BatchSpeedup speedup, NDManager manager) {
         this.model = model;
         this.draw = draw;
         this.nll = nll;
-        this.linear = linear;
+        this.speedup = speedup;
         this.state = new ModelState(model);
         List<NDArray> trainable = new ArrayList<>();
         for (Pair<String, Parameter> p : model.getParameters()) {
@@ -88,7 +88,7 @@ final class ModelPasses {
      */
     void zeroGradients(Scope scope) {
         gradients.zero(scope);
-        linear.clearRecords();
+        speedup.clearRecords();
     }
 
     /**
@@ -164,7 +164,7 @@ final class ModelPasses {
      */
     Isolation isolate(Scope scope, boolean withGradients) {
         ModelState.Saved savedState = state.save(scope);
-        BatchSpeedup.Paused paused = linear.pauseRecording();
+        BatchSpeedup.Paused paused = speedup.pauseRecording();
         ModelGradients.Saved savedGradients = withGradients ? gradients.save(scope) : null;
         return () -> {
             try {
