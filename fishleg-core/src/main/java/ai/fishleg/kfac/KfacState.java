@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.fishleg.optim.CheckpointState;
-import ai.fishleg.util.Rng;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -144,15 +143,7 @@ final class KfacState implements CheckpointState {
                 b.restoreCounters((long) v[0], (long) v[1], v[2]);
             }
         }
-        for (Map.Entry<String, Rng> e : kfac.rngs().entrySet()) {
-            Long state = rngStates.get(e.getKey());
-            if (state == null) {
-                LOG.warn("checkpoint has no state for random generator '{}'; it continues from"
-                        + " its current state", e.getKey());
-            } else {
-                e.getValue().setState(state);
-            }
-        }
+        CheckpointState.restoreGenerators(kfac.rngs(), rngStates);
         String now = kfac.getSettings().toString();
         if (savedSettings != null && !savedSettings.equals(now)) {
             LOG.info("resuming K-FAC with other settings than the checkpoint's: now {}, saved {}",

@@ -1,10 +1,12 @@
 package ai.fishleg.optim;
 
 import ai.djl.ndarray.NDArray;
+import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import org.slf4j.LoggerFactory;
 
 /**
  * What a {@link Checkpoint} saves of an optimizer and how it is restored: named tensors (written
@@ -53,4 +55,23 @@ public interface CheckpointState {
      * @throws IllegalArgumentException naming what is missing or malformed
      */
     Runnable restorer(Map<String, String> metadata);
+
+    /**
+     * Sets each generator to its saved state; one that the checkpoint has no state for continues
+     * from its current state, and the log says so.
+     *
+     * @param generators the optimizer's generators by name
+     * @param saved the saved states by name
+     */
+    static void restoreGenerators(Map<String, Rng> generators, Map<String, Long> saved) {
+        for (Map.Entry<String, Rng> e : generators.entrySet()) {
+            Long state = saved.get(e.getKey());
+            if (state == null) {
+                LoggerFactory.getLogger(CheckpointState.class).warn("checkpoint has no state for"
+                        + " random generator '{}'; it continues from its current state", e.getKey());
+            } else {
+                e.getValue().setState(state);
+            }
+        }
+    }
 }

@@ -194,15 +194,7 @@ final class FishLegState implements CheckpointState {
                 c.skippedAuxUpdates(), c.auxLoss());
         parameterStep.restoreStatistics(c.clippedSteps(), c.lastClipFactor());
         fishLr = c.fishLr();
-        for (Map.Entry<String, Rng> e : rngs.entrySet()) {
-            Long state = rngStates.get(e.getKey());
-            if (state == null) {
-                LOG.warn("checkpoint has no state for random generator '{}'; it continues from"
-                        + " its current state", e.getKey());
-            } else {
-                e.getValue().setState(state);
-            }
-        }
+        CheckpointState.restoreGenerators(rngs, rngStates);
         for (BlockState g : blocks) {
             for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
                 AuxAdam.State st = auxAdam.states().get(e.getValue());
