@@ -153,7 +153,7 @@ public final class Kfac implements AutoCloseable {
         this.curvatureData = b.curvatureData;
         this.settings = b.settings();
         this.lr = settings.lr();
-        NDManager parent = LayerGroups.firstParameterArray(model).getManager();
+        NDManager parent = ManagedLayers.parameterManager(model, "Kfac");
         this.manager = parent.newSubManager();
         this.parameterStep = new ParameterStep(new ParameterStep.Settings(
                 settings.momentum(), settings.weightDecay(), false, settings.klClip(),

@@ -20,7 +20,6 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -226,32 +225,6 @@ final class LayerGroups {
             out[gi] = grads;
         }
         return out;
-    }
-
-    /**
-     * @param model a network
-     * @return its first parameter's array (whose manager the optimizer's state goes under)
-     * @throws IllegalArgumentException if a parameter is not initialised, or there is none
-     */
-    static NDArray firstParameterArray(Block model) {
-        Objects.requireNonNull(model, "model");
-        NDArray first = null;
-        for (Pair<String, Parameter> p : model.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                throw new IllegalArgumentException(
-                        "parameter " + p.getKey() + " of the model is not initialised: call"
-                                + " model.initialize(manager, dataType, inputShape) before building"
-                                + " Kfac");
-            }
-            if (first == null) {
-                first = p.getValue().getArray();
-            }
-        }
-        if (first == null) {
-            throw new IllegalArgumentException(
-                    "the model has no parameters, so there is nothing for Kfac to optimise");
-        }
-        return first;
     }
 
     /** @return why a selected layer gets no K-FAC block, or null when it gets one */

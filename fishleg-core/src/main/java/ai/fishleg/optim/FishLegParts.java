@@ -3,6 +3,7 @@ package ai.fishleg.optim;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.fishleg.util.Rng;
+import ai.fishleg.select.ManagedLayers;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,7 +53,7 @@ final class FishLegParts {
                     "config is only used by the reference's BERT attention block, which FishLeg4J"
                             + " does not provide; leave it unset");
         }
-        NDManager parent = ModelPasses.parameterManager(model);
+        NDManager parent = ManagedLayers.parameterManager(model, "FishLeg");
         this.manager = parent.newSubManager(b.device != null ? b.device : parent.getDevice());
         boolean ok = false;
         try {

@@ -16,7 +16,6 @@ import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * FishLeg's access to the model: the gradients the user's backward pass left, and FishLeg's own
@@ -57,28 +56,6 @@ final class ModelPasses {
             trainable.addAll(likelihood.getParameters());
         }
         this.gradients = new ModelGradients(model, trainable, manager);
-    }
-
-    /**
-     * @param model a model
-     * @return the manager of its parameters
-     * @throws IllegalArgumentException if a parameter is not initialised, or there is none
-     */
-    static NDManager parameterManager(Block model) {
-        Objects.requireNonNull(model, "model");
-        for (Pair<String, Parameter> p : model.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                throw new IllegalArgumentException(
-                        "parameter " + p.getKey() + " of the model is not initialised: call"
-                                + " model.initialize(manager, dataType, inputShape) before building"
-                                + " FishLeg");
-            }
-        }
-        for (Pair<String, Parameter> p : model.getParameters()) {
-            return p.getValue().getArray().getManager();
-        }
-        throw new IllegalArgumentException(
-                "the model has no parameters, so there is nothing for FishLeg to optimise");
     }
 
     /**

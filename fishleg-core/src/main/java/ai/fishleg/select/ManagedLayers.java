@@ -9,6 +9,7 @@ import ai.fishleg.layers.CurvatureOptions;
 import ai.fishleg.layers.LayerRegistry;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,6 +25,36 @@ public final class ManagedLayers {
     private static final Logger LOG = LoggerFactory.getLogger(ManagedLayers.class);
 
     private ManagedLayers() {}
+
+    /**
+     * Where an optimizer of the model keeps its state: under the manager of the model's
+     * parameters, which must all be initialised.
+     *
+     * @param model a model
+     * @param optimizer the optimizer's name, for the messages
+     * @return the manager of its first parameter
+     * @throws IllegalArgumentException if a parameter is not initialised, or there is none
+     */
+    public static NDManager parameterManager(Block model, String optimizer) {
+        Objects.requireNonNull(model, "model");
+        NDManager first = null;
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                throw new IllegalArgumentException(
+                        "parameter " + p.getKey() + " of the model is not initialised: call"
+                                + " model.initialize(manager, dataType, inputShape) before building "
+                                + optimizer);
+            }
+            if (first == null) {
+                first = p.getValue().getArray().getManager();
+            }
+        }
+        if (first == null) {
+            throw new IllegalArgumentException(
+                    "the model has no parameters, so there is nothing for " + optimizer + " to optimise");
+        }
+        return first;
+    }
 
     /**
      * A layer of a model that has trainable parameters, and the size of its curvature block.
