@@ -39,6 +39,16 @@ final class FishLegOptions {
             description = "Examples whose squared gradients set the initial diagonal of Q (0: Q0 = scale·I).")
     Integer warmup;
 
+    @Option(names = "--kronecker-start", paramLabel = "N",
+            description = "Batches from which K-FAC's factors are estimated to start Q at K-FAC's"
+                    + " damped inverse (0: off).")
+    Integer kroneckerStart;
+
+    @Option(names = "--kronecker-every", paramLabel = "N",
+            description = "With --kronecker-start: set Q to K-FAC's damped inverse again after every"
+                    + " N steps (0: only at the start).")
+    Integer kroneckerEvery;
+
     @Option(names = "--estimator", paramLabel = "E",
             description = "How the auxiliary loss estimates F·V: ${COMPLETION-CANDIDATES}.")
     Estimator estimator;
@@ -56,6 +66,12 @@ final class FishLegOptions {
                     + " without the A factor (cheaper when the batch is smaller than the layer;"
                     + " --no-batch-speedup: the full Q).")
     Boolean batchSpeedup;
+
+    @Option(names = "--momentum-form", paramLabel = "F",
+            description = "How FishLeg's momentum accumulates the natural gradient:"
+                    + " ${COMPLETION-CANDIDATES} (heavy_ball is K-FAC's; its steps are 1/(1-beta)"
+                    + " times larger at the same --fish-lr).")
+    ai.fishleg.optim.ParameterStep.Momentum momentumForm;
 
     @Option(names = "--kl-clip", paramLabel = "K",
             description = "Trust-region bound κ of each FishLeg or K-FAC step (0: off).")
@@ -77,6 +93,9 @@ final class FishLegOptions {
         set(weightDecay, b::weightDecay);
         set(normalization, b::normalization);
         set(warmup, b::warmup);
+        set(kroneckerStart, b::kroneckerStart);
+        set(kroneckerEvery, b::kroneckerEvery);
+        set(momentumForm, b::momentumForm);
         set(estimator, b::estimator);
         set(preconditionAux, b::preconditionAux);
         set(uSampling, b::uSampling);

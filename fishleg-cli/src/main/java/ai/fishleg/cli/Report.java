@@ -46,11 +46,15 @@ final class Report implements TrainingLoop.Listener {
             var s = spec.fishLeg();
             out.printf(Locale.ROOT, "%s: fish-lr %s, damping %s, aux-lr %s, update-aux-every %d,"
                             + " estimator %s, kl-clip %s, scale %s, beta %s, fish-weight-decay %s,"
-                            + " normalization %s, precondition-aux %s, u-sampling %s, warmup %d%n",
+                            + " normalization %s, precondition-aux %s, u-sampling %s, warmup %d,"
+                            + " batch-speedup %s, kronecker-start %d, kronecker-every %d,"
+                            + " momentum-form %s%n",
                     spec.kind(), trim(s.fishLr()), trim(s.damping()), trim(s.auxLr()), s.updateAuxEvery(),
                     s.estimator().name().toLowerCase(Locale.ROOT), trim(s.klClip()), trim(s.scale()),
                     trim(s.beta()), trim(s.weightDecay()), s.normalization(), s.preconditionAux(),
-                    s.uSampling().name().toLowerCase(Locale.ROOT), s.warmup());
+                    s.uSampling().name().toLowerCase(Locale.ROOT), s.warmup(),
+                    s.batchSpeedup(), s.kroneckerStart(), s.kroneckerEvery(),
+                    s.momentumForm().name().toLowerCase(Locale.ROOT));
         } else if (spec.kind() == OptimizerKind.KFAC) {
             var s = spec.kfac();
             out.printf(Locale.ROOT, "%s: lr %s, damping %s, kl-clip %s, stat-decay %s, cov-every %d,"

@@ -116,7 +116,8 @@ class CliTest {
         assertThat(s.get("train_seconds").getAsDouble()).isPositive();
         JsonObject hp = s.getAsJsonObject("hyperparameters");
         assertThat(hp.get("fishLr").getAsDouble()).isEqualTo(0.01);
-        assertThat(hp.get("damping").getAsDouble()).isEqualTo(0.3); // the preset, not the library default
+        assertThat(hp.get("damping").getAsDouble()).isEqualTo(0.03); // the preset, not the library default
+        assertThat(hp.get("kroneckerStart").getAsInt()).isEqualTo(3);
         double finalTest = s.get("final_test_loss").getAsDouble();
         assertThat(finalTest).isPositive().isLessThan(1e4);
         assertThat(csv.get(2)).endsWith(String.format(java.util.Locale.ROOT, "%.6f", finalTest));
@@ -128,16 +129,36 @@ class CliTest {
 
     @Test
     void batchSpeedupIsAnOptionThatReachesFishLegsSettings(@TempDir Path out) throws IOException {
-        Run on = run(tiny("train", "--optimizer", "fishleg", "--steps", "2", "--batch-speedup",
+        Run on = run(tiny("train", "--optimizer", "fishleg", "--steps", "2",
                 "--out", out.resolve("on").toString()));
-        Run off = run(tiny("train", "--optimizer", "fishleg", "--steps", "2",
+        Run off = run(tiny("train", "--optimizer", "fishleg", "--steps", "2", "--no-batch-speedup",
                 "--out", out.resolve("off").toString()));
         assertThat(on.code()).as(on.err()).isZero();
         assertThat(off.code()).as(off.err()).isZero();
         assertThat(summary(out.resolve("on")).getAsJsonObject("hyperparameters")
-                .get("batchSpeedup").getAsBoolean()).isTrue();
+                .get("batchSpeedup").getAsBoolean()).isTrue(); // the preset's
         assertThat(summary(out.resolve("off")).getAsJsonObject("hyperparameters")
-                .get("batchSpeedup").getAsBoolean()).isFalse(); // the preset's
+                .get("batchSpeedup").getAsBoolean()).isFalse();
+    }
+
+    @Test
+    void kroneckerStartAndMomentumFormAreOptionsThatReachFishLegsSettings(@TempDir Path out)
+            throws IOException {
+        Run r = run(tiny("train", "--optimizer", "fishleg", "--steps", "3", "--kronecker-start", "2",
+                "--kronecker-every", "2", "--momentum-form", "heavy_ball", "--fish-lr", "0.001",
+                "--out", out.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("kronecker-start 2, kronecker-every 2, momentum-form heavy_ball");
+        JsonObject hp = summary(out).getAsJsonObject("hyperparameters");
+        assertThat(hp.get("kroneckerStart").getAsInt()).isEqualTo(2);
+        assertThat(hp.get("kroneckerEvery").getAsInt()).isEqualTo(2);
+        assertThat(hp.get("momentumForm").getAsString()).isEqualTo("heavy_ball");
+        assertThat(summary(out).get("final_test_loss").getAsDouble()).isFinite();
+
+        Run bad = run(tiny("train", "--optimizer", "fishleg", "--steps", "1", "--kronecker-every",
+                "5", "--kronecker-start", "0", "--out", out.resolve("bad").toString()));
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("kroneckerEvery").contains("kroneckerStart > 0");
     }
 
     @Test
@@ -282,8 +303,10 @@ class CliTest {
         assertThat(s.get("diverged_at_step").getAsLong()).isBetween(1L, 4L);
 
         // the preset's klClip bounds the same steps: the run stays finite and says it clipped them
+        // (without weight decay: the preset's heavy-ball step adds wd·θ after the clip, which a
+        // step size of 1e38 would overflow)
         Run clipped = run(tiny("train", "--optimizer", "fishleg", "--fish-lr", "1e38", "--steps", "4",
-                "--out", out.resolve("clipped").toString()));
+                "--fish-weight-decay", "0", "--out", out.resolve("clipped").toString()));
         assertThat(clipped.code()).as(clipped.out()).isZero();
         JsonObject c = summary(out.resolve("clipped"));
         assertThat(c.getAsJsonObject("hyperparameters").get("klClip").getAsDouble()).isPositive();

@@ -147,7 +147,7 @@ class TrainCheckpointTest {
         assertThat(other.err())
                 .contains("--resume " + checkpoint + " was written by a different run")
                 .contains("seed (--seed): 0 in the checkpoint, 1 in this run")
-                .contains("setting fishLr: 0.02 in the checkpoint, 0.01 in this run");
+                .contains("setting fishLr: 0.003 in the checkpoint, 0.01 in this run");
         assertThat(dir.resolve("b")).doesNotExist();
 
         // another task's network

@@ -359,6 +359,65 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         }
     }
 
+    /**
+     * The Kronecker start (docs/ALGORITHM.md §18): sets λ so that Q = M ⊗ N exactly, for given
+     * symmetric positive definite M (out x out) and N (k x k), typically K-FAC's damped inverse
+     * factors (G + √γ/π I)⁻¹ and (A + π√γ I)⁻¹. R and L become the triangular square roots in
+     * the form the block uses (upper-triangular R with RᵀR = M; upper-triangular L with LLᵀ = N,
+     * or LᵀL = N for convolutions), and A becomes all ones. With a diagonal out factor, R² takes
+     * M's diagonal.
+     *
+     * @param outInverse M, out x out
+     * @param inInverse N, k x k
+     * @throws IllegalArgumentException if a shape is wrong or a matrix is not positive definite
+     */
+    public void kroneckerStart(NDArray outInverse, NDArray inInverse) {
+        if (!outInverse.getShape().equals(new Shape(rows, rows))
+                || !inInverse.getShape().equals(new Shape(cols, cols))) {
+            throw new IllegalArgumentException("layer " + getName() + ": the Kronecker start needs"
+                    + " factors of shapes (" + rows + ", " + rows + ") and (" + cols + ", " + cols
+                    + "), got " + outInverse.getShape() + " and " + inInverse.getShape());
+        }
+        double[] m = symmetric(outInverse, rows);
+        double[] n = symmetric(inInverse, cols);
+        double[] r;
+        if (outFactorDiagonal) {
+            r = new double[rows];
+            for (int i = 0; i < rows; i++) {
+                r[i] = Math.sqrt(m[i * rows + i]);
+            }
+        } else {
+            r = Cholesky.upperWithGramOfColumns(m, rows);
+        }
+        double[] l = inFactorTransposed
+                ? Cholesky.upperWithGramOfColumns(n, cols)
+                : Cholesky.upperWithGramOfRows(n, cols);
+        Shape rShape = outFactorDiagonal ? new Shape(rows) : new Shape(rows, rows);
+        try (NDArray rArray = Tensors.create(manager, r, rShape, dataType);
+                NDArray lArray = Tensors.create(manager, l, new Shape(cols, cols), dataType);
+                NDArray ones = Tensors.create(
+                        manager, ones(rows * cols), new Shape(rows, cols), dataType)) {
+            state().assign(R, rArray);
+            state().assign(L, lArray);
+            state().assign(A, ones);
+        }
+    }
+
+    /** (S + Sᵀ)/2 in float64, row-major. */
+    private static double[] symmetric(NDArray s, int n) {
+        double[] v;
+        try (NDArray d = s.toType(DataType.FLOAT64, true)) {
+            v = d.toDoubleArray();
+        }
+        double[] out = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                out[i * n + j] = 0.5 * (v[i * n + j] + v[j * n + i]);
+            }
+        }
+        return out;
+    }
+
     // ---------------------------------------------------------------------------------------
     // FLOPs of the products, on U's own columns (the padding to the working width not counted)
 

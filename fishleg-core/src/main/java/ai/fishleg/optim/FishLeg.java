@@ -158,6 +158,7 @@ public final class FishLeg implements AutoCloseable {
             p.parameterStep.commit(proposal);
         }
         p.stats.stepDone();
+        p.kronecker.afterStep(p.stats.steps());
     }
 
     /**

@@ -32,6 +32,7 @@ final class FishLegParts {
     final AuxiliaryUpdate aux;
     final NonFiniteGuard guard;
     final Warmup warmup;
+    final KroneckerStart kronecker;
     final Pretraining pretraining;
     final FishLegState state;
 
@@ -60,7 +61,8 @@ final class FishLegParts {
             Rng rng = new Rng(hp.seed());
             this.blocks = BlockState.createAll(model, b.likelihood, hp, rng, manager);
             this.parameterStep = new ParameterStep(new ParameterStep.Settings(
-                    hp.beta(), hp.weightDecay(), hp.fineTune(), hp.klClip()), manager);
+                    hp.beta(), hp.weightDecay(), hp.fineTune(), hp.klClip(), hp.momentumForm()),
+                    manager);
             for (BlockState g : blocks) { // θ0 is kept for the likelihood even without fineTune
                 parameterStep.addGroup(g.block()::getParameterArrays,
                         hp.fineTune() || g.block().getLayer() == null);
@@ -77,6 +79,9 @@ final class FishLegParts {
             this.warmup = new Warmup(hp, blocks, passes, manager);
             this.pretraining = new Pretraining(hp, blocks, passes, aux, manager);
             warmup.run(b.warmupData, b.warmupLoss, hp.scale());
+            this.kronecker = new KroneckerStart(
+                    hp, blocks, model, b.draw, b.nll, b.auxData, speedup, manager);
+            kronecker.start();
             Map<String, Object> owners = new LinkedHashMap<>();
             owners.put("optimizer", rng);
             owners.put("auxData", b.auxData);

@@ -62,6 +62,18 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
     }
 
     /**
+     * @param v how the momentum accumulates the natural gradient n (default AVERAGE, the seed
+     *     version's m ← βm + (1−β)n with decoupled weight decay; HEAVY_BALL is K-FAC's m ← βm +
+     *     νn + wd·p, p ← p − ηm, so the same fishLr is (1−β)⁻¹ times larger; see {@link
+     *     ParameterStep})
+     * @return this
+     */
+    public B momentumForm(ParameterStep.Momentum v) {
+        values.momentumForm = v;
+        return self();
+    }
+
+    /**
      * @param v k > 0: an auxiliary update every k steps (at steps 0, k, 2k, ...); k < 0: |k|
      *     auxiliary updates every step; 0: never, Q stays at its warm-up value (default 10)
      * @return this
@@ -224,6 +236,30 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
      */
     public B warmup(int v) {
         values.warmup = v;
+        return self();
+    }
+
+    /**
+     * @param v number of auxiliary-data batches from which the Kronecker start estimates K-FAC's
+     *     factors (0: off, the default). With v > 0, every block of a RecordingLinear or
+     *     RecordingConv2d layer starts from K-FAC's damped inverse, Q0 = (G + √γ/π I)⁻¹ ⊗ (A +
+     *     π√γ I)⁻¹ with γ the damping (docs/ALGORITHM.md §18), instead of s·I or the warm-up's
+     *     diagonal; the auxiliary loss refines it from there. Needs damping > 0.
+     * @return this
+     */
+    public B kroneckerStart(int v) {
+        values.kroneckerStart = v;
+        return self();
+    }
+
+    /**
+     * @param v after every v steps, set Q to K-FAC's damped inverse again, from {@code
+     *     kroneckerStart} fresh batches at the current parameters (0: only at the start, the
+     *     default). Needs kroneckerStart > 0.
+     * @return this
+     */
+    public B kroneckerEvery(int v) {
+        values.kroneckerEvery = v;
         return self();
     }
 

@@ -21,6 +21,7 @@ public final class Hyperparameters {
         double damping = 0.5;
         double weightDecay = 1e-5;
         double beta = 0.9;
+        ParameterStep.Momentum momentumForm = ParameterStep.Momentum.AVERAGE;
         int updateAuxEvery = 10;
         double auxLr = 1e-4;
         double auxBeta1 = 0.9;
@@ -37,6 +38,8 @@ public final class Hyperparameters {
         Initialization initialization = Initialization.UNIFORM;
         double scale = 1.0;
         int warmup = 0;
+        int kroneckerStart = 0;
+        int kroneckerEvery = 0;
         long seed = 0;
         boolean verbose = false;
         double klClip = 0;
@@ -67,6 +70,9 @@ public final class Hyperparameters {
         nonNegative("damping", v.damping);
         nonNegative("weightDecay", v.weightDecay);
         unitInterval("beta", v.beta);
+        if (v.momentumForm == null) {
+            throw new IllegalArgumentException("momentumForm must be AVERAGE or HEAVY_BALL, got null");
+        }
         nonNegative("auxLr", v.auxLr);
         unitInterval("auxBetas[0]", v.auxBeta1);
         unitInterval("auxBetas[1]", v.auxBeta2);
@@ -81,6 +87,20 @@ public final class Hyperparameters {
         if (v.warmup < 0) {
             throw new IllegalArgumentException(
                     "warmup must be >= 0 (a number of examples), got " + v.warmup);
+        }
+        if (v.kroneckerStart < 0) {
+            throw new IllegalArgumentException(
+                    "kroneckerStart must be >= 0 (a number of batches), got " + v.kroneckerStart);
+        }
+        if (v.kroneckerEvery < 0 || (v.kroneckerEvery > 0 && v.kroneckerStart == 0)) {
+            throw new IllegalArgumentException("kroneckerEvery must be >= 0 (a number of steps), and"
+                    + " > 0 only with kroneckerStart > 0 (the batches of each estimate), got"
+                    + " kroneckerEvery " + v.kroneckerEvery + ", kroneckerStart " + v.kroneckerStart);
+        }
+        if (v.kroneckerStart > 0 && v.damping == 0) {
+            throw new IllegalArgumentException("kroneckerStart > 0 needs damping > 0 (the damped"
+                    + " factors A + π√γ I and G + √γ/π I may be singular without it); set"
+                    + " damping, or kroneckerStart = 0");
         }
         if (v.warmup > 0 && v.damping == 0) {
             throw new IllegalArgumentException(
@@ -142,6 +162,11 @@ public final class Hyperparameters {
     /** @return the momentum coefficient β of the natural gradient */
     public double beta() {
         return v.beta;
+    }
+
+    /** @return how the momentum accumulates the natural gradient */
+    public ParameterStep.Momentum momentumForm() {
+        return v.momentumForm;
     }
 
     /** @return k: an auxiliary update every k steps (k > 0), |k| per step (k < 0), never (0) */
@@ -222,6 +247,16 @@ public final class Hyperparameters {
     /** @return the examples whose squared gradients set diag(Q0) (0: Q0 = s·I) */
     public int warmup() {
         return v.warmup;
+    }
+
+    /** @return batches of the Kronecker start (0: off) */
+    public int kroneckerStart() {
+        return v.kroneckerStart;
+    }
+
+    /** @return steps between two Kronecker starts after the first (0: only the first) */
+    public int kroneckerEvery() {
+        return v.kroneckerEvery;
     }
 
     /** @return the seed of the optimizer's own generator */

@@ -322,6 +322,45 @@ class FishLegBehaviourTest {
         }
     }
 
+    /**
+     * docs/ALGORITHM.md §9.5: with HEAVY_BALL, Q0 = s·I and no aux update, two steps are SGD with
+     * heavy-ball momentum on n = s·g plus the L2 term: m1 = n1 + wd·w0, w1 = w0 − η m1, m2 = β m1
+     * + n2 + wd·w1, w2 = w1 − η m2.
+     */
+    @Test
+    void heavyBallMomentumFormIsSgdWithMomentumOnTheNaturalGradient() {
+        Block model = Models.mlp(m, DataType.FLOAT64, 3, 2);
+        NDArray w = model.getParameters().get("01Linear_weight").getArray();
+        double eta = 0.1;
+        double s = 2.5;
+        double wd = 0.01;
+        double beta = 0.8;
+        try (FishLeg opt = builder(model).beta(beta).scale(s).fishLr(eta).weightDecay(wd)
+                .momentumForm(ParameterStep.Momentum.HEAVY_BALL).updateAuxEvery(0).build()) {
+            double[] w0 = Dense.values(w);
+            double[] m1 = new double[w0.length];
+            double[] expected = new double[w0.length];
+            for (int step = 0; step < 2; step++) {
+                double[] before = Dense.values(w);
+                opt.zeroGrad();
+                try (ai.djl.training.GradientCollector gc =
+                        ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                    gc.backward(nll.nll(model, batch(step)));
+                }
+                double[] g = Dense.values(w.getGradient());
+                opt.step();
+                for (int i = 0; i < w0.length; i++) {
+                    m1[i] = beta * m1[i] + s * g[i] + wd * before[i];
+                    expected[i] = before[i] - eta * m1[i];
+                }
+                double[] now = Dense.values(w);
+                for (int i = 0; i < w0.length; i++) {
+                    assertThat(now[i]).as("step " + step).isCloseTo(expected[i], offset(1e-14));
+                }
+            }
+        }
+    }
+
     @Test
     void fineTunePullsTowardsTheInitialParametersScaledByTheLearningRate() {
         Block model = Models.mlp(m, DataType.FLOAT64, 3, 2);

@@ -1,0 +1,113 @@
+package ai.fishleg.kfac;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.fishleg.data.BatchSource;
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.util.Scope;
+import ai.fishleg.util.Tensors;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * K-FAC's damped inverse factors of every layer, estimated once: what FishLeg's Kronecker start
+ * sets Q(λ) to (docs/ALGORITHM.md §18). The statistics are those of {@link Kfac} (same layers,
+ * names and estimates, {@link KroneckerFactoredBlock}), averaged with equal weight over the given
+ * number of batches (update k takes weight 1/(k+1)), all at the current parameters; the damping
+ * is K-FAC's factored Tikhonov damping. Nothing of the model changes but the random state of
+ * {@code draw} and {@code data}; its gradients are left as they were.
+ */
+public final class KroneckerEstimate {
+
+    private KroneckerEstimate() {}
+
+    /**
+     * The damped inverses of one layer: M = (G + √γ/π I)⁻¹ (out x out) and N = (A + π√γ I)⁻¹
+     * (k x k), so that M ⊗ N is the inverse of the damped Kronecker approximation of the layer's
+     * Fisher block on vec_r(U).
+     *
+     * @param output M
+     * @param input N
+     */
+    public record Inverses(NDArray output, NDArray input) {}
+
+    /**
+     * @param model the network, initialised (its RecordingLinear / RecordingConv2d layers get an
+     *     estimate)
+     * @param draw samples targets from the model's predictive distribution
+     * @param nll the negative log-likelihood, a mean over the batch
+     * @param data one batch per statistics pass
+     * @param batches number of passes, >= 1
+     * @param damping γ > 0
+     * @param moduleNames layers to consider (empty: all)
+     * @param skipNames layers to leave out
+     * @param target manager of the results
+     * @return the inverses by layer name, in model order
+     * @throws IllegalArgumentException if no layer can be estimated or a setting is out of range
+     * @throws IllegalStateException if a statistic is not finite
+     */
+    public static Map<String, Inverses> dampedInverses(
+            Block model,
+            DrawFunction draw,
+            NllFunction nll,
+            BatchSource data,
+            int batches,
+            double damping,
+            List<String> moduleNames,
+            List<String> skipNames,
+            NDManager target) {
+        if (batches < 1) {
+            throw new IllegalArgumentException("the estimate needs batches >= 1, got " + batches);
+        }
+        if (!(damping > 0) || Double.isInfinite(damping)) {
+            throw new IllegalArgumentException(
+                    "the damped inverses need a finite damping > 0, got " + damping);
+        }
+        try (NDManager manager = target.newSubManager()) {
+            LayerGroups groups = new LayerGroups(model, moduleNames, skipNames, manager);
+            groups.setRecording(true);
+            try {
+                RecordedPasses passes = new RecordedPasses(model, draw, nll, data, groups);
+                for (int k = 0; k < batches; k++) {
+                    update(passes, groups, k / (k + 1.0), manager);
+                }
+                Map<String, Inverses> out = new LinkedHashMap<>();
+                for (KroneckerFactoredBlock block : groups.blocks()) {
+                    try (Scope scope = Scope.open(manager)) {
+                        NDList factors = new NDList(
+                                scope.use(block.getInputFactor()), scope.use(block.getOutputFactor()));
+                        KroneckerFactoredBlock.Inverses inv = block.inverses(factors, damping, scope);
+                        out.put(block.getName(), new Inverses(
+                                Scope.keep(inv.output(), target), Scope.keep(inv.input(), target)));
+                    }
+                }
+                return out;
+            } finally {
+                groups.setRecording(false);
+            }
+        }
+    }
+
+    private static void update(
+            RecordedPasses passes, LayerGroups groups, double decay, NDManager manager) {
+        try (Scope scope = Scope.open(manager)) {
+            NDList[] factors = new NDList[groups.list.size()];
+            passes.curvatureStatistics(factors, decay, scope);
+            for (int gi = 0; gi < factors.length; gi++) {
+                if (factors[gi] == null) {
+                    continue;
+                }
+                if (!Tensors.allFinite(factors[gi])) {
+                    throw new IllegalStateException("non-finite curvature statistics in layer "
+                            + groups.list.get(gi).name + "; lower the learning rate or check the"
+                            + " data");
+                }
+                groups.list.get(gi).block.commit(factors[gi], null);
+            }
+        }
+    }
+}
