@@ -68,7 +68,7 @@ public final class KroneckerEstimate {
                     "the damped inverses need a finite damping > 0, got " + damping);
         }
         try (NDManager manager = target.newSubManager()) {
-            LayerGroups groups = new LayerGroups(model, moduleNames, skipNames, manager);
+            LayerGroups groups = new LayerGroups(model, moduleNames, skipNames, manager, false);
             groups.setRecording(true);
             try {
                 RecordedPasses passes = new RecordedPasses(model, draw, nll, data, groups);

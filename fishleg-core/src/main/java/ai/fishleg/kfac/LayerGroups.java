@@ -59,14 +59,22 @@ final class LayerGroups {
         }
     }
 
+    /** K-FAC's own groups, announcing the layers that get no block (see the next constructor). */
+    LayerGroups(Block model, List<String> moduleNames, List<String> skipNames, NDManager manager) {
+        this(model, moduleNames, skipNames, manager, true);
+    }
+
     /**
      * @param model the network, initialised
      * @param moduleNames layers to consider (empty: all)
      * @param skipNames layers to leave to momentum SGD
      * @param manager owner of the blocks' state
+     * @param announce log which layers get no block (K-FAC itself); false logs it at DEBUG only
+     *     ({@link KroneckerEstimate}, whose caller says what it covers)
      * @throws IllegalArgumentException if no layer gets a K-FAC block
      */
-    LayerGroups(Block model, List<String> moduleNames, List<String> skipNames, NDManager manager) {
+    LayerGroups(Block model, List<String> moduleNames, List<String> skipNames, NDManager manager,
+            boolean announce) {
         Set<NDArray> assigned = Collections.newSetFromMap(new IdentityHashMap<>());
         for (NamedLayer nl : ManagedLayers.select(
                 model, moduleNames, false, skipNames)) {
@@ -94,7 +102,9 @@ final class LayerGroups {
             } else {
                 // a plain Linear or Conv2d is most likely an oversight: say so louder
                 String msg = "K-FAC gives {} ({}) a momentum-SGD step: {}";
-                if (layer instanceof Linear || layer instanceof Conv2d) {
+                if (!announce) {
+                    LOG.debug(msg, display, layer.getClass().getSimpleName(), why);
+                } else if (layer instanceof Linear || layer instanceof Conv2d) {
                     LOG.warn(msg, display, layer.getClass().getSimpleName(), why);
                 } else {
                     LOG.info(msg, display, layer.getClass().getSimpleName(), why);
@@ -125,7 +135,7 @@ final class LayerGroups {
                 unmanaged.add(p.getKey());
             }
         }
-        if (!unmanaged.isEmpty()) {
+        if (!unmanaged.isEmpty() && announce) {
             LOG.info("K-FAC gives these parameters of layers it has no block for a momentum-SGD"
                     + " step: {}", unmanaged);
         }

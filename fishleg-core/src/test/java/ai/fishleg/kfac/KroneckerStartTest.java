@@ -143,18 +143,9 @@ class KroneckerStartTest {
                 inverse(plusIdentity(g, root / pi)), inverse(plusIdentity(a, pi * root)));
         double[][] q = BlockMatrices.operator(m, block);
         assertThat(Dense.maxAbsDiff(q, expected)).as("Q0 of " + what)
-                .isLessThan(1e-10 * maxAbs(expected));
+                .isLessThan(1e-10 * Dense.maxAbs(expected));
     }
 
-    private static double maxAbs(double[][] m) {
-        double out = 0;
-        for (double[] row : m) {
-            for (double v : row) {
-                out = Math.max(out, Math.abs(v));
-            }
-        }
-        return out;
-    }
 
     private static void addHalf(double[][] sum, double[][] term) {
         for (int i = 0; i < sum.length; i++) {
@@ -234,7 +225,7 @@ class KroneckerStartTest {
                         Dense.matrix(Dense.values(e.output()), o, o),
                         Dense.matrix(Dense.values(e.input()), k, k));
                 assertThat(Dense.maxAbsDiff(q, want)).as("Q0 of the convolution")
-                        .isLessThan(1e-10 * maxAbs(want));
+                        .isLessThan(1e-10 * Dense.maxAbs(want));
             }
         }
     }

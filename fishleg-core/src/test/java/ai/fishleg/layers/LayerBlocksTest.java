@@ -98,7 +98,7 @@ class LayerBlocksTest {
             assertThat(Dense.relError(qv, Dense.apply(dense, v))).isLessThan(1e-12);
 
             double[][] op = BlockMatrices.operator(m, block);
-            double scale = maxAbs(dense);
+            double scale = Dense.maxAbs(dense);
             assertThat(Dense.maxAbsDiff(op, dense)).isLessThan(1e-12 * scale);
             assertThat(Dense.maxAbsDiff(op, Dense.transpose(op))).isLessThan(1e-12 * scale);
             assertThat(Dense.minEigenvalue(op)).isGreaterThan(-1e-10 * scale);
@@ -265,16 +265,6 @@ class LayerBlocksTest {
         double[] o = new double[n];
         java.util.Arrays.fill(o, 1);
         return o;
-    }
-
-    static double maxAbs(double[][] a) {
-        double m = 0;
-        for (double[] row : a) {
-            for (double x : row) {
-                m = Math.max(m, Math.abs(x));
-            }
-        }
-        return m;
     }
 
     /** Sets every aux tensor to random values (away from the identity start). */

@@ -44,7 +44,7 @@ class TriangularFactorGradientTest {
             double[][] expected = factorLeft ? Dense.mul(f, sym) : Dense.mul(sym, f);
             double[][] got = Dense.matrix(
                     Dense.values(TriangularProducts.upperOfProduct(fa, sa, factorLeft)), n, n);
-            double scale = maxAbs(expected);
+            double scale = Dense.maxAbs(expected);
             int h = n / 2;
             for (int i = 0; i < n; i++) {
                 for (int j = i; j < n; j++) {
@@ -71,7 +71,7 @@ class TriangularFactorGradientTest {
             double[][] expected = Dense.mul(f, sym);
             double[][] got = Dense.matrix(Dense.values(
                     TriangularProducts.upperOfProduct(array(m, f), array(m, sym), true)), n, n);
-            double scale = maxAbs(expected);
+            double scale = Dense.maxAbs(expected);
             for (int i = 0; i < n; i++) {
                 for (int j = 0; j < n; j++) {
                     assertThat(Math.abs(got[i][j] - expected[i][j])).isLessThan(1e-12 * scale);
@@ -177,15 +177,5 @@ class TriangularFactorGradientTest {
             }
         }
         return s;
-    }
-
-    private static double maxAbs(double[][] a) {
-        double mx = 0;
-        for (double[] row : a) {
-            for (double x : row) {
-                mx = Math.max(mx, Math.abs(x));
-            }
-        }
-        return mx;
     }
 }

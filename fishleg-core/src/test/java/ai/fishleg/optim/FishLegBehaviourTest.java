@@ -297,6 +297,15 @@ class FishLegBehaviourTest {
         }
     }
 
+    /** Clears FishLeg's gradients and runs the backward pass of the nll on a batch. */
+    private void backward(FishLeg opt, Block model, LabeledBatch batch) {
+        opt.zeroGrad();
+        try (ai.djl.training.GradientCollector gc =
+                ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+            gc.backward(nll.nll(model, batch));
+        }
+    }
+
     /**
      * docs/ALGORITHM.md §9.3: with Q0 = s·I, β = 0 and no aux update, a step is SGD with rate η·s
      * plus decay.
@@ -308,11 +317,7 @@ class FishLegBehaviourTest {
         try (FishLeg opt = builder(model).beta(0).scale(2.5).fishLr(0.1).weightDecay(0.01)
                 .updateAuxEvery(0).build()) {
             double[] w0 = Dense.values(w);
-            opt.zeroGrad();
-            try (ai.djl.training.GradientCollector gc =
-                    ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                gc.backward(nll.nll(model, batch(0)));
-            }
+            backward(opt, model, batch(0));
             double[] g = Dense.values(w.getGradient());
             opt.step();
             double[] w1 = Dense.values(w);
@@ -342,11 +347,7 @@ class FishLegBehaviourTest {
             double[] expected = new double[w0.length];
             for (int step = 0; step < 2; step++) {
                 double[] before = Dense.values(w);
-                opt.zeroGrad();
-                try (ai.djl.training.GradientCollector gc =
-                        ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                    gc.backward(nll.nll(model, batch(step)));
-                }
+                backward(opt, model, batch(step));
                 double[] g = Dense.values(w.getGradient());
                 opt.step();
                 for (int i = 0; i < w0.length; i++) {
@@ -373,11 +374,7 @@ class FishLegBehaviourTest {
             double[] theta0 = Dense.values(w);
             double[] p = theta0.clone();
             for (int k = 0; k < 3; k++) {
-                opt.zeroGrad();
-                try (ai.djl.training.GradientCollector gc =
-                        ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                    gc.backward(nll.nll(model, batch(k)));
-                }
+                backward(opt, model, batch(k));
                 double[] g = Dense.values(w.getGradient());
                 opt.step();
                 for (int i = 0; i < p.length; i++) {
@@ -454,11 +451,7 @@ class FishLegBehaviourTest {
                 .add(Linear.builder().setUnits(2).build());
         model.initialize(m, DataType.FLOAT64, new Shape(1, 3));
         try (FishLeg opt = builder(model).updateAuxEvery(-2).build()) {
-            opt.zeroGrad();
-            try (ai.djl.training.GradientCollector gc =
-                    ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                gc.backward(nll.nll(model, batch(1)));
-            }
+            backward(opt, model, batch(1));
             List<double[]> before = model.getParameters().values().stream()
                     .map(p -> Dense.values(p.getArray().getGradient())).toList();
             opt.step();
@@ -518,11 +511,7 @@ class FishLegBehaviourTest {
             // instead check the next auxiliary step stores the fresh gradient exactly.
             Models.trainStep(opt, model, nll, batch(1)); // not an aux step: u unchanged
             assertThat(Dense.values(u.get(0))).containsExactly(stored);
-            opt.zeroGrad();
-            try (ai.djl.training.GradientCollector gc =
-                    ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                gc.backward(nll.nll(model, batch(2)));
-            }
+            backward(opt, model, batch(2));
             double[] g = Dense.values(model.getParameters().get("01Linear_weight").getArray().getGradient());
             opt.step(); // aux step
             assertThat(Dense.values(u.get(0))).containsExactly(g);

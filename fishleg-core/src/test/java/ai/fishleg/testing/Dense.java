@@ -121,6 +121,17 @@ public final class Dense {
         return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-12);
     }
 
+    /** @return max |a_ij| */
+    public static double maxAbs(double[][] a) {
+        double m = 0;
+        for (double[] row : a) {
+            for (double x : row) {
+                m = Math.max(m, Math.abs(x));
+            }
+        }
+        return m;
+    }
+
     /** @return max |a_ij − b_ij| */
     public static double maxAbsDiff(double[][] a, double[][] b) {
         double m = 0;
