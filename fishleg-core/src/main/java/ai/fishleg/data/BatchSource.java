@@ -20,4 +20,23 @@ public interface BatchSource {
      * @return a non-empty batch
      */
     LabeledBatch next(NDManager manager);
+
+    /**
+     * {@link #next}, checked: how the optimizers ask for a batch, so that a source that runs dry
+     * or hands out an empty batch is named at once.
+     *
+     * @param manager the manager that must own the returned arrays
+     * @param role what the batches are for ("auxiliary", "curvature", ...), for the message
+     * @return a non-empty batch
+     * @throws IllegalStateException if the source returned null or an empty batch
+     */
+    default LabeledBatch nextNonEmpty(NDManager manager, String role) {
+        LabeledBatch batch = next(manager);
+        if (batch == null || batch.size() == 0) {
+            throw new IllegalStateException("the " + role + " data source returned "
+                    + (batch == null ? "null" : "an empty batch")
+                    + "; it must hand out a non-empty batch on every call");
+        }
+        return batch;
+    }
 }

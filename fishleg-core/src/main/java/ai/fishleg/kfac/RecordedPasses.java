@@ -53,13 +53,7 @@ final class RecordedPasses {
      * factors of every K-FAC layer from its recorded rows, into {@code factors}.
      */
     void curvatureStatistics(NDList[] factors, double statDecay, Scope scope) {
-        LabeledBatch batch = curvatureData.next(scope.manager());
-        if (batch == null || batch.size() == 0) {
-            throw new IllegalStateException(
-                    "the curvature data source returned "
-                            + (batch == null ? "null" : "an empty batch")
-                            + "; it must hand out a non-empty batch on every call");
-        }
+        LabeledBatch batch = curvatureData.nextNonEmpty(scope.manager(), "curvature");
         try (GuardedPass pass = GuardedPass.open(model, groups.trainable, scope)) {
             LabeledBatch samples = draw.draw(model, batch.data());
             groups.clearRecords(); // the draw's forward pass is not part of the statistics

@@ -193,13 +193,7 @@ final class AuxiliaryUpdate {
      */
     Evaluation evaluate(Scope scope, boolean fisher, boolean withGradient, boolean keepProducts) {
         try (ModelPasses.Isolation isolated = model.isolate(scope, false)) {
-            LabeledBatch batch = auxData.next(scope.manager());
-            if (batch == null || batch.size() == 0) {
-                throw new IllegalStateException(
-                        "the auxiliary data source returned "
-                                + (batch == null ? "null" : "an empty batch")
-                                + "; it must hand out a non-empty batch on every call");
-            }
+            LabeledBatch batch = auxData.nextNonEmpty(scope.manager(), "auxiliary");
             LabeledBatch samples = model.samples(batch, fisher);
             List<NDList> us = directions(scope);
             double g2 = 0;

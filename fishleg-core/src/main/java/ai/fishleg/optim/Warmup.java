@@ -86,12 +86,7 @@ final class Warmup {
         int batches = 0;
         while (consumed < hp.warmup()) {
             try (Scope batchScope = Scope.open(scope.manager())) {
-                LabeledBatch batch = data.next(batchScope.manager());
-                if (batch == null || batch.size() == 0) {
-                    throw new IllegalStateException(
-                            "the warm-up data source returned no batch; it must hand out"
-                                    + " non-empty batches until warmup examples are seen");
-                }
+                LabeledBatch batch = data.nextNonEmpty(batchScope.manager(), "warm-up");
                 model.backward(loss, batch, batchScope);
                 for (int gi = 0; gi < blocks.size(); gi++) {
                     List<NDArray> params = blocks.get(gi).block().getParameterArrays();
