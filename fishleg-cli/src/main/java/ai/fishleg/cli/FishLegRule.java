@@ -7,15 +7,11 @@ import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.optim.FishLeg;
 import ai.fishleg.optim.Hyperparameters;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** FishLeg in the training loop. */
-final class FishLegRule implements StepRule {
-
-    private final FishLeg optimizer;
+final class FishLegRule extends CurvatureRule<FishLeg> {
 
     /**
      * @param model the initialised network (every layer with parameters must be one FishLeg can
@@ -27,24 +23,19 @@ final class FishLegRule implements StepRule {
      */
     FishLegRule(Block model, FishLikelihood likelihood, BatchSource auxData, Hyperparameters settings,
             long seed) {
+        super(build(model, likelihood, auxData, settings, seed));
+    }
+
+    private static FishLeg build(Block model, FishLikelihood likelihood, BatchSource auxData,
+            Hyperparameters settings, long seed) {
         NllFunction nll = NllFunction.of(likelihood);
-        this.optimizer = FishLeg.builder(model, DrawFunction.of(likelihood), nll, auxData)
+        return FishLeg.builder(model, DrawFunction.of(likelihood), nll, auxData)
                 .settings(settings)
                 .seed(seed)
                 .likelihood(likelihood)
                 .warmupData(auxData) // the warm-up (settings.warmup() > 0) uses training batches
                 .warmupLoss(nll)
                 .build();
-    }
-
-    @Override
-    public void zeroGrad() {
-        optimizer.zeroGrad();
-    }
-
-    @Override
-    public void step() {
-        optimizer.step();
     }
 
     /** Every field of the optimizer's {@link Hyperparameters}, by its library name. */
@@ -56,31 +47,10 @@ final class FishLegRule implements StepRule {
         return out;
     }
 
-    /** Steps clipped by the trust region, skipped steps and auxiliary updates (cumulative). */
+    /** Auxiliary updates taken and skipped (cumulative). */
     @Override
-    public Map<String, Object> statistics() {
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("steps", optimizer.getStepCount());
+    void moreStatistics(Map<String, Object> out) {
         out.put("auxUpdates", optimizer.getAuxUpdateCount());
-        out.put("clippedSteps", optimizer.getClippedSteps());
-        out.put("lastClipFactor", optimizer.getLastClipFactor());
-        out.put("skippedSteps", optimizer.getSkippedSteps());
         out.put("skippedAuxUpdates", optimizer.getSkippedAuxUpdates());
-        return out;
-    }
-
-    @Override
-    public void save(Path file, Map<String, String> metadata) throws IOException {
-        optimizer.save(file, metadata);
-    }
-
-    @Override
-    public Map<String, String> load(Path file) throws IOException {
-        return optimizer.load(file);
-    }
-
-    @Override
-    public void close() {
-        optimizer.close();
     }
 }

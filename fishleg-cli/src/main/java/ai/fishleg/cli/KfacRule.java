@@ -8,16 +8,12 @@ import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.tasks.KfacSettings;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
 /** K-FAC in the training loop. */
-final class KfacRule implements StepRule {
-
-    private final Kfac optimizer;
+final class KfacRule extends CurvatureRule<Kfac> {
 
     /**
      * @param model the initialised network (its Linear and Conv2d layers Recording ones, as the
@@ -27,19 +23,8 @@ final class KfacRule implements StepRule {
      * @param settings the settings
      */
     KfacRule(Block model, FishLikelihood likelihood, BatchSource curvatureData, KfacSettings settings) {
-        Kfac.Builder builder = Kfac.builder(model, DrawFunction.of(likelihood), NllFunction.of(likelihood),
-                curvatureData);
-        this.optimizer = settings.configure(builder).build();
-    }
-
-    @Override
-    public void zeroGrad() {
-        optimizer.zeroGrad();
-    }
-
-    @Override
-    public void step() {
-        optimizer.step();
+        super(settings.configure(Kfac.builder(model, DrawFunction.of(likelihood),
+                NllFunction.of(likelihood), curvatureData)).build());
     }
 
     /** The settings in force, as the library names them (the library's defaults included). */
@@ -60,14 +45,9 @@ final class KfacRule implements StepRule {
         return out;
     }
 
-    /** Steps, clipped and skipped steps, and per K-FAC layer its statistics updates and inversions. */
+    /** Per K-FAC layer its statistics updates and inversions. */
     @Override
-    public Map<String, Object> statistics() {
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("steps", optimizer.getStepCount());
-        out.put("clippedSteps", optimizer.getClippedSteps());
-        out.put("lastClipFactor", optimizer.getLastClipFactor());
-        out.put("skippedSteps", optimizer.getSkippedSteps());
+    void moreStatistics(Map<String, Object> out) {
         Map<String, Object> blocks = new LinkedHashMap<>();
         for (KroneckerFactoredBlock b : optimizer.getBlocks()) {
             Map<String, Object> one = new LinkedHashMap<>();
@@ -76,21 +56,5 @@ final class KfacRule implements StepRule {
             blocks.put(b.getName(), one);
         }
         out.put("blocks", blocks);
-        return out;
-    }
-
-    @Override
-    public void save(Path file, Map<String, String> metadata) throws IOException {
-        optimizer.save(file, metadata);
-    }
-
-    @Override
-    public Map<String, String> load(Path file) throws IOException {
-        return optimizer.load(file);
-    }
-
-    @Override
-    public void close() {
-        optimizer.close();
     }
 }

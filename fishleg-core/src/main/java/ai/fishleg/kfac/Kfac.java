@@ -12,6 +12,7 @@ import ai.fishleg.kfac.LayerGroups.Group;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.optim.Checkpoint;
+import ai.fishleg.optim.CurvatureOptimizer;
 import ai.fishleg.optim.GuardedPass;
 import ai.fishleg.optim.NonFiniteException;
 import ai.fishleg.optim.NonFinitePolicy;
@@ -91,7 +92,7 @@ import org.slf4j.LoggerFactory;
  * <p>Native memory: the optimizer's state (factors, inverses, momenta) lives in one manager under
  * the model's parameters; every temporary of a step lives in a scope closed at its end.
  */
-public final class Kfac implements AutoCloseable {
+public final class Kfac implements CurvatureOptimizer {
 
     private static final Logger LOG = LoggerFactory.getLogger(Kfac.class);
 
@@ -214,6 +215,7 @@ public final class Kfac implements AutoCloseable {
      * Sets the gradient of every trainable parameter to zero and forgets the recorded passes. DJL
      * accumulates gradients, so call this before each training backward pass.
      */
+    @Override
     public void zeroGrad() {
         try (Scope scope = Scope.open(manager)) {
             GuardedPass.zeroGradients(layers.trainable, scope);
@@ -230,6 +232,7 @@ public final class Kfac implements AutoCloseable {
      *
      * @throws NonFiniteException on a non-finite value under the THROW policy
      */
+    @Override
     public void step() {
         try (Scope scope = Scope.open(manager)) {
             NDList[] grads = layers.currentGradients(scope);
@@ -341,18 +344,9 @@ public final class Kfac implements AutoCloseable {
      * @param metadata the caller's own entries (may be empty)
      * @throws IOException if writing fails; a previous file is then left intact
      */
+    @Override
     public void save(Path file, Map<String, String> metadata) throws IOException {
         Checkpoint.save(new KfacState(this), file, metadata);
-    }
-
-    /**
-     * {@link #save(Path, Map)} without metadata.
-     *
-     * @param file the checkpoint file
-     * @throws IOException if writing fails
-     */
-    public void save(Path file) throws IOException {
-        save(file, Map.of());
     }
 
     /**
@@ -365,6 +359,7 @@ public final class Kfac implements AutoCloseable {
      * @throws IllegalArgumentException if it is not a valid K-FAC checkpoint of this model (nothing
      *     is changed then)
      */
+    @Override
     public Map<String, String> load(Path file) throws IOException {
         return Checkpoint.load(new KfacState(this), file);
     }
@@ -430,21 +425,25 @@ public final class Kfac implements AutoCloseable {
     }
 
     /** @return the number of completed steps */
+    @Override
     public long getStepCount() {
         return stepCount;
     }
 
     /** @return steps skipped for a non-finite value (policy SKIP) */
+    @Override
     public long getSkippedSteps() {
         return skippedSteps;
     }
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
+    @Override
     public double getLastClipFactor() {
         return parameterStep.lastClipFactor();
     }
 
     /** @return the number of steps scaled down by klClip (ν < 1) */
+    @Override
     public long getClippedSteps() {
         return parameterStep.clippedSteps();
     }

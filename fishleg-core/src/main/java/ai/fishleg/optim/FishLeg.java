@@ -45,7 +45,7 @@ import java.util.Map;
  * state; the temporaries of a step live in a sub-manager closed with the step. This class is a
  * facade over parts with one job each ({@link FishLegParts}; see docs/ARCHITECTURE.md).
  */
-public final class FishLeg implements AutoCloseable {
+public final class FishLeg implements CurvatureOptimizer {
 
     /** Name of the likelihood's curvature block. */
     public static final String LIKELIHOOD_BLOCK = "likelihood";
@@ -101,6 +101,7 @@ public final class FishLeg implements AutoCloseable {
      * parameters) to zero. DJL accumulates gradients across backward passes, so call this before
      * each training backward pass, as {@code optimizer.zero_grad()} in PyTorch.
      */
+    @Override
     public void zeroGrad() {
         try (Scope scope = Scope.open(p.manager)) {
             p.passes.zeroGradients(scope);
@@ -127,6 +128,7 @@ public final class FishLeg implements AutoCloseable {
      * @throws IllegalStateException if no gradient has been computed yet
      * @throws NonFiniteException on a non-finite value under the THROW policy
      */
+    @Override
     public void step() {
         try (Scope scope = Scope.open(p.manager)) {
             NDList[] grads = p.passes.currentGradients(p.blocks, scope);
@@ -229,15 +231,6 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /**
-     * @param file the checkpoint file
-     * @throws IOException if writing fails; a previous file is then left intact
-     * @see #save(Path, Map)
-     */
-    public void save(Path file) throws IOException {
-        save(file, Map.of());
-    }
-
-    /**
      * Saves the complete state of this optimizer and its model ({@link FishLegState}) in a
      * {@link Checkpoint}, atomically, with the caller's own entries (for example a data loader's
      * position), which {@link #load} hands back.
@@ -246,6 +239,7 @@ public final class FishLeg implements AutoCloseable {
      * @param metadata string entries stored with the state
      * @throws IOException if writing fails; a previous file is then left intact
      */
+    @Override
     public void save(Path file, Map<String, String> metadata) throws IOException {
         Checkpoint.save(p.state, file, metadata);
     }
@@ -260,6 +254,7 @@ public final class FishLeg implements AutoCloseable {
      * @throws IllegalArgumentException if it is not a valid checkpoint or does not match (nothing
      *     is changed then)
      */
+    @Override
     public Map<String, String> load(Path file) throws IOException {
         return Checkpoint.load(p.state, file);
     }
@@ -308,6 +303,7 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /** @return the number of completed {@link #step()} calls */
+    @Override
     public long getStepCount() {
         return p.stats.steps();
     }
@@ -323,6 +319,7 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /** @return steps skipped for a non-finite value (policy SKIP) */
+    @Override
     public long getSkippedSteps() {
         return p.stats.skippedSteps();
     }
@@ -333,11 +330,13 @@ public final class FishLeg implements AutoCloseable {
     }
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
+    @Override
     public double getLastClipFactor() {
         return p.parameterStep.lastClipFactor();
     }
 
     /** @return the number of steps whose update was scaled down by klClip (ν < 1) */
+    @Override
     public long getClippedSteps() {
         return p.parameterStep.clippedSteps();
     }
