@@ -1,5 +1,7 @@
 package ai.fishleg.cli;
 
+import ai.fishleg.kfac.DampingForm;
+import ai.fishleg.kfac.FactorInit;
 import ai.fishleg.tasks.KfacSettings;
 import picocli.CommandLine.Option;
 
@@ -24,6 +26,17 @@ final class KfacOptions {
             description = "K-FAC: invert the damped factors every N steps.")
     Integer invEvery;
 
+    @Option(names = "--factor-init", paramLabel = "I",
+            description = "K-FAC: what the factors' moving averages start from: ${COMPLETION-CANDIDATES}"
+                    + " (identity: as the PyTorch K-FAC).")
+    FactorInit factorInit;
+
+    @Option(names = "--damping-form", paramLabel = "F",
+            description = "K-FAC: how the curvature is damped: ${COMPLETION-CANDIDATES} (factored:"
+                    + " π-split over the factors; eigen: exact, by eigendecompositions, as the"
+                    + " PyTorch K-FAC).")
+    DampingForm dampingForm;
+
     /**
      * @param preset the task's K-FAC preset
      * @param shared the FishLeg options (--damping, --kl-clip)
@@ -39,6 +52,8 @@ final class KfacOptions {
                 invEvery != null ? invEvery : preset.invEvery(),
                 shared.klClip != null ? shared.klClip : preset.klClip(),
                 baseline.momentum != null ? baseline.momentum : preset.momentum(),
-                baseline.weightDecay != null ? baseline.weightDecay : preset.weightDecay());
+                baseline.weightDecay != null ? baseline.weightDecay : preset.weightDecay(),
+                factorInit != null ? factorInit : preset.factorInit(),
+                dampingForm != null ? dampingForm : preset.dampingForm());
     }
 }

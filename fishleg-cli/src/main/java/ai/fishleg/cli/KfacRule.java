@@ -41,6 +41,8 @@ final class KfacRule extends CurvatureRule<Kfac> {
         out.put("momentum", s.momentum());
         out.put("weightDecay", s.weightDecay());
         out.put("momentumForm", s.momentumForm().name().toLowerCase(Locale.ROOT));
+        out.put("factorInit", s.factorInit().name().toLowerCase(Locale.ROOT));
+        out.put("dampingForm", s.dampingForm().name().toLowerCase(Locale.ROOT));
         out.put("nonFinitePolicy", s.nonFinitePolicy().name().toLowerCase(Locale.ROOT));
         return out;
     }

@@ -1,5 +1,7 @@
 package ai.fishleg.tasks;
 
+import ai.fishleg.kfac.DampingForm;
+import ai.fishleg.kfac.FactorInit;
 import ai.fishleg.kfac.Kfac;
 
 /**
@@ -15,9 +17,12 @@ import ai.fishleg.kfac.Kfac;
  * @param klClip κ of the trust region (0: off)
  * @param momentum β
  * @param weightDecay weight decay per step
+ * @param factorInit what the factors' moving averages start from
+ * @param dampingForm how the curvature is damped before it is inverted
  */
 public record KfacSettings(double lr, double damping, double statDecay, int covEvery, int invEvery,
-        double klClip, double momentum, double weightDecay) {
+        double klClip, double momentum, double weightDecay, FactorInit factorInit,
+        DampingForm dampingForm) {
 
     /** Validates the values; each message names the command-line option. */
     public KfacSettings {
@@ -34,6 +39,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
         check(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got " + momentum);
         check(weightDecay >= 0 && weightDecay < 1,
                 "--weight-decay must be in [0, 1) for K-FAC, got " + weightDecay);
+        check(factorInit != null, "--factor-init must be given");
+        check(dampingForm != null, "--damping-form must be given");
     }
 
     /**
@@ -42,10 +49,12 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      * size, damping, klClip and weight decay K-FAC was first measured with on the auto-encoder.
      *
      * @return lr 3e-3, damping 0.03, statDecay 0.95, covEvery 10, invEvery 100, klClip 0.01,
-     *     momentum 0.9, weightDecay 1e-5
+     *     momentum 0.9, weightDecay 1e-5, the factors starting at their first estimate and the
+     *     factored damping
      */
     public static KfacSettings standard() {
-        return new KfacSettings(3e-3, 0.03, 0.95, 10, 100, 0.01, 0.9, 1e-5);
+        return new KfacSettings(3e-3, 0.03, 0.95, 10, 100, 0.01, 0.9, 1e-5,
+                FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED);
     }
 
     /**
@@ -55,7 +64,17 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      */
     public KfacSettings with(double lr, double damping) {
         return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay);
+                weightDecay, factorInit, dampingForm);
+    }
+
+    /**
+     * @param init what the factors' averages start from
+     * @param form the damping form
+     * @return these settings with another start and damping form
+     */
+    public KfacSettings with(FactorInit init, DampingForm form) {
+        return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
+                weightDecay, init, form);
     }
 
     /**
@@ -64,7 +83,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      */
     public Kfac.Builder configure(Kfac.Builder builder) {
         return builder.lr(lr).damping(damping).statDecay(statDecay).covEvery(covEvery)
-                .invEvery(invEvery).klClip(klClip).momentum(momentum).weightDecay(weightDecay);
+                .invEvery(invEvery).klClip(klClip).momentum(momentum).weightDecay(weightDecay)
+                .factorInit(factorInit).dampingForm(dampingForm);
     }
 
     private static void check(boolean ok, String message) {

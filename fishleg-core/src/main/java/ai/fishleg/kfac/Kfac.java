@@ -28,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +48,10 @@ import org.slf4j.LoggerFactory;
  *       KroneckerFactoredBlock} for the estimates and their scaling). The model's gradients and
  *       running statistics are left as the user's pass left them;
  *   <li>every {@code invEvery} steps: the inverses (A + π√γ I)⁻¹ and (G + √γ/π I)⁻¹ (γ =
- *       damping, π the trace ratio);
+ *       damping, π the trace ratio; {@link DampingForm#FACTORED}, the default), or the
+ *       eigendecompositions of A and G for the exact (A ⊗ G + γI)⁻¹ ({@link DampingForm#EIGEN},
+ *       the PyTorch K-FAC's form; a decomposition that fails keeps the layer's previous inverse
+ *       and says so once in the log);
  *   <li>the natural gradient n = (G + √γ/π I)⁻¹ U (A + π√γ I)⁻¹ of each K-FAC layer, U = [∇W |
  *       ∇b], computed from the training pass's recorded inputs and output gradients when that is
  *       cheaper (a batch smaller than the layer); n = the gradient for every other parameter;
@@ -61,8 +65,8 @@ import org.slf4j.LoggerFactory;
  * </ol>
  *
  * <p>Step 0 is both a statistics and an inversion step, so preconditioning starts at the first
- * step with that step's factors (the first statistics update takes the estimate itself; later ones
- * average). Until a layer's factors are next refreshed its inverses stay as they are.
+ * step with that step's factors (the first statistics update takes the estimate itself, or averages
+ * it with the identity under {@link FactorInit#IDENTITY}; later ones average). Until a layer's factors are next refreshed its inverses stay as they are.
  *
  * <p>Which layers: the layers FishLeg would manage (same discovery and names, {@link
  * ManagedLayers}); of these, {@link ai.fishleg.layers.RecordingLinear} layers get a {@link
@@ -113,6 +117,8 @@ public final class Kfac implements CurvatureOptimizer {
     private double lr;
     private long stepCount;
     private long skippedSteps;
+    /** Inversions that kept the previous inverses because a decomposition failed. */
+    private long keptInversions;
     /** K-FAC layers whose last natural gradient came from the activation form (for tests). */
     int lastActivationFormBlocks;
 
@@ -129,6 +135,8 @@ public final class Kfac implements CurvatureOptimizer {
      * @param weightDecay weight decay per step (an L2 term in the HEAVY_BALL form, decoupled in
      *     the AVERAGE form)
      * @param momentumForm how the momentum accumulates the natural gradient
+     * @param factorInit what the factors' moving averages start from
+     * @param dampingForm how the curvature is damped before it is inverted
      * @param nonFinitePolicy what a step does on a non-finite value
      * @param moduleNames layers to consider (empty: all), as for FishLeg
      * @param skipNames layers to leave to momentum SGD, as for FishLeg
@@ -143,6 +151,8 @@ public final class Kfac implements CurvatureOptimizer {
             double momentum,
             double weightDecay,
             ParameterStep.Momentum momentumForm,
+            FactorInit factorInit,
+            DampingForm dampingForm,
             NonFinitePolicy nonFinitePolicy,
             List<String> moduleNames,
             List<String> skipNames) {}
@@ -165,6 +175,9 @@ public final class Kfac implements CurvatureOptimizer {
             built = new LayerGroups(model, settings.moduleNames(), settings.skipNames(), manager);
             for (Group g : built.list) {
                 parameterStep.addGroup(() -> g.params, false);
+                if (g.block != null) {
+                    g.block.prepareFor(settings.dampingForm());
+                }
             }
             built.setRecording(true);
             addRng("curvatureData", curvatureData);
@@ -244,7 +257,8 @@ public final class Kfac implements CurvatureOptimizer {
             KroneckerFactoredBlock.Inverses[] inverses =
                     new KroneckerFactoredBlock.Inverses[groups.size()];
             if (cov) {
-                passes.curvatureStatistics(factors, settings.statDecay(), scope);
+                passes.curvatureStatistics(factors, settings.statDecay(), settings.factorInit(),
+                        scope);
             }
             NDList[] naturals = new NDList[groups.size()];
             lastActivationFormBlocks = 0;
@@ -260,7 +274,13 @@ public final class Kfac implements CurvatureOptimizer {
                 if (inv) {
                     NDList f = factors[gi] != null ? factors[gi] : new NDList(
                             scope.use(block.getInputFactor()), scope.use(block.getOutputFactor()));
-                    inverses[gi] = block.inverses(f, settings.damping(), scope);
+                    Optional<KroneckerFactoredBlock.Inverses> fresh =
+                            block.inverses(f, settings.damping(), settings.dampingForm(), scope);
+                    if (fresh.isPresent()) {
+                        inverses[gi] = fresh.get();
+                    } else {
+                        keptInverses(block);
+                    }
                 }
                 KroneckerFactoredBlock.Inverses use =
                         inverses[gi] != null ? inverses[gi] : block.currentInverses();
@@ -284,6 +304,16 @@ public final class Kfac implements CurvatureOptimizer {
             parameterStep.commit(proposal);
         }
         stepCount++;
+    }
+
+    /** Says once per run that a layer's eigendecomposition failed and its inverses were kept. */
+    private void keptInverses(KroneckerFactoredBlock block) {
+        keptInversions++;
+        if (keptInversions == 1) {
+            LOG.warn("K-FAC step {}: the eigendecomposition of a factor of {} did not converge;"
+                    + " its previous damped inverse is kept (further such cases are counted, not"
+                    + " logged)", stepCount, LayerSelection.displayName(block.getName()));
+        }
     }
 
     /** Applies the non-finite policy: true if the step must be skipped (SKIP), throws under THROW. */
@@ -434,6 +464,14 @@ public final class Kfac implements CurvatureOptimizer {
     @Override
     public long getSkippedSteps() {
         return skippedSteps;
+    }
+
+    /**
+     * @return inversions under EIGEN damping whose eigendecomposition failed, so that the layer
+     *     kept its previous inverse
+     */
+    public long getKeptInversions() {
+        return keptInversions;
     }
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */

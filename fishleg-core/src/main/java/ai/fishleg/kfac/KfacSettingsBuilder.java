@@ -21,6 +21,8 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
     private double momentum = 0.9;
     private double weightDecay = 1e-5;
     private ParameterStep.Momentum momentumForm = ParameterStep.Momentum.HEAVY_BALL;
+    private FactorInit factorInit = FactorInit.FIRST_ESTIMATE;
+    private DampingForm dampingForm = DampingForm.FACTORED;
     private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
     private List<String> moduleNames = List.of();
     private List<String> skipNames = List.of();
@@ -38,7 +40,7 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
         return self();
     }
 
-    /** @param v damping γ > 0 of the factored Tikhonov damping (default 0.03) @return this */
+    /** @param v damping γ > 0 of the Tikhonov damping (default 0.03) @return this */
     public B damping(double v) {
         this.damping = v;
         return self();
@@ -102,6 +104,27 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
     }
 
     /**
+     * @param v what the factors' moving averages start from: FIRST_ESTIMATE (default; the first
+     *     update takes the estimate) or IDENTITY (the PyTorch K-FAC's start, statDecay·I + (1 −
+     *     statDecay)·estimate at the first update)
+     * @return this
+     */
+    public B factorInit(FactorInit v) {
+        this.factorInit = Objects.requireNonNull(v, "factorInit");
+        return self();
+    }
+
+    /**
+     * @param v how the curvature is damped: FACTORED (default; (A + π√γI)⁻¹ ⊗ (G + √γ/πI)⁻¹) or
+     *     EIGEN (the exact (A ⊗ G + γI)⁻¹ through eigendecompositions, as the PyTorch K-FAC)
+     * @return this
+     */
+    public B dampingForm(DampingForm v) {
+        this.dampingForm = Objects.requireNonNull(v, "dampingForm");
+        return self();
+    }
+
+    /**
      * @param v what a step does on a non-finite value: THROW (default) or SKIP; either way
      *     nothing non-finite is written
      * @return this
@@ -143,7 +166,8 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
         check(weightDecay >= 0 && weightDecay < 1,
                 "weightDecay must be in [0, 1), got " + weightDecay);
         return new Kfac.Settings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay, momentumForm, nonFinitePolicy, moduleNames, skipNames);
+                weightDecay, momentumForm, factorInit, dampingForm, nonFinitePolicy, moduleNames,
+                skipNames);
     }
 
     private static void check(boolean ok, String message) {

@@ -80,7 +80,8 @@ public final class KroneckerEstimate {
                     try (Scope scope = Scope.open(manager)) {
                         NDList factors = new NDList(
                                 scope.use(block.getInputFactor()), scope.use(block.getOutputFactor()));
-                        KroneckerFactoredBlock.Inverses inv = block.inverses(factors, damping, scope);
+                        KroneckerFactoredBlock.FactoredInverses inv =
+                                block.factoredInverses(factors, damping, scope);
                         out.put(block.getName(), new Inverses(
                                 Scope.keep(inv.output(), target), Scope.keep(inv.input(), target)));
                     }
@@ -96,7 +97,7 @@ public final class KroneckerEstimate {
             RecordedPasses passes, LayerGroups groups, double decay, NDManager manager) {
         try (Scope scope = Scope.open(manager)) {
             NDList[] factors = new NDList[groups.list.size()];
-            passes.curvatureStatistics(factors, decay, scope);
+            passes.curvatureStatistics(factors, decay, FactorInit.FIRST_ESTIMATE, scope);
             for (int gi = 0; gi < factors.length; gi++) {
                 if (factors[gi] == null) {
                     continue;

@@ -12,6 +12,7 @@ import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The K-FAC curvature block of one layer whose gradient is a matrix U (o x k) formed from the
@@ -56,6 +57,8 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
     private final NDArray inputInverse;
     private final NDArray outputInverse;
     private NDArray checkVector;
+    /** 1/(d_G d_Aᵀ + γ) of the last inversion under {@link DampingForm#EIGEN}; absent otherwise. */
+    private Optional<NDArray> eigenScale = Optional.empty();
     private double pi = 1;
     private long factorUpdates;
     private long inversions;
@@ -80,6 +83,19 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
         this.outputFactor = manager.zeros(new Shape(outDim, outDim), dataType);
         this.inputInverse = manager.eye(inDim, inDim, 0, dataType);
         this.outputInverse = manager.eye(outDim, outDim, 0, dataType);
+    }
+
+    /**
+     * Prepares the state for a damping form: under {@link DampingForm#EIGEN} the inverses hold
+     * the eigenvectors Q_A and Q_G, and an o x k array the scale 1/(d_G d_Aᵀ + γ) (all ones, so
+     * the identity, before the first inversion). Called once, before the first step.
+     *
+     * @param form the damping form of the run
+     */
+    void prepareFor(DampingForm form) {
+        if (form == DampingForm.EIGEN && eigenScale.isEmpty()) {
+            eigenScale = Optional.of(manager.ones(new Shape(outDim, inDim), dataType));
+        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -173,25 +189,31 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
     // statistics and inverses
 
     /**
-     * The factors after one more statistics update, out of place: the estimates themselves at the
-     * first update, else statDecay·old + (1 − statDecay)·estimate.
+     * The factors after one more statistics update, out of place: statDecay·old + (1 −
+     * statDecay)·estimate, where old at the first update is the identity ({@link
+     * FactorInit#IDENTITY}), or the first update is the estimate itself ({@link
+     * FactorInit#FIRST_ESTIMATE}).
      *
      * @param rows the rows of the sampled-label pass
      * @param batchSize B, the number of examples the loss averages over
      * @param statDecay weight of the old factors
+     * @param init what the averages start from
      * @param scope owns the results
      * @return the new A and G
      */
-    NDList nextFactors(Rows rows, long batchSize, double statDecay, Scope scope) {
+    NDList nextFactors(Rows rows, long batchSize, double statDecay, FactorInit init, Scope scope) {
         NDArray x = rows.inputs();
         NDArray g = rows.outputGradients();
         NDArray a = Tensors.mulConst(x.transpose().matMul(x), 1.0 / rows.count());
         NDArray gg = Tensors.mulConst(g.transpose().matMul(g), batchSize);
-        if (factorUpdates == 0) {
+        if (factorUpdates == 0 && init == FactorInit.FIRST_ESTIMATE) {
             return new NDList(a, gg);
         }
-        NDArray oldA = scope.use(inputFactor);
-        NDArray oldG = scope.use(outputFactor);
+        NDManager m = scope.manager();
+        NDArray oldA = factorUpdates == 0 ? m.eye(inDim, inDim, 0, dataType)
+                : scope.use(inputFactor);
+        NDArray oldG = factorUpdates == 0 ? m.eye(outDim, outDim, 0, dataType)
+                : scope.use(outputFactor);
         return new NDList(
                 Tensors.mulConst(oldA, statDecay).addi(Tensors.mulConst(a, 1 - statDecay)),
                 Tensors.mulConst(oldG, statDecay).addi(Tensors.mulConst(gg, 1 - statDecay)));
@@ -224,14 +246,31 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
     }
 
     /**
-     * The damped inverses of two factors.
+     * The damped inverses of two factors in a damping form.
+     *
+     * @param factors A and G
+     * @param damping γ
+     * @param form the damping form
+     * @param scope owns the results
+     * @return the inverses, or empty when an eigendecomposition failed (the caller keeps the
+     *     current ones)
+     */
+    Optional<Inverses> inverses(NDList factors, double damping, DampingForm form, Scope scope) {
+        if (form == DampingForm.EIGEN) {
+            return EigenInverse.of(factors.get(0), factors.get(1), damping, scope).map(e -> e);
+        }
+        return Optional.of(factoredInverses(factors, damping, scope));
+    }
+
+    /**
+     * The damped inverses of two factors in the factored form.
      *
      * @param factors A and G
      * @param damping γ
      * @param scope owns the results
      * @return (A + π√γ I)⁻¹, (G + √γ/π I)⁻¹ and π
      */
-    Inverses inverses(NDList factors, double damping, Scope scope) {
+    FactoredInverses factoredInverses(NDList factors, double damping, Scope scope) {
         NDArray a = factors.get(0);
         NDArray g = factors.get(1);
         double p = pi(a, g);
@@ -239,17 +278,83 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
         NDManager m = scope.manager();
         NDArray da = a.add(Tensors.mulConst(m.eye(inDim, inDim, 0, dataType), p * root));
         NDArray dg = g.add(Tensors.mulConst(m.eye(outDim, outDim, 0, dataType), root / p));
-        return new Inverses(da.inverse(), dg.inverse(), p);
+        return new FactoredInverses(da.inverse(), dg.inverse(), p);
+    }
+
+    /** What a natural gradient is computed with: the damped curvature's inverse in one form. */
+    sealed interface Inverses permits FactoredInverses, EigenBases {
+        /** @return every array, for the finiteness check */
+        NDList arrays();
+
+        /**
+         * @param u a matrix shaped as U
+         * @return the damped inverse applied to u
+         */
+        NDArray apply(NDArray u);
+
+        /**
+         * @param outputGradients Ĝ (n x o)
+         * @param inputs Â (n x k)
+         * @return the damped inverse applied to U = Ĝᵀ Â, without forming U when cheaper
+         */
+        NDArray applyToRows(NDArray outputGradients, NDArray inputs);
     }
 
     /**
-     * Inverses of the damped factors.
+     * Inverses of the damped factors ({@link DampingForm#FACTORED}).
      *
      * @param input (A + π√γ I)⁻¹
      * @param output (G + √γ/π I)⁻¹
      * @param pi π
      */
-    record Inverses(NDArray input, NDArray output, double pi) {}
+    record FactoredInverses(NDArray input, NDArray output, double pi) implements Inverses {
+        @Override
+        public NDList arrays() {
+            return new NDList(input, output);
+        }
+
+        @Override
+        public NDArray apply(NDArray u) {
+            return output.matMul(u).matMul(input);
+        }
+
+        @Override
+        public NDArray applyToRows(NDArray outputGradients, NDArray inputs) {
+            return output.matMul(outputGradients.transpose()).matMul(inputs.matMul(input));
+        }
+    }
+
+    /**
+     * The exact damped inverse through the factors' eigendecompositions ({@link
+     * DampingForm#EIGEN}).
+     *
+     * @param inputBasis Q_A (k x k)
+     * @param outputBasis Q_G (o x o)
+     * @param scale 1/(d_G d_Aᵀ + γ) (o x k)
+     */
+    record EigenBases(NDArray inputBasis, NDArray outputBasis, NDArray scale)
+            implements Inverses {
+        @Override
+        public NDList arrays() {
+            return new NDList(inputBasis, outputBasis, scale);
+        }
+
+        @Override
+        public NDArray apply(NDArray u) {
+            return back(outputBasis.transpose().matMul(u).matMul(inputBasis));
+        }
+
+        @Override
+        public NDArray applyToRows(NDArray outputGradients, NDArray inputs) {
+            return back(outputGradients.matMul(outputBasis).transpose()
+                    .matMul(inputs.matMul(inputBasis)));
+        }
+
+        /** Q_G (v ∘ scale) Q_Aᵀ for v in the eigenbasis. */
+        private NDArray back(NDArray v) {
+            return outputBasis.matMul(v.mul(scale)).matMul(inputBasis.transpose());
+        }
+    }
 
     /**
      * Writes a new state (the values were checked to be finite).
@@ -263,10 +368,16 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
             Tensors.assign(outputFactor, factors.get(1));
             factorUpdates++;
         }
-        if (inverses != null) {
-            Tensors.assign(inputInverse, inverses.input());
-            Tensors.assign(outputInverse, inverses.output());
-            pi = inverses.pi();
+        if (inverses instanceof FactoredInverses f) {
+            Tensors.assign(inputInverse, f.input());
+            Tensors.assign(outputInverse, f.output());
+            pi = f.pi();
+            inversions++;
+        } else if (inverses instanceof EigenBases e) {
+            Tensors.assign(inputInverse, e.inputBasis());
+            Tensors.assign(outputInverse, e.outputBasis());
+            Tensors.assign(eigenScale.orElseThrow(() -> new IllegalStateException(
+                    "the block was not prepared for EIGEN damping")), e.scale());
             inversions++;
         }
     }
@@ -298,8 +409,8 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
      */
     NDList precondition(Inverses inverses, NDList gradient, Scope scope) {
         scope.use(gradient);
-        NDArray u = gradientMatrix(gradient);
-        return fromMatrix(scope.use(inverses.output()).matMul(u).matMul(scope.use(inverses.input())));
+        scope.use(inverses.arrays());
+        return fromMatrix(inverses.apply(gradientMatrix(gradient)));
     }
 
     /**
@@ -311,15 +422,22 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
      * @return one array per parameter
      */
     NDList precondition(Inverses inverses, Rows rows, Scope scope) {
-        NDArray left = scope.use(inverses.output()).matMul(scope.use(rows.outputGradients())
-                .transpose());
-        NDArray right = scope.use(rows.inputs()).matMul(scope.use(inverses.input()));
-        return fromMatrix(left.matMul(right));
+        scope.use(inverses.arrays());
+        return fromMatrix(inverses.applyToRows(scope.use(rows.outputGradients()),
+                scope.use(rows.inputs())));
     }
 
     /** @return the current inverses (live arrays) */
     Inverses currentInverses() {
-        return new Inverses(inputInverse, outputInverse, pi);
+        if (eigenScale.isPresent()) {
+            return new EigenBases(inputInverse, outputInverse, eigenScale.get());
+        }
+        return new FactoredInverses(inputInverse, outputInverse, pi);
+    }
+
+    /** @return 1/(d_G d_Aᵀ + γ) of the last inversion under EIGEN damping (live), else empty */
+    public Optional<NDArray> getEigenScale() {
+        return eigenScale;
     }
 
     /**
@@ -406,12 +524,18 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
         return outputFactor;
     }
 
-    /** @return (A + π√γ I)⁻¹ of the last inversion (live; identity before the first) */
+    /**
+     * @return (A + π√γ I)⁻¹ of the last inversion, or Q_A under EIGEN damping (live; identity
+     *     before the first)
+     */
     public NDArray getInputInverse() {
         return inputInverse;
     }
 
-    /** @return (G + √γ/π I)⁻¹ of the last inversion (live; identity before the first) */
+    /**
+     * @return (G + √γ/π I)⁻¹ of the last inversion, or Q_G under EIGEN damping (live; identity
+     *     before the first)
+     */
     public NDArray getOutputInverse() {
         return outputInverse;
     }

@@ -195,6 +195,7 @@ final class LayerGroups {
                 out.put("kfac/" + key + "/G", g.block.getOutputFactor());
                 out.put("kfac/" + key + "/Ainv", g.block.getInputInverse());
                 out.put("kfac/" + key + "/Ginv", g.block.getOutputInverse());
+                g.block.getEigenScale().ifPresent(s -> out.put("kfac/" + key + "/scale", s));
             }
             NDList momentum = parameterStep.momentum(list.indexOf(g));
             for (int i = 0; i < g.params.size(); i++) {

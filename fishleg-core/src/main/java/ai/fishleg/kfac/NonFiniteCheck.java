@@ -34,8 +34,7 @@ final class NonFiniteCheck {
                 arrays.addAll(factors[gi]);
             }
             if (inverses[gi] != null) {
-                arrays.add(inverses[gi].input());
-                arrays.add(inverses[gi].output());
+                arrays.addAll(inverses[gi].arrays());
             }
         }
         return Tensors.allFinite(arrays) && proposal.isFinite();
@@ -56,8 +55,8 @@ final class NonFiniteCheck {
                 bad = firstNonFinite(factors[gi], List.of("A", "G"), "curvature statistic");
             }
             if (bad == null && inverses[gi] != null) {
-                bad = firstNonFinite(new NDList(inverses[gi].input(), inverses[gi].output()),
-                        List.of("A", "G"), "damped inverse");
+                bad = firstNonFinite(inverses[gi].arrays(), List.of("A", "G", "eigenvalues"),
+                        "damped inverse");
             }
             if (bad == null) { // scaled by (1 − β) or ν in place: finite exactly when n is
                 bad = firstNonFinite(naturals[gi], g.paramNames, "natural gradient");

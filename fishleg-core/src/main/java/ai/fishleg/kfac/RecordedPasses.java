@@ -52,7 +52,7 @@ final class RecordedPasses {
      * One pass with labels drawn from the model on a batch of {@code curvatureData}, and the next
      * factors of every K-FAC layer from its recorded rows, into {@code factors}.
      */
-    void curvatureStatistics(NDList[] factors, double statDecay, Scope scope) {
+    void curvatureStatistics(NDList[] factors, double statDecay, FactorInit init, Scope scope) {
         LabeledBatch batch = curvatureData.nextNonEmpty(scope.manager(), "curvature");
         try (GuardedPass pass = GuardedPass.open(model, groups.trainable, scope)) {
             LabeledBatch samples = draw.draw(model, batch.data());
@@ -71,8 +71,7 @@ final class RecordedPasses {
                                     + " no training-mode pass during K-FAC's statistics pass; is"
                                     + " it part of the model's forward pass?");
                 }
-                factors[gi] = block.nextFactors(rows, samples.size(), statDecay,
-                        scope);
+                factors[gi] = block.nextFactors(rows, samples.size(), statDecay, init, scope);
             }
         } finally {
             groups.clearRecords();
