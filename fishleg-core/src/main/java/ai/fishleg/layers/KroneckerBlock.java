@@ -10,6 +10,7 @@ import ai.djl.nn.Block;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
@@ -367,11 +368,16 @@ public abstract class KroneckerBlock extends CurvatureBlock {
      * or LᵀL = N for convolutions), and A becomes all ones. With a diagonal out factor, R² takes
      * M's diagonal.
      *
+     * <p>A matrix that is not numerically positive definite is factorised with a small jitter on
+     * its diagonal ({@link TriangularRoots}); if that fails too, nothing of the block is written.
+     *
      * @param outInverse M, out x out
      * @param inInverse N, k x k
-     * @throws IllegalArgumentException if a shape is wrong or a matrix is not positive definite
+     * @return SET, SET_WITH_JITTER, or KEPT when a matrix did not factorise and the block kept
+     *     its factors
+     * @throws IllegalArgumentException if a shape is wrong
      */
-    public void kroneckerStart(NDArray outInverse, NDArray inInverse) {
+    public TriangularRoots.Outcome kroneckerStart(NDArray outInverse, NDArray inInverse) {
         if (!outInverse.getShape().equals(new Shape(rows, rows))
                 || !inInverse.getShape().equals(new Shape(cols, cols))) {
             throw new IllegalArgumentException("layer " + getName() + ": the Kronecker start needs"
@@ -380,27 +386,32 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         }
         double[] m = symmetric(outInverse, rows);
         double[] n = symmetric(inInverse, cols);
-        double[] r;
+        Optional<TriangularRoots.Root> r;
         if (outFactorDiagonal) {
-            r = new double[rows];
+            double[] diagonal = new double[rows];
             for (int i = 0; i < rows; i++) {
-                r[i] = Math.sqrt(m[i * rows + i]);
+                diagonal[i] = Math.sqrt(Math.max(m[i * rows + i], 0));
             }
+            r = Optional.of(new TriangularRoots.Root(diagonal, TriangularRoots.Outcome.SET));
         } else {
-            r = Cholesky.upperWithGramOfColumns(m, rows);
+            r = TriangularRoots.upper(m, rows, TriangularRoots.Gram.COLUMNS);
         }
-        double[] l = inFactorTransposed
-                ? Cholesky.upperWithGramOfColumns(n, cols)
-                : Cholesky.upperWithGramOfRows(n, cols);
+        Optional<TriangularRoots.Root> l = TriangularRoots.upper(n, cols,
+                inFactorTransposed ? TriangularRoots.Gram.COLUMNS : TriangularRoots.Gram.ROWS);
+        if (r.isEmpty() || l.isEmpty()) {
+            return TriangularRoots.Outcome.KEPT;
+        }
         Shape rShape = outFactorDiagonal ? new Shape(rows) : new Shape(rows, rows);
-        try (NDArray rArray = Tensors.create(manager, r, rShape, dataType);
-                NDArray lArray = Tensors.create(manager, l, new Shape(cols, cols), dataType);
+        try (NDArray rArray = Tensors.create(manager, r.get().root(), rShape, dataType);
+                NDArray lArray = Tensors.create(manager, l.get().root(), new Shape(cols, cols),
+                        dataType);
                 NDArray ones = Tensors.create(
                         manager, ones(rows * cols), new Shape(rows, cols), dataType)) {
             state().assign(R, rArray);
             state().assign(L, lArray);
             state().assign(A, ones);
         }
+        return r.get().outcome().and(l.get().outcome());
     }
 
     /** (S + Sᵀ)/2 in float64, row-major. */

@@ -5,6 +5,7 @@ import ai.djl.nn.Block;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.kfac.KroneckerEstimate;
 import ai.fishleg.layers.KroneckerBlock;
+import ai.fishleg.layers.TriangularRoots;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
@@ -35,6 +36,8 @@ final class KroneckerStart {
     private final BatchSource data;
     private final BatchSpeedup speedup;
     private final NDManager manager;
+    /** Layers set with a jitter or kept, over the run. */
+    private long unusualStarts;
 
     /**
      * @param hp the settings (kroneckerStart batches, kroneckerEvery, damping, layer selection)
@@ -72,6 +75,17 @@ final class KroneckerStart {
         }
     }
 
+    /** Says once per run that a damped inverse did not factorise as it was. */
+    private void unusual(TriangularRoots.Outcome outcome, String layer) {
+        unusualStarts++;
+        if (unusualStarts == 1) {
+            LOG.warn("Kronecker start: K-FAC's damped inverse of {} is not numerically positive"
+                    + " definite; {} (further such cases are not logged)", layer,
+                    outcome == TriangularRoots.Outcome.KEPT
+                            ? "the layer kept its previous Q" : "it was set with a small jitter");
+        }
+    }
+
     private void set(boolean first) {
         try (NDManager scope = manager.newSubManager();
                 BatchSpeedup.Paused paused = speedup.pauseRecording()) {
@@ -90,8 +104,12 @@ final class KroneckerStart {
                 String name = g.block().getName();
                 KroneckerEstimate.Inverses inv = estimates.get(name);
                 if (inv != null && g.block() instanceof KroneckerBlock kb) {
-                    kb.kroneckerStart(inv.output(), inv.input());
-                    started.add(LayerSelection.displayName(name));
+                    TriangularRoots.Outcome outcome = kb.kroneckerStart(inv.output(), inv.input());
+                    if (outcome != TriangularRoots.Outcome.SET) {
+                        unusual(outcome, LayerSelection.displayName(name));
+                    }
+                    (outcome == TriangularRoots.Outcome.KEPT ? kept : started)
+                            .add(LayerSelection.displayName(name));
                 } else if (g.block().getLayer() != null) {
                     kept.add(LayerSelection.displayName(name));
                 }
