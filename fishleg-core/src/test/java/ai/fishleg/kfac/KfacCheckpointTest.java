@@ -68,12 +68,16 @@ class KfacCheckpointTest {
     }
 
     static Kfac kfac(Block net, Data d) {
+        return kfac(net, d, FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED);
+    }
+
+    static Kfac kfac(Block net, Data d, FactorInit init, DampingForm form) {
         FishLikelihood lik = new BernoulliLikelihood();
         lik.setSeed(17);
         return Kfac.builder(net, DrawFunction.of(lik), NllFunction.of(lik),
                         BatchSources.randomBatches(d.x(), d.y(), 6, 23))
                 .lr(0.05).damping(0.05).covEvery(2).invEvery(3).klClip(1e-4).momentum(0.9)
-                .weightDecay(1e-3).build();
+                .weightDecay(1e-3).factorInit(init).dampingForm(form).build();
     }
 
     /** Steps from..to−1 on batches that depend only on the step index. */
@@ -106,13 +110,22 @@ class KfacCheckpointTest {
 
     @Test
     void resumedRunIsBitIdentical() throws Exception {
+        resumesBitIdentically(FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED);
+    }
+
+    @Test
+    void resumedRunWithIdentityStartAndEigenDampingIsBitIdentical() throws Exception {
+        resumesBitIdentically(FactorInit.IDENTITY, DampingForm.EIGEN);
+    }
+
+    void resumesBitIdentically(FactorInit init, DampingForm form) throws Exception {
         try (NDManager m = NDManager.newBaseManager()) {
             Data d = data(m);
             Path file = dir.resolve("kfac.safetensors");
             List<double[]> straight;
             KfacState.Counters straightCounters;
             Block a = model(m, 5);
-            try (Kfac opt = kfac(a, d)) {
+            try (Kfac opt = kfac(a, d, init, form)) {
                 train(opt, a, d, 0, BEFORE);
                 opt.save(file, Map.of("epoch", "3"));
                 train(opt, a, d, BEFORE, BEFORE + AFTER);
@@ -121,7 +134,7 @@ class KfacCheckpointTest {
                 assertThat(opt.getClippedSteps()).as("klClip must act in this run").isPositive();
             }
             Block b = model(m, 99);
-            try (Kfac opt = kfac(b, d)) {
+            try (Kfac opt = kfac(b, d, init, form)) {
                 assertThat(opt.load(file)).containsEntry("epoch", "3");
                 assertThat(opt.getStepCount()).isEqualTo(BEFORE);
                 train(opt, b, d, BEFORE, BEFORE + AFTER);
