@@ -41,23 +41,8 @@ class KfacEigenDampingTest {
 
     /** N with ((A ⊗ G) + γI) vec(N) = vec(U), vec column-major. */
     static double[][] denseExactNatural(double[][] a, double[][] g, double[][] u) {
-        double[][] kron = KfacLinearTest.plusIdentity(Dense.kron(a, g), DAMPING);
-        int o = u.length;
-        int k = u[0].length;
-        double[] vec = new double[o * k];
-        for (int j = 0; j < k; j++) {
-            for (int i = 0; i < o; i++) {
-                vec[j * o + i] = u[i][j];
-            }
-        }
-        double[] n = KfacLinearTest.solve(kron, vec);
-        double[][] out = new double[o][k];
-        for (int j = 0; j < k; j++) {
-            for (int i = 0; i < o; i++) {
-                out[i][j] = n[j * o + i];
-            }
-        }
-        return out;
+        return KfacLinearTest.solveKronecker(
+                KfacLinearTest.plusIdentity(Dense.kron(a, g), DAMPING), u);
     }
 
     @Test

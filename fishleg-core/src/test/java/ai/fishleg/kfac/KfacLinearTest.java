@@ -217,7 +217,12 @@ class KfacLinearTest {
     static double[][] denseNatural(double[][] a, double[][] g, double[][] u) {
         double p = pi(a, g);
         double root = Math.sqrt(DAMPING);
-        double[][] kron = Dense.kron(plusIdentity(a, p * root), plusIdentity(g, root / p));
+        return solveKronecker(
+                Dense.kron(plusIdentity(a, p * root), plusIdentity(g, root / p)), u);
+    }
+
+    /** N (o x k) with kron vec(N) = vec(U), vec column-major. */
+    static double[][] solveKronecker(double[][] kron, double[][] u) {
         int o = u.length;
         int k = u[0].length;
         double[] vec = new double[o * k];
