@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 /**
  * What a {@link ai.fishleg.optim.Checkpoint} saves of a {@link Kfac} run: the model's parameters
  * ({@code model/<DJL name>}, running statistics included), the factors and damped inverses of
- * every K-FAC layer ({@code kfac/<layer>/A|G|Ainv|Ginv}), the momenta ({@code
+ * every K-FAC layer ({@code kfac/<layer>/A|G|Ainv|Ginv}; under EIGEN damping Ainv and Ginv hold
+ * the eigenvectors and {@code kfac/<layer>/scale} the scale 1/(d_G d_Aᵀ + γ)), the momenta ({@code
  * momentum/<group>/<param>}), and as metadata the counters, the learning rate, each layer's
  * statistics updates, inversions and π, the state of every random generator and the settings.
  */
