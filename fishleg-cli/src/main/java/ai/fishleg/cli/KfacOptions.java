@@ -37,6 +37,11 @@ final class KfacOptions {
                     + " PyTorch K-FAC).")
     DampingForm dampingForm;
 
+    @Option(names = "--fisher-samples", paramLabel = "N",
+            description = "K-FAC: labels drawn from the model per example of a statistics batch"
+                    + " (1: as the PyTorch K-FAC).")
+    Integer fisherSamples;
+
     /**
      * @param preset the task's K-FAC preset
      * @param shared the FishLeg options (--damping, --kl-clip)
@@ -54,6 +59,7 @@ final class KfacOptions {
                 baseline.momentum != null ? baseline.momentum : preset.momentum(),
                 baseline.weightDecay != null ? baseline.weightDecay : preset.weightDecay(),
                 factorInit != null ? factorInit : preset.factorInit(),
-                dampingForm != null ? dampingForm : preset.dampingForm());
+                dampingForm != null ? dampingForm : preset.dampingForm(),
+                fisherSamples != null ? fisherSamples : preset.fisherSamples());
     }
 }

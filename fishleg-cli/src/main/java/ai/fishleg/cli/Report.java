@@ -59,11 +59,11 @@ final class Report implements TrainingLoop.Listener {
             var s = spec.kfac();
             out.printf(Locale.ROOT, "%s: lr %s, damping %s, kl-clip %s, stat-decay %s, cov-every %d,"
                             + " inv-every %d, momentum %s, weight-decay %s, factor-init %s,"
-                            + " damping-form %s%n",
+                            + " damping-form %s, fisher-samples %d%n",
                     spec.kind(), trim(s.lr()), trim(s.damping()), trim(s.klClip()), trim(s.statDecay()),
                     s.covEvery(), s.invEvery(), trim(s.momentum()), trim(s.weightDecay()),
                     s.factorInit().name().toLowerCase(Locale.ROOT),
-                    s.dampingForm().name().toLowerCase(Locale.ROOT));
+                    s.dampingForm().name().toLowerCase(Locale.ROOT), s.fisherSamples());
         } else {
             var s = spec.baseline();
             out.printf(Locale.ROOT, "%s: lr %s%s, weight-decay %s%n", spec.kind(), trim(s.lr()),

@@ -19,10 +19,11 @@ import ai.fishleg.kfac.Kfac;
  * @param weightDecay weight decay per step
  * @param factorInit what the factors' moving averages start from
  * @param dampingForm how the curvature is damped before it is inverted
+ * @param fisherSamples labels drawn per example of a statistics batch
  */
 public record KfacSettings(double lr, double damping, double statDecay, int covEvery, int invEvery,
         double klClip, double momentum, double weightDecay, FactorInit factorInit,
-        DampingForm dampingForm) {
+        DampingForm dampingForm, int fisherSamples) {
 
     /** Validates the values; each message names the command-line option. */
     public KfacSettings {
@@ -41,6 +42,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
                 "--weight-decay must be in [0, 1) for K-FAC, got " + weightDecay);
         check(factorInit != null, "--factor-init must be given");
         check(dampingForm != null, "--damping-form must be given");
+        check(fisherSamples >= 1, "--fisher-samples must be >= 1 (labels drawn per example), got "
+                + fisherSamples);
     }
 
     /**
@@ -50,11 +53,11 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      *
      * @return lr 3e-3, damping 0.03, statDecay 0.95, covEvery 10, invEvery 100, klClip 0.01,
      *     momentum 0.9, weightDecay 1e-5, the factors starting at their first estimate and the
-     *     factored damping
+     *     factored damping, one label drawn per example
      */
     public static KfacSettings standard() {
         return new KfacSettings(3e-3, 0.03, 0.95, 10, 100, 0.01, 0.9, 1e-5,
-                FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED);
+                FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED, 1);
     }
 
     /**
@@ -64,7 +67,7 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      */
     public KfacSettings with(double lr, double damping) {
         return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay, factorInit, dampingForm);
+                weightDecay, factorInit, dampingForm, fisherSamples);
     }
 
     /**
@@ -74,7 +77,7 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      */
     public KfacSettings with(FactorInit init, DampingForm form) {
         return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay, init, form);
+                weightDecay, init, form, fisherSamples);
     }
 
     /**
@@ -84,7 +87,7 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
     public Kfac.Builder configure(Kfac.Builder builder) {
         return builder.lr(lr).damping(damping).statDecay(statDecay).covEvery(covEvery)
                 .invEvery(invEvery).klClip(klClip).momentum(momentum).weightDecay(weightDecay)
-                .factorInit(factorInit).dampingForm(dampingForm);
+                .factorInit(factorInit).dampingForm(dampingForm).fisherSamples(fisherSamples);
     }
 
     private static void check(boolean ok, String message) {

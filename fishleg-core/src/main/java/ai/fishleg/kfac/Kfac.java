@@ -137,6 +137,7 @@ public final class Kfac implements CurvatureOptimizer {
      * @param momentumForm how the momentum accumulates the natural gradient
      * @param factorInit what the factors' moving averages start from
      * @param dampingForm how the curvature is damped before it is inverted
+     * @param fisherSamples labels drawn per example of a statistics batch
      * @param nonFinitePolicy what a step does on a non-finite value
      * @param moduleNames layers to consider (empty: all), as for FishLeg
      * @param skipNames layers to leave to momentum SGD, as for FishLeg
@@ -153,6 +154,7 @@ public final class Kfac implements CurvatureOptimizer {
             ParameterStep.Momentum momentumForm,
             FactorInit factorInit,
             DampingForm dampingForm,
+            int fisherSamples,
             NonFinitePolicy nonFinitePolicy,
             List<String> moduleNames,
             List<String> skipNames) {}
@@ -258,7 +260,7 @@ public final class Kfac implements CurvatureOptimizer {
                     new KroneckerFactoredBlock.Inverses[groups.size()];
             if (cov) {
                 passes.curvatureStatistics(factors, settings.statDecay(), settings.factorInit(),
-                        scope);
+                        settings.fisherSamples(), scope);
             }
             NDList[] naturals = new NDList[groups.size()];
             lastActivationFormBlocks = 0;

@@ -23,6 +23,7 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
     private ParameterStep.Momentum momentumForm = ParameterStep.Momentum.HEAVY_BALL;
     private FactorInit factorInit = FactorInit.FIRST_ESTIMATE;
     private DampingForm dampingForm = DampingForm.FACTORED;
+    private int fisherSamples = 1;
     private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
     private List<String> moduleNames = List.of();
     private List<String> skipNames = List.of();
@@ -125,6 +126,17 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
     }
 
     /**
+     * @param v labels drawn from the model per example of a statistics batch, >= 1 (default 1, as
+     *     the PyTorch K-FAC): G averages over all of them, a less noisy estimate at the cost of a
+     *     statistics pass on v times the rows
+     * @return this
+     */
+    public B fisherSamples(int v) {
+        this.fisherSamples = v;
+        return self();
+    }
+
+    /**
      * @param v what a step does on a non-finite value: THROW (default) or SKIP; either way
      *     nothing non-finite is written
      * @return this
@@ -160,14 +172,16 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
         check(statDecay >= 0 && statDecay < 1, "statDecay must be in [0, 1), got " + statDecay);
         check(covEvery >= 1, "covEvery must be >= 1, got " + covEvery);
         check(invEvery >= 1, "invEvery must be >= 1, got " + invEvery);
+        check(fisherSamples >= 1, "fisherSamples must be >= 1 (labels drawn per example), got "
+                + fisherSamples);
         check(Double.isFinite(klClip) && klClip >= 0,
                 "klClip must be a finite number >= 0 (0 turns it off), got " + klClip);
         check(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
         check(weightDecay >= 0 && weightDecay < 1,
                 "weightDecay must be in [0, 1), got " + weightDecay);
         return new Kfac.Settings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay, momentumForm, factorInit, dampingForm, nonFinitePolicy, moduleNames,
-                skipNames);
+                weightDecay, momentumForm, factorInit, dampingForm, fisherSamples, nonFinitePolicy,
+                moduleNames, skipNames);
     }
 
     private static void check(boolean ok, String message) {

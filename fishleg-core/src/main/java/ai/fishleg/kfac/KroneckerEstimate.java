@@ -97,7 +97,7 @@ public final class KroneckerEstimate {
             RecordedPasses passes, LayerGroups groups, double decay, NDManager manager) {
         try (Scope scope = Scope.open(manager)) {
             NDList[] factors = new NDList[groups.list.size()];
-            passes.curvatureStatistics(factors, decay, FactorInit.FIRST_ESTIMATE, scope);
+            passes.curvatureStatistics(factors, decay, FactorInit.FIRST_ESTIMATE, 1, scope);
             for (int gi = 0; gi < factors.length; gi++) {
                 if (factors[gi] == null) {
                     continue;

@@ -1,5 +1,6 @@
 package ai.fishleg.kfac;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
@@ -49,11 +50,14 @@ final class RecordedPasses {
     }
 
     /**
-     * One pass with labels drawn from the model on a batch of {@code curvatureData}, and the next
-     * factors of every K-FAC layer from its recorded rows, into {@code factors}.
+     * One pass with labels drawn from the model on a batch of {@code curvatureData} ({@code
+     * fisherSamples} independent draws per example), and the next factors of every K-FAC layer
+     * from its recorded rows, into {@code factors}.
      */
-    void curvatureStatistics(NDList[] factors, double statDecay, FactorInit init, Scope scope) {
-        LabeledBatch batch = curvatureData.nextNonEmpty(scope.manager(), "curvature");
+    void curvatureStatistics(NDList[] factors, double statDecay, FactorInit init, int fisherSamples,
+            Scope scope) {
+        LabeledBatch batch = repeated(
+                curvatureData.nextNonEmpty(scope.manager(), "curvature"), fisherSamples);
         try (GuardedPass pass = GuardedPass.open(model, groups.trainable, scope)) {
             LabeledBatch samples = draw.draw(model, batch.data());
             groups.clearRecords(); // the draw's forward pass is not part of the statistics
@@ -76,6 +80,31 @@ final class RecordedPasses {
         } finally {
             groups.clearRecords();
         }
+    }
+
+    /**
+     * @param batch a batch
+     * @param times how often each example is to appear
+     * @return the batch stacked {@code times} times (so that labels are drawn that many times per
+     *     example; the mean loss over the stack keeps G's scale)
+     */
+    private static LabeledBatch repeated(LabeledBatch batch, int times) {
+        if (times == 1) {
+            return batch;
+        }
+        return new LabeledBatch(stacked(batch.data(), times), stacked(batch.labels(), times));
+    }
+
+    private static NDList stacked(NDList arrays, int times) {
+        NDList out = new NDList();
+        for (NDArray x : arrays) {
+            NDList copies = new NDList();
+            for (int i = 0; i < times; i++) {
+                copies.add(x);
+            }
+            out.add(NDArrays.concat(copies, 0));
+        }
+        return out;
     }
 
     /**

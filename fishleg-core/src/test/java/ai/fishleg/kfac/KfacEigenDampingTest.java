@@ -111,4 +111,33 @@ class KfacEigenDampingTest {
         double[] factored = KfacLinearTest.flatten(KfacLinearTest.denseNatural(a, g, u));
         assertThat(Dense.relError(factored, exact)).isGreaterThan(1e-3);
     }
+
+    /** A and G after one statistics step with the given number of labels per example. */
+    static List<double[]> factorsWith(int fisherSamples) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Block net = KfacLinearTest.model(m, true);
+            Rng rng = new Rng(12);
+            List<LabeledBatch> curvature = List.of(KfacLinearTest.batch(m, rng, 3));
+            NllFunction nll = NllFunction.of(new FixedGaussianLikelihood(SIGMA));
+            try (Kfac opt = Kfac.builder(net, KfacLinearTest.DRAW, nll,
+                            BatchSources.cycle(curvature))
+                    .fisherSamples(fisherSamples).build()) {
+                opt.zeroGrad();
+                KfacLinearTest.backward(net, nll, KfacLinearTest.batch(m, rng, 2));
+                opt.step();
+                KroneckerFactoredBlock b = opt.getBlocks().get(0);
+                return List.of(Dense.values(b.getInputFactor()), Dense.values(b.getOutputFactor()));
+            }
+        }
+    }
+
+    @Test
+    void severalLabelsPerExampleKeepTheFactorsScale() {
+        // the draw here is deterministic, so every copy of an example gets the same label and the
+        // average over 3 draws must equal the single draw: A and G keep their scale
+        List<double[]> one = factorsWith(1);
+        List<double[]> three = factorsWith(3);
+        assertThat(Dense.relError(three.get(0), one.get(0))).as("A").isLessThan(1e-12);
+        assertThat(Dense.relError(three.get(1), one.get(1))).as("G").isLessThan(1e-12);
+    }
 }
