@@ -12,6 +12,7 @@ import ai.fishleg.kfac.KroneckerEstimate;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.optim.Checkpoint;
 import ai.fishleg.optim.FishLeg;
 import ai.fishleg.prune.Compensation;
 import ai.fishleg.prune.InverseFisher;
@@ -348,19 +349,15 @@ final class PruneCommand implements Callable<Integer> {
         }
 
         private void restore() {
-            Map<String, String> metadata;
             try {
-                metadata = opt.load(dense);
+                String task = LoopState.task(Checkpoint.readMetadata(dense));
+                if (task != null && !task.equals(loaded.task().name())) {
+                    throw new IllegalArgumentException("--from " + dense + ": a checkpoint of task " + task
+                            + ", not of " + loaded.task().name() + "; give --task " + task);
+                }
+                opt.load(dense);
             } catch (IOException e) {
                 throw new IllegalArgumentException("--from " + dense + ": cannot read it (" + e + ")", e);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--from " + dense + ": not a checkpoint of this task's"
-                        + " network (" + loaded.task().name() + "): " + e.getMessage(), e);
-            }
-            String task = LoopState.task(metadata);
-            if (task != null && !task.equals(loaded.task().name())) {
-                throw new IllegalArgumentException("--from " + dense + ": a checkpoint of task " + task
-                        + ", not of " + loaded.task().name() + "; give --task " + task);
             }
         }
 
