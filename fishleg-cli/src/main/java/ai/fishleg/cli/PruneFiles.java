@@ -14,6 +14,8 @@ import java.util.Locale;
 import java.util.Map;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.lines.SeriesLines;
 
 /** The files of {@code fishleg prune}: results.csv, summary.json and accuracy_vs_sparsity.png. */
 final class PruneFiles {
@@ -60,16 +62,24 @@ final class PruneFiles {
         return out;
     }
 
+    /**
+     * One line per method, mode and fine-tuning: a colour per method, solid for one-shot, dashed for
+     * gradual, thin dotted when fine-tuned.
+     */
     private static Path plot(Path dir, RunContext context, List<PruneRow> rows) throws IOException {
         XYChart chart = Plots.chart(context.task().name() + ": pruned, test accuracy", "sparsity", "accuracy");
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         Map<String, List<PruneRow>> lines = new LinkedHashMap<>();
+        List<String> methods = new ArrayList<>();
         for (PruneRow r : rows) {
             if (!r.mode().equals("dense")) {
+                if (!methods.contains(r.method())) {
+                    methods.add(r.method());
+                }
                 lines.computeIfAbsent(r.method() + " " + r.mode() + (r.fineTuned() ? " fine-tuned" : ""),
                         k -> new ArrayList<>()).add(r);
             }
         }
-        int i = 0;
         for (Map.Entry<String, List<PruneRow>> e : lines.entrySet()) {
             List<Double> xs = new ArrayList<>();
             List<Double> ys = new ArrayList<>();
@@ -77,10 +87,13 @@ final class PruneFiles {
                 xs.add(r.sparsity());
                 ys.add(r.testAccuracy());
             }
+            PruneRow first = e.getValue().get(0);
             XYSeries s = chart.addSeries(e.getKey(), xs, ys);
-            Color c = Plots.COLORS[i++ % Plots.COLORS.length];
+            Color c = Plots.COLORS[methods.indexOf(first.method()) % Plots.COLORS.length];
             s.setLineColor(c);
             s.setMarkerColor(c);
+            s.setLineStyle(first.fineTuned() ? SeriesLines.DOT_DOT
+                    : first.mode().equals("gradual") ? SeriesLines.DASH_DASH : SeriesLines.SOLID);
         }
         return Plots.save(chart, dir, "accuracy_vs_sparsity");
     }
