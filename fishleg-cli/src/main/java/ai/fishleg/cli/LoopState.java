@@ -32,6 +32,14 @@ final class LoopState {
             "task", "--task", "data", "--data", "train_examples", "--train-size", "test_examples", "--test-size",
             "batch_size", "--batch-size", "init", "--init", "seed", "--seed", "optimizer", "--optimizer");
 
+    /**
+     * @param metadata a checkpoint's metadata
+     * @return the task of the run that wrote it, or null if the command line did not write it
+     */
+    static String task(Map<String, String> metadata) {
+        return metadata.get(RUN + "task");
+    }
+
     /** Optimizer steps completed. */
     long step;
     /** Training time so far, seconds (evaluation excluded). */

@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
             CompareCommand.class,
             LayersCommand.class,
             BenchCommand.class,
+            PruneCommand.class,
             CommandLine.HelpCommand.class
         },
         footer = {"", "Start with: fishleg demo      (no download needed, a few minutes on 2 cores)"})

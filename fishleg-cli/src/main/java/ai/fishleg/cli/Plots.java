@@ -22,7 +22,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 final class Plots {
 
     /** Colour of each optimizer, the same in every plot. */
-    private static final Color[] COLORS = {
+    static final Color[] COLORS = {
         new Color(0xD62728), new Color(0x1F77B4), new Color(0x2CA02C), new Color(0x9467BD)
     };
 
@@ -90,7 +90,7 @@ final class Plots {
         s.setMarker(SeriesMarkers.NONE);
     }
 
-    private static XYChart chart(String title, String xTitle, String yTitle) {
+    static XYChart chart(String title, String xTitle, String yTitle) {
         XYChart chart = new XYChartBuilder().width(900).height(560).title(title)
                 .xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
@@ -121,7 +121,7 @@ final class Plots {
         s.setLineStyle(stroke);
     }
 
-    private static Path save(XYChart chart, Path dir, String name) throws IOException {
+    static Path save(XYChart chart, Path dir, String name) throws IOException {
         Path file = dir.resolve(name + ".png");
         BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
         return file;

@@ -234,6 +234,28 @@ public abstract class KroneckerBlock extends CurvatureBlock {
                 ? getR().square() : TriangularProducts.gram(getR(), true));
     }
 
+    /**
+     * Copies of Q's Kronecker factors, for reading (pruning, inspection): M (out x out; a diagonal
+     * M as a matrix) and N (k x k), in float64, so that Q = D_A (M ⊗ N) D_A ({@link #getA()}, left
+     * out when {@link #usesA()} is false).
+     *
+     * @param target manager of the copies
+     * @return M and N
+     */
+    public NDList copyOfFactors(NDManager target) {
+        NDArray m = outFactor();
+        NDArray n = inFactor();
+        try (Scope s = Scope.open(target)) {
+            s.use(m);
+            s.use(n);
+            NDArray m64 = m.toType(DataType.FLOAT64, true);
+            if (outFactorDiagonal) {
+                m64 = s.manager().eye(rows, rows, 0, DataType.FLOAT64).mul(m64.reshape(1, rows));
+            }
+            return Scope.keep(new NDList(m64, n.toType(DataType.FLOAT64, true)), target);
+        }
+    }
+
     /** M X, for a matrix M or a diagonal M stored as a vector. */
     final NDArray mulOut(NDArray m, NDArray x) {
         return outFactorDiagonal ? x.mul(m.reshape(rows, 1)) : m.matMul(x);

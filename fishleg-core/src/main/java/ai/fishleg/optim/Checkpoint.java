@@ -239,6 +239,32 @@ public final class Checkpoint {
         return user;
     }
 
+    /**
+     * The caller's entries of a checkpoint (what {@link #load} hands back), without restoring
+     * anything: to check what a checkpoint is for (its task, its run) before loading it.
+     *
+     * @param file the checkpoint file
+     * @return the entries stored with {@link #save}
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if it does not exist or is not a FishLeg4J checkpoint of
+     *     this version
+     */
+    public static Map<String, String> readMetadata(Path file) throws IOException {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("checkpoint file " + file + " does not exist", e);
+        }
+        Map<String, String> user = new LinkedHashMap<>();
+        parse(bytes, "checkpoint " + file).metadata().forEach((k, v) -> {
+            if (k.startsWith(USER)) {
+                user.put(k.substring(USER.length()), v);
+            }
+        });
+        return user;
+    }
+
     /** One tensor of a file: type, shape and its byte range in the data. */
     private record TensorInfo(DataType dataType, Shape shape, long begin, long end) {}
 

@@ -203,4 +203,38 @@ public final class Dense {
         }
         return e;
     }
+
+    /** Solves m x = b by Gauss-Jordan elimination with partial pivoting. */
+    public static double[] solve(double[][] m, double[] b) {
+        int n = b.length;
+        double[][] a = new double[n][];
+        for (int i = 0; i < n; i++) {
+            a[i] = java.util.Arrays.copyOf(m[i], n + 1);
+            a[i][n] = b[i];
+        }
+        for (int c = 0; c < n; c++) {
+            int piv = c;
+            for (int r = c + 1; r < n; r++) {
+                if (Math.abs(a[r][c]) > Math.abs(a[piv][c])) {
+                    piv = r;
+                }
+            }
+            double[] t = a[c];
+            a[c] = a[piv];
+            a[piv] = t;
+            for (int r = 0; r < n; r++) {
+                if (r != c) {
+                    double f = a[r][c] / a[c][c];
+                    for (int k = c; k <= n; k++) {
+                        a[r][k] -= f * a[c][k];
+                    }
+                }
+            }
+        }
+        double[] x = new double[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = a[i][n] / a[i][i];
+        }
+        return x;
+    }
 }
