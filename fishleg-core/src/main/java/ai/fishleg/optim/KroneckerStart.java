@@ -65,11 +65,16 @@ final class KroneckerStart {
         }
     }
 
-    /** @param steps steps completed: sets Q again when {@code kroneckerEvery} divides it */
-    void afterStep(long steps) {
+    /**
+     * @param steps steps completed: sets Q again when {@code kroneckerEvery} divides it
+     * @return whether Q was set again (a renewal)
+     */
+    boolean afterStep(long steps) {
         if (hp.kroneckerStart() > 0 && hp.kroneckerEvery() > 0 && steps % hp.kroneckerEvery() == 0) {
             set(false);
+            return true;
         }
+        return false;
     }
 
     private void set(boolean first) {
