@@ -73,6 +73,21 @@ final class FishLegOptions {
                     + " times larger at the same --fish-lr).")
     ai.fishleg.optim.ParameterStep.Momentum momentumForm;
 
+    @Option(names = "--aux-moments", paramLabel = "M",
+            description = "The auxiliary Adam's moments at each Kronecker renewal:"
+                    + " ${COMPLETION-CANDIDATES}.")
+    ai.fishleg.optim.AuxMoments auxMoments;
+
+    @Option(names = "--aux-step-scale", paramLabel = "S",
+            description = "Size of the auxiliary step per tensor of λ: ${COMPLETION-CANDIDATES}"
+                    + " (per_factor: --aux-lr times the tensor's magnitude, a relative step).")
+    ai.fishleg.optim.AuxStepScale auxStepScale;
+
+    @Option(names = "--aux-burst", paramLabel = "N",
+            description = "An auxiliary update on each of the first N steps after every Kronecker"
+                    + " start (0: none).")
+    Integer auxBurst;
+
     @Option(names = "--kl-clip", paramLabel = "K",
             description = "Trust-region bound κ of each FishLeg or K-FAC step (0: off).")
     Double klClip;
@@ -101,6 +116,9 @@ final class FishLegOptions {
         set(uSampling, b::uSampling);
         set(klClip, b::klClip);
         set(batchSpeedup, b::batchSpeedup);
+        set(auxMoments, b::auxMoments);
+        set(auxStepScale, b::auxStepScale);
+        set(auxBurst, b::auxBurst);
         return b.build();
     }
 

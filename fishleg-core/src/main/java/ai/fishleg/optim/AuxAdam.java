@@ -90,6 +90,15 @@ public final class AuxAdam implements AutoCloseable {
         }
     }
 
+    /** Sets every moment and step count to zero, as before the first step (λ is not touched). */
+    public void reset() {
+        for (State s : states.values()) {
+            s.m.muli(0);
+            s.v.muli(0);
+            s.step = 0;
+        }
+    }
+
     /**
      * Creates the (zero) state of a tensor now rather than at its first step, so that the set of
      * states does not depend on how far training went (checkpoints rely on it).

@@ -155,7 +155,8 @@ final class AuxiliaryUpdate {
                     continue; // frozen: Adam leaves it and its state alone
                 }
                 // the λ-gradients are this update's own temporaries: masked in place
-                adam.step(g.block().state(), e.getKey(), g.block().maskGradient(e.getKey(), grad), lr);
+                adam.step(g.block().state(), e.getKey(), g.block().maskGradient(e.getKey(), grad),
+                        hp.auxStepScale().rate(lr, e.getValue()));
             }
         }
     }

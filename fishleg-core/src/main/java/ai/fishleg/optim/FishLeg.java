@@ -112,8 +112,9 @@ public final class FishLeg implements CurvatureOptimizer {
      * One optimisation step (docs/ALGORITHM.md §9), from the gradients left by the last backward pass:
      *
      * <ol>
-     *   <li>on an auxiliary step ({@code updateAuxEvery} k > 0 and step % k == 0, or k < 0), store
-     *       u ← gradient and run one (or |k|) {@link #updateAux auxiliary updates};
+     *   <li>on an auxiliary step ({@code updateAuxEvery} k > 0 and step % k == 0, or k < 0, or
+     *       within {@code auxBurst} steps of a Kronecker start), store u ← gradient and run one
+     *       (or |k|) {@link #updateAux auxiliary updates};
      *   <li>natural gradient n = Q(λ)v with v = u on auxiliary steps, else the current gradient;
      *   <li>momentum m ← βm + (1−β)n;
      *   <li>p ← p − νηm − wd·p, or with {@code fineTune} p ← p − η(νm + wd(p − θ0)), where ν = 1
@@ -137,8 +138,8 @@ public final class FishLeg implements CurvatureOptimizer {
             }
             var factors = p.speedup.recordedFactors(grads, scope);
             p.speedup.clearRecords();
-            int k = p.hp.updateAuxEvery();
-            boolean auxStep = (k > 0 && p.stats.steps() % k == 0) || k < 0;
+            int updates = AuxSchedule.updates(p.hp, p.stats.steps());
+            boolean auxStep = updates > 0;
             List<NDList> reusable = null; // Q(λ)u of the last auxiliary update, if λ stayed still
             if (auxStep) {
                 // u trains λ, so a non-finite gradient must be caught before it is stored.
@@ -146,7 +147,7 @@ public final class FishLeg implements CurvatureOptimizer {
                     return;
                 }
                 BlockState.storeAll(p.blocks, grads, factors, p.manager);
-                for (int i = 0; i < (k > 0 ? 1 : -k); i++) {
+                for (int i = 0; i < updates; i++) {
                     reusable = p.aux.update(true, true, scope.manager()).products();
                 }
             }
@@ -160,7 +161,10 @@ public final class FishLeg implements CurvatureOptimizer {
             p.parameterStep.commit(proposal);
         }
         p.stats.stepDone();
-        p.kronecker.afterStep(p.stats.steps());
+        if (p.kronecker.afterStep(p.stats.steps())
+                && p.hp.auxMoments() == AuxMoments.RESET_AT_RENEWAL) {
+            p.aux.adam().reset();
+        }
     }
 
     /**

@@ -355,4 +355,37 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
     public B uSampling(String v) {
         return uSampling(USampling.parse(v));
     }
+
+    /**
+     * @param v what the auxiliary Adam's moments do at each Kronecker renewal: {@link
+     *     AuxMoments#KEEP} (default) or {@link AuxMoments#RESET_AT_RENEWAL}
+     * @return this
+     */
+    public B auxMoments(AuxMoments v) {
+        values.auxMoments = v;
+        return self();
+    }
+
+    /**
+     * @param v the auxiliary step's size per tensor of λ: {@link AuxStepScale#ABSOLUTE} (default,
+     *     auxLr for every tensor) or {@link AuxStepScale#PER_FACTOR} (auxLr times the tensor's
+     *     magnitude: a relative step)
+     * @return this
+     */
+    public B auxStepScale(AuxStepScale v) {
+        values.auxStepScale = v;
+        return self();
+    }
+
+    /**
+     * @param v with the Kronecker start, the number of steps after each start (the first and
+     *     every renewal) on which an auxiliary update runs on every step, before updateAuxEvery
+     *     takes over again: many updates while Q is fresh from K-FAC, fewer later (default 0:
+     *     none)
+     * @return this
+     */
+    public B auxBurst(int v) {
+        values.auxBurst = v;
+        return self();
+    }
 }

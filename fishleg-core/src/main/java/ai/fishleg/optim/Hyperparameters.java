@@ -48,6 +48,9 @@ public final class Hyperparameters {
         double antitheticEps = 1e-4;
         boolean preconditionAux = false;
         USampling uSampling = USampling.GRADIENT;
+        AuxMoments auxMoments = AuxMoments.KEEP;
+        AuxStepScale auxStepScale = AuxStepScale.ABSOLUTE;
+        int auxBurst = 0;
 
         Values copy() {
             try {
@@ -112,6 +115,13 @@ public final class Hyperparameters {
         notNull("initialization", v.initialization, Initialization.values());
         notNull("estimator", v.estimator, Estimator.values());
         notNull("uSampling", v.uSampling, USampling.values());
+        notNull("auxMoments", v.auxMoments, AuxMoments.values());
+        notNull("auxStepScale", v.auxStepScale, AuxStepScale.values());
+        if (v.auxBurst < 0 || (v.auxBurst > 0 && v.kroneckerStart == 0)) {
+            throw new IllegalArgumentException("auxBurst must be >= 0 (a number of steps), and > 0"
+                    + " only with kroneckerStart > 0 (it counts the steps after each start), got"
+                    + " auxBurst " + v.auxBurst + ", kroneckerStart " + v.kroneckerStart);
+        }
         if (!(v.antitheticEps > 0) || Double.isInfinite(v.antitheticEps)) {
             throw new IllegalArgumentException(
                     "antitheticEps must be a finite number > 0 (the length of the parameter"
@@ -297,6 +307,21 @@ public final class Hyperparameters {
     /** @return the direction u that Q is trained along */
     public USampling uSampling() {
         return v.uSampling;
+    }
+
+    /** @return what the auxiliary Adam's moments do at a Kronecker renewal */
+    public AuxMoments auxMoments() {
+        return v.auxMoments;
+    }
+
+    /** @return how the auxiliary step's size is set per tensor of λ */
+    public AuxStepScale auxStepScale() {
+        return v.auxStepScale;
+    }
+
+    /** @return steps after each Kronecker start with an auxiliary update on every step */
+    public int auxBurst() {
+        return v.auxBurst;
     }
 
     /**

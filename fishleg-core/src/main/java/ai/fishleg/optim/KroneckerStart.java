@@ -68,10 +68,34 @@ final class KroneckerStart {
         }
     }
 
-    /** @param steps steps completed: sets Q again when {@code kroneckerEvery} divides it */
-    void afterStep(long steps) {
+    /**
+     * @param steps steps completed: sets Q again when {@code kroneckerEvery} divides it
+     * @return whether Q was set again (a renewal)
+     */
+    boolean afterStep(long steps) {
         if (hp.kroneckerStart() > 0 && hp.kroneckerEvery() > 0 && steps % hp.kroneckerEvery() == 0) {
             set(false);
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * K-FAC's damped inverse factors at the current parameters, from some batches.
+     *
+     * @param source one batch per statistics pass
+     * @param batches the number of passes
+     * @param target owns the results
+     * @return the inverses by layer name
+     */
+    Map<String, KroneckerEstimate.Inverses> inverses(
+            BatchSource source, int batches, NDManager target) {
+        try (BatchSpeedup.Paused paused = speedup.pauseRecording()) {
+            return KroneckerEstimate.dampedInverses(model, draw, nll, source, batches,
+                    hp.damping(), hp.moduleNames(), hp.skipNames(), target);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("kroneckerStart = " + batches
+                    + " could not estimate K-FAC's factors: " + e.getMessage(), e);
         }
     }
 
@@ -87,17 +111,9 @@ final class KroneckerStart {
     }
 
     private void set(boolean first) {
-        try (NDManager scope = manager.newSubManager();
-                BatchSpeedup.Paused paused = speedup.pauseRecording()) {
-            Map<String, KroneckerEstimate.Inverses> estimates;
-            try {
-                estimates = KroneckerEstimate.dampedInverses(model, draw, nll, data,
-                        hp.kroneckerStart(), hp.damping(), hp.moduleNames(), hp.skipNames(),
-                        scope);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("kroneckerStart = " + hp.kroneckerStart()
-                        + " could not estimate K-FAC's factors: " + e.getMessage(), e);
-            }
+        try (NDManager scope = manager.newSubManager()) {
+            Map<String, KroneckerEstimate.Inverses> estimates =
+                    inverses(data, hp.kroneckerStart(), scope);
             List<String> started = new ArrayList<>();
             List<String> kept = new ArrayList<>();
             for (BlockState g : blocks) {
