@@ -18,12 +18,15 @@ final class OptimizerOptions {
     @Mixin
     KfacOptions kfac;
 
+    @Mixin
+    MuonOptions muon;
+
     /**
      * @param task the task (its presets)
      * @param kind the optimizer
      * @return the optimizer with the task's preset changed by the options given
      */
     OptimizerSpec spec(Task task, OptimizerKind kind) {
-        return Specs.of(task, kind, fishLeg, baseline, kfac);
+        return Specs.of(task, kind, fishLeg, baseline, kfac, muon);
     }
 }

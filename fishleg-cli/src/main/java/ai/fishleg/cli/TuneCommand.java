@@ -50,7 +50,7 @@ final class TuneCommand implements Callable<Integer> {
     OptimizerKind optimizer;
 
     @Option(names = "--lrs", paramLabel = "LIST", split = ",",
-            description = "The step sizes to try (FishLeg's fish-lr, the others' lr); default: a log"
+            description = "The step sizes to try (FishLeg's fish-lr, Muon's muon-lr, the others' lr); default: a log"
                     + " grid of --points values around the preset, --factor apart.")
     List<Double> lrs;
 
@@ -164,6 +164,7 @@ final class TuneCommand implements Callable<Integer> {
             case FISHLEG -> s.fishLeg().fishLr();
             case KFAC -> s.kfac().lr();
             case ADAM, SGD -> s.baseline().lr();
+            case MUON -> s.muon().lr();
         };
     }
 
@@ -178,6 +179,7 @@ final class TuneCommand implements Callable<Integer> {
                     s.kfac().with(lr, damping != null ? damping : s.kfac().damping()));
             case ADAM, SGD -> new OptimizerSpec(s.kind(), null,
                     new BaselineSettings(lr, s.baseline().momentum(), s.baseline().weightDecay()));
+            case MUON -> new OptimizerSpec(s.kind(), null, null, null, s.muon().withLr(lr));
         };
     }
 
