@@ -125,8 +125,8 @@ class NewtonSchulzTest {
         int n = y.length;
         double[][] z = identity(n);
         for (int i = 0; i < 60; i++) {
-            double[][] yInv = inverse(y);
-            double[][] zInv = inverse(z);
+            double[][] yInv = Dense.inverse(y);
+            double[][] zInv = Dense.inverse(z);
             y = half(y, zInv);
             z = half(z, yInv);
         }
@@ -147,44 +147,6 @@ class NewtonSchulzTest {
         double[][] out = new double[n][n];
         for (int i = 0; i < n; i++) {
             out[i][i] = 1;
-        }
-        return out;
-    }
-
-    /** Gauss-Jordan with partial pivoting. */
-    static double[][] inverse(double[][] a) {
-        int n = a.length;
-        double[][] w = new double[n][2 * n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(a[i], 0, w[i], 0, n);
-            w[i][n + i] = 1;
-        }
-        for (int c = 0; c < n; c++) {
-            int piv = c;
-            for (int r = c + 1; r < n; r++) {
-                if (Math.abs(w[r][c]) > Math.abs(w[piv][c])) {
-                    piv = r;
-                }
-            }
-            double[] t = w[c];
-            w[c] = w[piv];
-            w[piv] = t;
-            double d = w[c][c];
-            for (int k = 0; k < 2 * n; k++) {
-                w[c][k] /= d;
-            }
-            for (int r = 0; r < n; r++) {
-                if (r != c && w[r][c] != 0) {
-                    double f = w[r][c];
-                    for (int k = 0; k < 2 * n; k++) {
-                        w[r][k] -= f * w[c][k];
-                    }
-                }
-            }
-        }
-        double[][] out = new double[n][n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(w[i], n, out[i], 0, n);
         }
         return out;
     }
