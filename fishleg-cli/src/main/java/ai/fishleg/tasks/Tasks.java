@@ -48,7 +48,7 @@ public final class Tasks {
                     new BaselineSettings(1e-3, 0, 0),
                     new BaselineSettings(0.025, 0.9, 0),
                     KfacSettings.standard().with(1e-2, 0.03),
-                    MuonSettings.standard(5e-3, 1e-3)),
+                    MuonSettings.standard(0.01, 1e-3)),
             new Task(
                     "fmnist-cnn",
                     "Fashion-MNIST classifier, CNN 2x(Conv2d 5x5 + BatchNorm + ReLU + max-pool) + Linear, softmax",
