@@ -51,7 +51,7 @@ final class CommonOptions {
     @Option(names = "--target-loss", paramLabel = "X",
             description = "Test loss whose time to reach each run reports (seconds_to_target,"
                     + " steps_to_target; default: Adam's final test loss when Adam runs beside"
-                    + " another optimizer). In train, the run stops when it reaches it.")
+                    + " another optimizer). In train and tune, the run stops when it reaches it.")
     Double targetLoss;
 
     @Option(names = "--init", paramLabel = "SCHEME",

@@ -31,13 +31,7 @@ final class CompareCommand implements Callable<Integer> {
     CommonOptions common;
 
     @Mixin
-    FishLegOptions fishLeg;
-
-    @Mixin
-    BaselineOptions baseline;
-
-    @Mixin
-    KfacOptions kfac;
+    OptimizerOptions settings;
 
     @Override
     public Integer call() throws Exception {
@@ -47,7 +41,7 @@ final class CompareCommand implements Callable<Integer> {
         }
         List<OptimizerSpec> specs = new ArrayList<>();
         for (OptimizerKind kind : optimizers) {
-            specs.add(Specs.of(task, kind, fishLeg, baseline, kfac));
+            specs.add(settings.spec(task, kind));
         }
         return Experiment.run("compare", task, specs, common,
                 common.budget(task.epochs(), task.batchSize(), false), spec.commandLine().getOut(), false,

@@ -19,6 +19,7 @@ import picocli.CommandLine.Spec;
             DemoCommand.class,
             TrainCommand.class,
             CompareCommand.class,
+            TuneCommand.class,
             LayersCommand.class,
             BenchCommand.class,
             PruneCommand.class,

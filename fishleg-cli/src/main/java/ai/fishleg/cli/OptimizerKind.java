@@ -11,7 +11,9 @@ public enum OptimizerKind {
     /** DJL's Adam. */
     ADAM("Adam"),
     /** DJL's SGD with momentum. */
-    SGD("SGD");
+    SGD("SGD"),
+    /** Muon (Jordan et al. 2024) with AdamW for the other parameters, {@link ai.fishleg.muon.Muon}. */
+    MUON("Muon");
 
     private final String displayName;
 
@@ -26,7 +28,7 @@ public enum OptimizerKind {
 
     /** @return whether a run can be saved and resumed ({@code --save}, {@code --resume}) */
     public boolean checkpoints() {
-        return this == FISHLEG || this == KFAC;
+        return this == FISHLEG || this == KFAC || this == MUON;
     }
 
     /** @return the name used on the command line and in outputs */

@@ -6,6 +6,7 @@ import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.tasks.BaselineSettings;
 import ai.fishleg.tasks.KfacSettings;
+import ai.fishleg.tasks.MuonSettings;
 
 /**
  * An optimizer with the settings it will run with.
@@ -14,8 +15,20 @@ import ai.fishleg.tasks.KfacSettings;
  * @param fishLeg FishLeg settings (used when kind is FISHLEG)
  * @param baseline Adam/SGD settings (used when kind is ADAM or SGD)
  * @param kfac K-FAC settings (used when kind is KFAC)
+ * @param muon Muon settings (used when kind is MUON)
  */
-record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac) {
+record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac,
+        MuonSettings muon) {
+
+    /**
+     * @param kind which optimizer (not MUON)
+     * @param fishLeg FishLeg settings (used when kind is FISHLEG)
+     * @param baseline Adam/SGD settings (used when kind is ADAM or SGD)
+     * @param kfac K-FAC settings (used when kind is KFAC)
+     */
+    OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac) {
+        this(kind, fishLeg, baseline, kfac, null);
+    }
 
     /**
      * @param kind which optimizer (not KFAC)
@@ -39,6 +52,9 @@ record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettin
         }
         if (kind == OptimizerKind.KFAC) {
             return new KfacRule(model, likelihood, auxData, kfac);
+        }
+        if (kind == OptimizerKind.MUON) {
+            return new MuonRule(model, muon);
         }
         return new DjlRule(kind, model, baseline);
     }

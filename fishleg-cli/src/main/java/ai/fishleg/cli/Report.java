@@ -66,6 +66,13 @@ final class Report implements TrainingLoop.Listener {
                     s.covEvery(), s.invEvery(), trim(s.momentum()), trim(s.weightDecay()),
                     s.factorInit().name().toLowerCase(Locale.ROOT),
                     s.dampingForm().name().toLowerCase(Locale.ROOT), s.fisherSamples());
+        } else if (spec.kind() == OptimizerKind.MUON) {
+            var s = spec.muon();
+            out.printf(Locale.ROOT, "%s: muon-lr %s, muon-momentum %s, muon-ns-steps %d, muon-scale %s,"
+                            + " muon-layers %s, muon-adam-lr %s, muon-weight-decay %s%n",
+                    spec.kind(), trim(s.lr()), trim(s.momentum()), s.nsSteps(),
+                    s.stepScale().name().toLowerCase(Locale.ROOT), s.layers(), trim(s.adamLr()),
+                    trim(s.weightDecay()));
         } else {
             var s = spec.baseline();
             out.printf(Locale.ROOT, "%s: lr %s%s, weight-decay %s%n", spec.kind(), trim(s.lr()),

@@ -15,7 +15,7 @@ final class Specs {
      * @return the optimizer with its settings
      */
     static OptimizerSpec of(Task task, OptimizerKind kind, FishLegOptions fishLeg, BaselineOptions baseline) {
-        return of(task, kind, fishLeg, baseline, new KfacOptions());
+        return of(task, kind, fishLeg, baseline, new KfacOptions(), new MuonOptions());
     }
 
     /**
@@ -24,15 +24,17 @@ final class Specs {
      * @param fishLeg FishLeg options (K-FAC reads --damping and --kl-clip from them)
      * @param baseline Adam/SGD options (K-FAC reads --lr, --momentum and --weight-decay from them)
      * @param kfac K-FAC's own options
+     * @param muon Muon's options
      * @return the optimizer with its settings
      */
     static OptimizerSpec of(Task task, OptimizerKind kind, FishLegOptions fishLeg, BaselineOptions baseline,
-            KfacOptions kfac) {
+            KfacOptions kfac, MuonOptions muon) {
         return switch (kind) {
             case FISHLEG -> new OptimizerSpec(kind, fishLeg.apply(task.fishLegPreset()), null);
             case KFAC -> new OptimizerSpec(kind, null, null, kfac.apply(task.kfacPreset(), fishLeg, baseline));
             case ADAM -> new OptimizerSpec(kind, null, baseline.apply(task.adamPreset()));
             case SGD -> new OptimizerSpec(kind, null, baseline.apply(task.sgdPreset()));
+            case MUON -> new OptimizerSpec(kind, null, null, null, muon.apply(task.muonPreset()));
         };
     }
 }

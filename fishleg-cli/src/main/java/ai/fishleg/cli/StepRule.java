@@ -51,10 +51,10 @@ interface StepRule extends AutoCloseable {
     }
 
     /** Why Adam and SGD runs cannot be checkpointed. */
-    String CHECKPOINTS_FISHLEG_ONLY = "--save and --resume work with --optimizer fishleg or kfac only:"
+    String CHECKPOINTS_FISHLEG_ONLY = "--save and --resume work with --optimizer fishleg, kfac or muon only:"
             + " DJL's Adam and SGD keep their moments and step counts in private fields that no API"
             + " reads or sets, so a resumed Adam or SGD run could not continue exactly. Train without"
-            + " --save and --resume, or use FishLeg or K-FAC.";
+            + " --save and --resume, or use FishLeg, K-FAC or Muon.";
 
     /** Frees the optimizer's state. */
     @Override

@@ -31,13 +31,7 @@ final class TrainCommand implements Callable<Integer> {
     CommonOptions common;
 
     @Mixin
-    FishLegOptions fishLeg;
-
-    @Mixin
-    BaselineOptions baseline;
-
-    @Mixin
-    KfacOptions kfac;
+    OptimizerOptions settings;
 
     @Option(names = "--save", paramLabel = "FILE",
             description = "Write a checkpoint (model weights, the optimizer's complete state and the"
@@ -60,7 +54,7 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null && !Files.isRegularFile(resume)) {
             throw new IllegalArgumentException("--resume " + resume + ": no such checkpoint file");
         }
-        OptimizerSpec spec = Specs.of(task, optimizer, fishLeg, baseline, kfac);
+        OptimizerSpec spec = settings.spec(task, optimizer);
         return Experiment.run("train", task, List.of(spec), common,
                 common.budget(task.epochs(), task.batchSize(), true), this.spec.commandLine().getOut(), true,
                 checkpoints);

@@ -75,10 +75,12 @@ public final class Task {
     private final BaselineSettings adam;
     private final BaselineSettings sgd;
     private final KfacSettings kfac;
+    private final MuonSettings muon;
 
     Task(String name, String summary, Kind kind, Source source, boolean imageInput,
             Supplier<Block> model, int batchSize, int epochs, ModelInit.Scheme init,
-            Hyperparameters fishLeg, BaselineSettings adam, BaselineSettings sgd, KfacSettings kfac) {
+            Hyperparameters fishLeg, BaselineSettings adam, BaselineSettings sgd, KfacSettings kfac,
+            MuonSettings muon) {
         this.name = name;
         this.summary = summary;
         this.kind = kind;
@@ -92,6 +94,7 @@ public final class Task {
         this.adam = adam;
         this.sgd = sgd;
         this.kfac = kfac;
+        this.muon = muon;
     }
 
     /** @return the name used on the command line */
@@ -170,6 +173,11 @@ public final class Task {
     /** @return the K-FAC preset */
     public KfacSettings kfacPreset() {
         return kfac;
+    }
+
+    /** @return the Muon preset */
+    public MuonSettings muonPreset() {
+        return muon;
     }
 
     /**

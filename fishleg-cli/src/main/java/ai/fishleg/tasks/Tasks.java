@@ -20,6 +20,8 @@ public final class Tasks {
 
     // Presets: where each comes from, and the measured runs behind it, are in docs/PRESETS.md.
     // K-FAC's: KfacSettings.standard() with the lr and damping that won short runs.
+    // Adam's, SGD's and Muon's learning rates: the winners of `fishleg tune` at a fixed budget
+    // (docs/PRESETS.md#tuned-learning-rates); Muon's AdamW part uses the task's Adam learning rate.
     private static final List<Task> ALL = List.of(
             new Task(
                     "curves-autoencoder",
@@ -29,9 +31,10 @@ public final class Tasks {
                     100, 10, ModelInit.Scheme.HE,
                     kronecker().fishLr(3e-3).damping(0.03).klClip(0.01).auxLr(2e-4)
                             .updateAuxEvery(30).batchSpeedup(true).build(),
-                    new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.01, 0.9, 0),
-                    KfacSettings.standard().with(1e-3, 0.03)),
+                    new BaselineSettings(4e-3, 0, 0),
+                    new BaselineSettings(1e-3, 0.9, 0),
+                    KfacSettings.standard().with(1e-3, 0.03),
+                    MuonSettings.standard(5e-3, 4e-3)),
             paperAutoencoder("fmnist-autoencoder", "", Task.Source.FASHION_MNIST),
             paperAutoencoder("mnist-autoencoder", " (data: --data DIR)", Task.Source.MNIST),
             new Task(
@@ -43,8 +46,9 @@ public final class Tasks {
                     kronecker().fishLr(0.01).damping(0.03).klClip(0.01).auxLr(2e-4)
                             .updateAuxEvery(30).batchSpeedup(true).build(),
                     new BaselineSettings(1e-3, 0, 0),
-                    new BaselineSettings(0.05, 0.9, 0),
-                    KfacSettings.standard().with(1e-2, 0.03)),
+                    new BaselineSettings(0.025, 0.9, 0),
+                    KfacSettings.standard().with(1e-2, 0.03),
+                    MuonSettings.standard(0.01, 1e-3)),
             new Task(
                     "fmnist-cnn",
                     "Fashion-MNIST classifier, CNN 2x(Conv2d 5x5 + BatchNorm + ReLU + max-pool) + Linear, softmax",
@@ -53,9 +57,10 @@ public final class Tasks {
                     100, 5, ModelInit.Scheme.PYTORCH,
                     kronecker().fishLr(3e-3).damping(0.03).klClip(0.01).auxLr(2e-4)
                             .updateAuxEvery(30).batchSpeedup(true).build(),
-                    new BaselineSettings(5e-4, 0, 0),
-                    new BaselineSettings(0.05, 0.9, 0),
-                    KfacSettings.standard()));
+                    new BaselineSettings(1e-3, 0, 0),
+                    new BaselineSettings(0.0125, 0.9, 0),
+                    KfacSettings.standard(),
+                    MuonSettings.standard(0.01, 1e-3)));
 
     /** The paper's MNIST auto-encoder 784-1000-500-250-30 (mirrored), Bernoulli, batch 100. */
     private static Task paperAutoencoder(String name, String note, Task.Source source) {
@@ -69,9 +74,10 @@ public final class Tasks {
                 // the auxiliary loss refines Q in between (docs/LEVERS.md#the-kronecker-start)
                 kronecker().fishLr(5e-3).damping(0.1).klClip(0.01).auxLr(2e-4)
                         .updateAuxEvery(30).batchSpeedup(true).build(),
-                new BaselineSettings(1e-3, 0, 0),
-                new BaselineSettings(0.01, 0.9, 0),
-                KfacSettings.standard().with(3e-3, 0.1));
+                new BaselineSettings(2e-3, 0, 0),
+                new BaselineSettings(2e-3, 0.9, 0),
+                KfacSettings.standard().with(3e-3, 0.1),
+                MuonSettings.standard(2.5e-3, 2e-3));
     }
 
     /**

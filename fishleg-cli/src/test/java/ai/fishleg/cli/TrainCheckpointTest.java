@@ -179,7 +179,7 @@ class TrainCheckpointTest {
             Run r = run(tiny("train", "--optimizer", optimizer, "--steps", "1", "--save",
                     dir.resolve("c").toString()));
             assertThat(r.code()).isEqualTo(2);
-            assertThat(r.err()).contains("--save and --resume work with --optimizer fishleg or kfac only");
+            assertThat(r.err()).contains("--save and --resume work with --optimizer fishleg, kfac or muon only");
         }
         assertThat(dir.resolve("c")).doesNotExist();
         Run every = run(tiny("train", "--steps", "1", "--save-every", "5"));

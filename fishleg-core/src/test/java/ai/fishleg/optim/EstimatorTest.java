@@ -1,6 +1,5 @@
 package ai.fishleg.optim;
 
-import static ai.fishleg.optim.FisherRecoveryTest.invert;
 import static ai.fishleg.optim.FisherRecoveryTest.randomOrthogonal;
 import static ai.fishleg.optim.FisherRecoveryTest.relFrobenius;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -100,8 +99,8 @@ class EstimatorTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Problem p = problem(m, 4096, 11);
             int batch = 32;
-            double[][] target = invert(plusDamping(p.fisher(), 1));
-            double[][] seedTarget = invert(plusDamping(p.fisher(), 1.0 / batch));
+            double[][] target = Dense.inverse(plusDamping(p.fisher(), 1));
+            double[][] seedTarget = Dense.inverse(plusDamping(p.fisher(), 1.0 / batch));
             double[][] q = learnQ(m, p, Estimator.ANTITHETIC, true, batch, 2000, 0.005);
             // measured 0.015 (float64, PyTorch 2.7.1 CPU)
             assertThat(relFrobenius(q, target)).as("‖Q − (F + γI)⁻¹‖/‖(F + γI)⁻¹‖")
@@ -116,8 +115,8 @@ class EstimatorTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Problem p = problem(m, 4096, 11);
             int batch = 8;
-            double[][] target = invert(plusDamping(p.fisher(), 1.0 / batch));
-            double[][] unbiased = invert(plusDamping(p.fisher(), 1));
+            double[][] target = Dense.inverse(plusDamping(p.fisher(), 1.0 / batch));
+            double[][] unbiased = Dense.inverse(plusDamping(p.fisher(), 1));
             double[][] q = learnQ(m, p, Estimator.RANK1, false, batch, 2000, 0.005);
             // measured 0.03 (float64, PyTorch 2.7.1 CPU)
             assertThat(relFrobenius(q, target)).as("‖Q − (F/B + γI)⁻¹‖/‖(F/B + γI)⁻¹‖")

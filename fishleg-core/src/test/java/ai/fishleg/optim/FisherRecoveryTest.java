@@ -107,7 +107,7 @@ class FisherRecoveryTest {
                         c[i][j] = f[i][j] / batchSize + (i == j ? GAMMA : 0);
                     }
                 }
-                double[][] target = invert(c);
+                double[][] target = Dense.inverse(c);
                 double[][] q = denseQ((KroneckerBlock) opt.getBlocks().get(0));
                 double err = relFrobenius(q, target);
                 double start = relFrobenius(scaledIdentity(1 / GAMMA), target);
@@ -123,7 +123,7 @@ class FisherRecoveryTest {
                             unscaled[i][j] = f[i][j] + (i == j ? GAMMA : 0);
                         }
                     }
-                    assertThat(relFrobenius(q, invert(unscaled))).isGreaterThan(0.3);
+                    assertThat(relFrobenius(q, Dense.inverse(unscaled))).isGreaterThan(0.3);
                 }
             }
         }
@@ -185,41 +185,4 @@ class FisherRecoveryTest {
         return q;
     }
 
-    /** Gauss-Jordan inverse with partial pivoting. */
-    static double[][] invert(double[][] a) {
-        int n = a.length;
-        double[][] m = new double[n][2 * n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(a[i], 0, m[i], 0, n);
-            m[i][n + i] = 1;
-        }
-        for (int col = 0; col < n; col++) {
-            int piv = col;
-            for (int r = col + 1; r < n; r++) {
-                if (Math.abs(m[r][col]) > Math.abs(m[piv][col])) {
-                    piv = r;
-                }
-            }
-            double[] t = m[col];
-            m[col] = m[piv];
-            m[piv] = t;
-            double d = m[col][col];
-            for (int j = 0; j < 2 * n; j++) {
-                m[col][j] /= d;
-            }
-            for (int r = 0; r < n; r++) {
-                if (r != col) {
-                    double f = m[r][col];
-                    for (int j = 0; j < 2 * n; j++) {
-                        m[r][j] -= f * m[col][j];
-                    }
-                }
-            }
-        }
-        double[][] inv = new double[n][n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(m[i], n, inv[i], 0, n);
-        }
-        return inv;
-    }
 }

@@ -204,36 +204,52 @@ public final class Dense {
         return e;
     }
 
-    /** Solves m x = b by Gauss-Jordan elimination with partial pivoting. */
-    public static double[] solve(double[][] m, double[] b) {
-        int n = b.length;
-        double[][] a = new double[n][];
+    /** @return the inverse of a square matrix (Gauss-Jordan with partial pivoting) */
+    public static double[][] inverse(double[][] a) {
+        int n = a.length;
+        double[][] m = new double[n][2 * n];
         for (int i = 0; i < n; i++) {
-            a[i] = java.util.Arrays.copyOf(m[i], n + 1);
-            a[i][n] = b[i];
+            System.arraycopy(a[i], 0, m[i], 0, n);
+            m[i][n + i] = 1;
         }
-        for (int c = 0; c < n; c++) {
-            int piv = c;
-            for (int r = c + 1; r < n; r++) {
-                if (Math.abs(a[r][c]) > Math.abs(a[piv][c])) {
+        for (int col = 0; col < n; col++) {
+            int piv = col;
+            for (int r = col + 1; r < n; r++) {
+                if (Math.abs(m[r][col]) > Math.abs(m[piv][col])) {
                     piv = r;
                 }
             }
-            double[] t = a[c];
-            a[c] = a[piv];
-            a[piv] = t;
+            double[] t = m[col];
+            m[col] = m[piv];
+            m[piv] = t;
+            double d = m[col][col];
+            for (int j = 0; j < 2 * n; j++) {
+                m[col][j] /= d;
+            }
             for (int r = 0; r < n; r++) {
-                if (r != c) {
-                    double f = a[r][c] / a[c][c];
-                    for (int k = c; k <= n; k++) {
-                        a[r][k] -= f * a[c][k];
+                if (r != col) {
+                    double f = m[r][col];
+                    for (int j = 0; j < 2 * n; j++) {
+                        m[r][j] -= f * m[col][j];
                     }
                 }
             }
         }
-        double[] x = new double[n];
+        double[][] inv = new double[n][n];
         for (int i = 0; i < n; i++) {
-            x[i] = a[i][n] / a[i][i];
+            System.arraycopy(m[i], n, inv[i], 0, n);
+        }
+        return inv;
+    }
+
+    /** Solves m x = b through {@link #inverse} (Gauss-Jordan with partial pivoting). */
+    public static double[] solve(double[][] m, double[] b) {
+        double[][] inv = inverse(m);
+        double[] x = new double[b.length];
+        for (int i = 0; i < b.length; i++) {
+            for (int j = 0; j < b.length; j++) {
+                x[i] += inv[i][j] * b[j];
+            }
         }
         return x;
     }
