@@ -54,6 +54,11 @@ final class RecordedPasses {
      */
     void curvatureStatistics(NDList[] factors, double statDecay, Scope scope) {
         LabeledBatch batch = curvatureData.nextNonEmpty(scope.manager(), "curvature");
+        if (nll instanceof RemoteStatistics remote) { // the examples live elsewhere
+            RemoteStatistics.nextFactors(remote, draw.draw(model, batch.data()), groups, factors,
+                    statDecay, scope);
+            return;
+        }
         try (GuardedPass pass = GuardedPass.open(model, groups.trainable, scope)) {
             LabeledBatch samples = draw.draw(model, batch.data());
             groups.clearRecords(); // the draw's forward pass is not part of the statistics
