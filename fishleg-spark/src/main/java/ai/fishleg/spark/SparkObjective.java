@@ -30,7 +30,7 @@ import org.apache.spark.util.LongAccumulator;
  *
  * <p>Batches are batches of example ids ({@link #randomBatches}, {@link #batch}). {@link #nll} on
  * such a batch broadcasts the model's parameters and the ids, lets every partition sum the loss
- * and the gradient over its examples of the batch, combines the sums with {@code treeReduce} and
+ * and the gradient over its examples of the batch, collects the sums and adds them in partition order and
  * returns a scalar whose value is the batch-mean loss and whose gradient with respect to the
  * model's parameters is the batch-mean gradient: the optimizer's step is the step the single-JVM
  * loop takes on the same batch. {@link #draw} remembers the parameters at which labels are to be
@@ -53,7 +53,6 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
     private final ReplicaSpec spec;
     private final Block model;
     private final long seed;
-    private final int depth;
     private final TaskHook hook;
     private final String runId = UUID.randomUUID().toString();
     private final List<NDArray> parameters = new ArrayList<>();
@@ -75,7 +74,6 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
         this.spec = b.spec;
         this.model = b.model;
         this.seed = b.seed;
-        this.depth = b.depth;
         this.hook = b.hook;
         for (Pair<String, Parameter> p : model.getParameters()) {
             parameters.add(p.getValue().getArray());
@@ -101,7 +99,7 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
      * @param examples the training examples
      * @param spec rebuilds the model on the executors
      * @param model the driver's model, initialised (the optimizer steps it)
-     * @return a builder with the defaults (seed 0, tree depth 2, no task hook)
+     * @return a builder with the defaults (seed 0, no task hook)
      */
     public static Builder builder(
             JavaSparkContext context, SparkExamples examples, ReplicaSpec spec, Block model) {
@@ -224,11 +222,17 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
         Broadcast<Job> b = context.broadcast(job);
         LongAccumulator bytes = bytesFromTasks;
         try {
-            Partial total = examples.rdd().mapPartitionsWithIndex((index, rows) -> {
+            // one result per partition, summed in partition order: the same sums whatever order
+            // the tasks finish in (and after a retry)
+            List<Partial> parts = examples.rdd().mapPartitionsWithIndex((index, rows) -> {
                 Partial p = Worker.run(b.value(), index, rows);
                 bytes.add(p.payloadBytes());
                 return List.of(p).iterator();
-            }, false).treeReduce(Partial::plus, depth);
+            }, false).collect();
+            Partial total = Partial.EMPTY;
+            for (Partial p : parts) {
+                total = total.plus(p);
+            }
             jobs++;
             bytesToExecutors += job.payloadBytes();
             if (total.examples() != job.ids().length) {
@@ -303,7 +307,6 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
         private final ReplicaSpec spec;
         private final Block model;
         private long seed;
-        private int depth = 2;
         private TaskHook hook = TaskHook.none();
 
         private Builder(
@@ -317,15 +320,6 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
         /** @param value the run's seed (of every draw) @return this */
         public Builder seed(long value) {
             this.seed = value;
-            return this;
-        }
-
-        /** @param value depth of treeReduce, >= 1 (2 by default) @return this */
-        public Builder treeDepth(int value) {
-            if (value < 1) {
-                throw new IllegalArgumentException("treeDepth must be >= 1, got " + value);
-            }
-            this.depth = value;
             return this;
         }
 

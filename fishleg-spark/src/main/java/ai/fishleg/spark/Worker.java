@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.training.GradientCollector;
 import ai.djl.util.Pair;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.kfac.RemoteStatistics;
@@ -70,9 +69,9 @@ final class Worker {
         });
     }
 
-    /** The seed of one partition's draws in a job. */
-    static long seed(long drawSeed, int partition) {
-        long z = drawSeed + 0x9E3779B97F4A7C15L * (partition + 1);
+    /** The seed of one example's draw in a job. */
+    static long seed(long drawSeed, long id) {
+        long z = drawSeed + 0x9E3779B97F4A7C15L * (id + 1);
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);
@@ -111,12 +110,18 @@ final class Worker {
             try (NDManager step = manager.newSubManager(); Scope scope = Scope.open(step)) {
                 LabeledBatch batch = batch(mine, step);
                 long n = mine.size();
-                likelihood.setSeed(seed(job.drawSeed(), partition));
+                long[] ids = new long[mine.size()];
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = mine.get(i).id();
+                }
+                DrawFunction draw = new RowSeededDraw(likelihood, job.drawSeed(), ids);
                 if (job.pass() == Pass.KRONECKER) {
                     set(job.drawParameters());
-                    Map<String, RemoteStatistics.Sums> sums = RemoteStatistics.localSums(model,
-                            DrawFunction.of(likelihood), NllFunction.of(likelihood), batch,
-                            job.layers(), step);
+                    Map<String, RemoteStatistics.Sums> sums;
+                    synchronized (Backward.LOCK) { // K-FAC's pass opens DJL's collector
+                        sums = RemoteStatistics.localSums(model, draw, NllFunction.of(likelihood),
+                                batch, job.layers(), step);
+                    }
                     float[][] out = new float[2 * job.layers().size()][];
                     long[] counts = new long[2 * job.layers().size()];
                     for (int i = 0; i < job.layers().size(); i++) {
@@ -131,16 +136,13 @@ final class Worker {
                 LabeledBatch labelled = batch;
                 if (job.pass() == Pass.SAMPLED_LABELS) {
                     set(job.drawParameters());
-                    labelled = DrawFunction.of(likelihood).draw(model, batch.data());
+                    labelled = draw.draw(model, batch.data());
                 }
                 set(job.parameters());
                 GuardedPass.zeroGradients(trainable, scope);
-                double loss;
-                try (GradientCollector gc = step.getEngine().newGradientCollector()) {
-                    NDArray l = NllFunction.of(likelihood).nll(model, labelled);
-                    gc.backward(l);
-                    loss = Tensors.scalar(l);
-                }
+                LabeledBatch finalLabels = labelled;
+                double loss = Backward.run(step,
+                        () -> NllFunction.of(likelihood).nll(model, finalLabels));
                 float[][] grads = new float[trainable.size()][];
                 for (int i = 0; i < trainable.size(); i++) {
                     NDArray g = scope.own(trainable.get(i).getGradient());
