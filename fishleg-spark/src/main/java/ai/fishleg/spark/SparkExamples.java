@@ -25,7 +25,21 @@ public final class SparkExamples implements AutoCloseable {
     private final int featureSize;
 
     private SparkExamples(JavaRDD<Example> rdd) {
-        this.rdd = rdd.persist(StorageLevel.MEMORY_ONLY());
+        this(rdd, false);
+    }
+
+    /**
+     * @param rdd the examples
+     * @param fromDriver whether they were parallelized from the driver: their lineage then holds
+     *     the data itself, which every task would carry, so it is cut (a local checkpoint: the
+     *     cached blocks are the data; losing an executor loses its share of them)
+     */
+    private SparkExamples(JavaRDD<Example> rdd, boolean fromDriver) {
+        JavaRDD<Example> cached = rdd.persist(StorageLevel.MEMORY_ONLY());
+        if (fromDriver) {
+            cached.rdd().localCheckpoint();
+        }
+        this.rdd = cached;
         this.count = this.rdd.count();
         if (count == 0) {
             throw new IllegalArgumentException("the training data has no rows");
@@ -79,7 +93,7 @@ public final class SparkExamples implements AutoCloseable {
         for (int i = 0; i < features.length; i++) {
             rows.add(new Example(i, features[i], features == labels ? features[i] : labels[i]));
         }
-        return new SparkExamples(context.parallelize(rows, partitions));
+        return new SparkExamples(context.parallelize(rows, partitions), true);
     }
 
     /** @return the examples */

@@ -67,26 +67,45 @@ class SparkObjectiveTest {
         spark.stop();
     }
 
+    /** Gradient size of the tiny model: two layers' weights and biases. */
+    static final long P = 6 * 4 + 4 + 4 * 6 + 6;
+
     @Test
     void lossAndGradientOfThePartitionsAreThoseOfTheSingleJvmPass() {
+        SparkObjective.Traffic t = spreadPassEqualsLocalPass(3, BATCH);
+        // one result per partition: its loss sum, count and the gradients
+        assertThat(t.jobs()).isEqualTo(1);
+        assertThat(t.bytesFromTasks()).isEqualTo(3 * (4 * P + 16));
+        assertThat(t.bytesToExecutors()).isEqualTo(4 * P + 8L * BATCH.length);
+    }
+
+    @Test
+    void emptyPartitionsAddNothing() {
+        // 8 partitions of 3 examples: 2 return sums, the others an empty result
+        SparkObjective.Traffic t = spreadPassEqualsLocalPass(8, new long[] {0, 1, 3, 4});
+        assertThat(t.bytesFromTasks()).isEqualTo(2 * (4 * P + 16) + 6 * 16);
+    }
+
+    /**
+     * The loss and gradient of a batch through the objective over some partitions equal the
+     * single-JVM pass on the same examples.
+     *
+     * @return the objective's traffic
+     */
+    static SparkObjective.Traffic spreadPassEqualsLocalPass(int partitions, long[] ids) {
         try (NDManager m = NDManager.newBaseManager();
-                SparkExamples examples = SparkExamples.fromArrays(context, X, X, 3)) {
+                SparkExamples examples = SparkExamples.fromArrays(context, X, X, partitions)) {
             Block model = SPEC.initialised(m, 1);
-            NDArray x = m.create(X).get(new NDIndex("{}", m.create(BATCH)));
+            NDArray x = m.create(X).get(new NDIndex("{}", m.create(ids)));
             double local = lossAndBackward(model, NllFunction.of(SPEC.newLikelihood()),
                     LabeledBatch.of(x, x), m);
             List<float[]> expected = TinyAutoencoder.gradients(model);
             try (SparkObjective objective = SparkObjective.builder(context, examples, SPEC, model)
                     .build()) {
-                double spread = lossAndBackward(model, objective, SparkObjective.batch(BATCH, m), m);
+                double spread = lossAndBackward(model, objective, SparkObjective.batch(ids, m), m);
                 assertThat(spread).isCloseTo(local, org.assertj.core.data.Offset.offset(1e-5));
                 assertClose(TinyAutoencoder.gradients(model), expected, 1e-5);
-                // one result per partition: its loss sum, count and the gradients (2 layers)
-                assertThat(objective.traffic().jobs()).isEqualTo(1);
-                assertThat(objective.traffic().bytesFromTasks())
-                        .isEqualTo(3 * (4L * (6 * 4 + 4 + 4 * 6 + 6) + 16));
-                assertThat(objective.traffic().bytesToExecutors())
-                        .isEqualTo(4L * (6 * 4 + 4 + 4 * 6 + 6) + 8L * BATCH.length);
+                return objective.traffic();
             }
         }
     }
@@ -222,28 +241,6 @@ class SparkObjectiveTest {
                 assertThatThrownBy(() -> objective.nll(model,
                         SparkObjective.batch(new long[] {3, 40}, m)))
                         .hasMessageContaining("names 2 examples but the executors found 1");
-            }
-        }
-    }
-
-    @Test
-    void emptyPartitionsAddNothing() {
-        try (NDManager m = NDManager.newBaseManager();
-                SparkExamples examples = SparkExamples.fromArrays(context, X, X, 8)) {
-            Block model = SPEC.initialised(m, 1);
-            long[] firstTwo = {0, 1, 3, 4};
-            NDArray x = m.create(X).get(new NDIndex("{}", m.create(firstTwo)));
-            double local = lossAndBackward(model, NllFunction.of(SPEC.newLikelihood()),
-                    LabeledBatch.of(x, x), m);
-            List<float[]> expected = TinyAutoencoder.gradients(model);
-            try (SparkObjective objective = SparkObjective.builder(context, examples, SPEC, model)
-                    .build()) {
-                double spread = lossAndBackward(model, objective, SparkObjective.batch(firstTwo, m), m);
-                assertThat(spread).isCloseTo(local, org.assertj.core.data.Offset.offset(1e-5));
-                assertClose(TinyAutoencoder.gradients(model), expected, 1e-5);
-                // 2 of 8 partitions return sums, the others an empty result
-                assertThat(objective.traffic().bytesFromTasks())
-                        .isEqualTo(2 * (4L * (6 * 4 + 4 + 4 * 6 + 6) + 16) + 6 * 16);
             }
         }
     }
