@@ -15,7 +15,7 @@ import java.util.List;
  *     {@code parameters} unless the optimizer moved the parameters since its draw)
  * @param ids the batch's example ids, sorted ascending, no repeats
  * @param pass what to compute
- * @param drawSeed the seed of this job's draws (each partition mixes in its index)
+ * @param drawSeed the seed of this job's draws (each example's draw mixes in its id)
  * @param layers the dotted names of the K-FAC layers ({@link Pass#KRONECKER} only)
  * @param hook runs before each task
  */

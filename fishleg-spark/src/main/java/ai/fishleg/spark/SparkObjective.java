@@ -37,7 +37,7 @@ import org.apache.spark.util.LongAccumulator;
  * drawn, so FishLeg's auxiliary passes (also the antithetic estimator's perturbed ones) get the
  * sampled-label gradient of the whole auxiliary batch, and {@link #kroneckerSums} supplies K-FAC's
  * factor statistics (and FishLeg's Kronecker start). Draws are seeded from the run's seed, the
- * batch's ids, the draw's parameters and the partition, so a run (and a retried task) is
+ * batch's ids, the draw's parameters and each example's id, so a run (and a retried task) is
  * reproducible.
  *
  * <p>Use it as both the {@code draw} and the {@code nll} of the optimizer's builder, and as the
