@@ -59,6 +59,12 @@ final class CommonOptions {
                     + " (uniform ±√(6/fan_in), biases 0) (default: the task's preset).")
     ModelInit.Scheme init;
 
+    @Option(names = "--spark", paramLabel = "MASTER",
+            description = "Train data-parallel on Apache Spark: local[N], spark://host:port, ...,"
+                    + " or 'submit' under spark-submit (docs/SPARK.md). The driver keeps the model and"
+                    + " the optimizer; the executors sum losses, gradients and curvature statistics.")
+    String spark;
+
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
             description = "Seed of the initial weights, batch order and sampling (default: ${DEFAULT-VALUE}).")
     long seed;

@@ -49,7 +49,8 @@ final class Experiment {
         ImageDataset dataset = task.loadData(
                 options.data, System.getenv(Task.DATA_ENV), options.trainSize, options.testSize);
         Path dir = options.out != null ? options.out : defaultOutput(task);
-        try (LoadedData data = LoadedData.of(task, dataset)) {
+        try (LoadedData data = LoadedData.of(task, dataset);
+                SparkBackend spark = options.spark == null ? null : SparkBackend.start(options.spark, data)) {
             RunContext context = new RunContext(command, task, dataset.name(), data.train().size(),
                     data.test().size(), budget, options.init != null ? options.init : task.init(),
                     options.seed, dir);
@@ -62,7 +63,8 @@ final class Experiment {
                 if (checkpoints.save() != null) {
                     folders.add(WritableFolder.prepareParent("--save", checkpoints.save()));
                 }
-                results = train(data, specs, context, options, report, checkpoints);
+                results = train(data, specs, context, options, report, checkpoints,
+                        java.util.Optional.ofNullable(spark));
             } catch (RuntimeException e) {
                 folders.forEach(WritableFolder::removeIfUnused);
                 throw e;
@@ -83,7 +85,8 @@ final class Experiment {
 
     /** Trains each optimizer in turn, printing the header and each evaluation. */
     private static List<RunResult> train(LoadedData data, List<OptimizerSpec> specs, RunContext context,
-            CommonOptions options, Report report, Checkpointing checkpoints) {
+            CommonOptions options, Report report, Checkpointing checkpoints,
+            java.util.Optional<SparkBackend> spark) {
         report.header(context);
         long evalInterval = context.budget().evalInterval(data.train().size());
         List<RunResult> results = new ArrayList<>();
@@ -94,7 +97,7 @@ final class Experiment {
                 listeners.add(new Progress(evalInterval));
             }
             listeners.add(report);
-            results.add(TrainingLoop.run(data, spec, context, checkpoints, all(listeners)));
+            results.add(TrainingLoop.run(data, spec, context, checkpoints, all(listeners), spark));
         }
         return results;
     }

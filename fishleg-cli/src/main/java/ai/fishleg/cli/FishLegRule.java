@@ -17,19 +17,20 @@ final class FishLegRule extends CurvatureRule<FishLeg> {
      * @param model the initialised network (every layer with parameters must be one FishLeg can
      *     manage; see {@link Experiment#requireFishLegSupport})
      * @param likelihood the task's likelihood
+     * @param draw draws labels from the model (the likelihood's, or the Spark examples')
+     * @param nll the loss of FishLeg's own passes
      * @param auxData random training batches for the auxiliary updates
      * @param settings the settings
      * @param seed seed of the optimizer's generator
      */
-    FishLegRule(Block model, FishLikelihood likelihood, BatchSource auxData, Hyperparameters settings,
-            long seed) {
-        super(build(model, likelihood, auxData, settings, seed));
+    FishLegRule(Block model, FishLikelihood likelihood, DrawFunction draw, NllFunction nll,
+            BatchSource auxData, Hyperparameters settings, long seed) {
+        super(build(model, likelihood, draw, nll, auxData, settings, seed));
     }
 
-    private static FishLeg build(Block model, FishLikelihood likelihood, BatchSource auxData,
-            Hyperparameters settings, long seed) {
-        NllFunction nll = NllFunction.of(likelihood);
-        return FishLeg.builder(model, DrawFunction.of(likelihood), nll, auxData)
+    private static FishLeg build(Block model, FishLikelihood likelihood, DrawFunction draw,
+            NllFunction nll, BatchSource auxData, Hyperparameters settings, long seed) {
+        return FishLeg.builder(model, draw, nll, auxData)
                 .settings(settings)
                 .seed(seed)
                 .likelihood(likelihood)

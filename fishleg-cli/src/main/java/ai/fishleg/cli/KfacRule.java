@@ -5,7 +5,6 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.kfac.Kfac;
 import ai.fishleg.kfac.KroneckerFactoredBlock;
 import ai.fishleg.likelihood.DrawFunction;
-import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.tasks.KfacSettings;
 import java.util.LinkedHashMap;
@@ -18,13 +17,14 @@ final class KfacRule extends CurvatureRule<Kfac> {
     /**
      * @param model the initialised network (its Linear and Conv2d layers Recording ones, as the
      *     built-in tasks' are)
-     * @param likelihood the task's likelihood (labels are drawn from it for the statistics)
+     * @param draw draws the labels of the statistics pass (the task's likelihood)
+     * @param nll the loss of the statistics pass
      * @param curvatureData random training batches for the statistics passes
      * @param settings the settings
      */
-    KfacRule(Block model, FishLikelihood likelihood, BatchSource curvatureData, KfacSettings settings) {
-        super(settings.configure(Kfac.builder(model, DrawFunction.of(likelihood),
-                NllFunction.of(likelihood), curvatureData)).build());
+    KfacRule(Block model, DrawFunction draw, NllFunction nll, BatchSource curvatureData,
+            KfacSettings settings) {
+        super(settings.configure(Kfac.builder(model, draw, nll, curvatureData)).build());
     }
 
     /** The settings in force, as the library names them (the library's defaults included). */

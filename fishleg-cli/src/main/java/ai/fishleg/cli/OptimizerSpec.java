@@ -1,5 +1,8 @@
 package ai.fishleg.cli;
 
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.NllFunction;
+
 import ai.djl.nn.Block;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.likelihood.FishLikelihood;
@@ -47,11 +50,21 @@ record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettin
      * @return the optimizer, ready for the loop
      */
     StepRule create(Block model, FishLikelihood likelihood, BatchSource auxData, long seed) {
+        return create(model, likelihood, DrawFunction.of(likelihood), NllFunction.of(likelihood),
+                auxData, seed);
+    }
+
+    /**
+     * {@link #create(Block, FishLikelihood, BatchSource, long)} with the optimizer's own draw and
+     * loss (with {@code --spark}, those of the executors' examples).
+     */
+    StepRule create(Block model, FishLikelihood likelihood, DrawFunction draw, NllFunction nll,
+            BatchSource auxData, long seed) {
         if (kind == OptimizerKind.FISHLEG) {
-            return new FishLegRule(model, likelihood, auxData, fishLeg, seed);
+            return new FishLegRule(model, likelihood, draw, nll, auxData, fishLeg, seed);
         }
         if (kind == OptimizerKind.KFAC) {
-            return new KfacRule(model, likelihood, auxData, kfac);
+            return new KfacRule(model, draw, nll, auxData, kfac);
         }
         if (kind == OptimizerKind.MUON) {
             return new MuonRule(model, muon);

@@ -70,6 +70,8 @@ final class TrainingLoop {
     private final Checkpointing checkpoints;
     private final Listener listener;
     private final NDManager runManager;
+    /** The training examples the loop takes batches of (with --spark: their ids). */
+    private final ai.fishleg.tasks.Task.Split train;
     private final Block model;
     private final FishLikelihood likelihood;
     private final NllFunction nll;
@@ -91,7 +93,8 @@ final class TrainingLoop {
     private MetricsRow endRow;
 
     private TrainingLoop(LoadedData data, OptimizerSpec spec, RunContext context, Checkpointing checkpoints,
-            Listener listener, NDManager runManager, Block model, FishLikelihood likelihood, StepRule rule) {
+            Listener listener, NDManager runManager, Block model, FishLikelihood likelihood, StepRule rule,
+            ai.fishleg.tasks.Task.Split train, NllFunction nll) {
         this.data = data;
         this.spec = spec;
         this.budget = context.budget();
@@ -100,9 +103,10 @@ final class TrainingLoop {
         this.runManager = runManager;
         this.model = model;
         this.likelihood = likelihood;
-        this.nll = NllFunction.of(likelihood);
+        this.nll = nll;
         this.rule = rule;
-        this.examples = data.train().size();
+        this.train = train;
+        this.examples = train.size();
         this.perEpoch = budget.stepsPerEpoch(examples);
         this.evalInterval = budget.evalInterval(examples);
         this.shuffle = new Rng(context.seed() ^ SHUFFLE_STREAM);
@@ -129,6 +133,19 @@ final class TrainingLoop {
      */
     static RunResult run(LoadedData data, OptimizerSpec spec, RunContext context, Checkpointing checkpoints,
             Listener listener) {
+        return run(data, spec, context, checkpoints, listener, java.util.Optional.empty());
+    }
+
+    /**
+     * {@link #run(LoadedData, OptimizerSpec, RunContext, Checkpointing, Listener)}, with
+     * {@code --spark} on the executors of a Spark backend: the loop, the optimizer and the
+     * evaluation stay on the driver; every loss and gradient (and FishLeg's and K-FAC's own
+     * passes) is summed over the executors' examples.
+     *
+     * @param spark the backend, or empty for the single-JVM loop
+     */
+    static RunResult run(LoadedData data, OptimizerSpec spec, RunContext context, Checkpointing checkpoints,
+            Listener listener, java.util.Optional<SparkBackend> spark) {
         long seed = context.seed();
         int batch = context.budget().batchSize();
         try (NDManager runManager = data.manager().newSubManager()) {
@@ -137,11 +154,28 @@ final class TrainingLoop {
                     data.task().inputShape(batch), context.init(), seed);
             FishLikelihood likelihood = data.task().newLikelihood();
             likelihood.setSeed(seed);
-            BatchSource auxData = BatchSources.randomBatches(
-                    data.train().inputs(), data.train().targets(), batch, seed ^ AUX_STREAM);
-            try (StepRule rule = spec.create(model, likelihood, auxData, seed)) {
-                return new TrainingLoop(data, spec, context, checkpoints, listener, runManager, model,
-                        likelihood, rule).train();
+            if (spark.isEmpty()) {
+                BatchSource auxData = BatchSources.randomBatches(
+                        data.train().inputs(), data.train().targets(), batch, seed ^ AUX_STREAM);
+                try (StepRule rule = spec.create(model, likelihood, auxData, seed)) {
+                    return new TrainingLoop(data, spec, context, checkpoints, listener, runManager, model,
+                            likelihood, rule, data.train(), NllFunction.of(likelihood)).train();
+                }
+            }
+            try (ai.fishleg.spark.SparkObjective objective = spark.get().objective(model, seed)) {
+                ai.fishleg.tasks.Task.Split ids = SparkBackend.ids(runManager, objective);
+                BatchSource auxData = BatchSources.randomBatches(
+                        ids.inputs(), ids.targets(), batch, seed ^ AUX_STREAM);
+                try (StepRule rule = spec.create(model, likelihood, objective, objective, auxData, seed)) {
+                    RunResult result = new TrainingLoop(data, spec, context, checkpoints, listener,
+                            runManager, model, likelihood, rule, ids, objective).train();
+                    ai.fishleg.spark.SparkObjective.Traffic t = objective.traffic();
+                    System.err.printf("spark: %d jobs, %d payload bytes to the executors, %d from"
+                            + " the tasks (%.0f and %.0f per step)%n", t.jobs(), t.bytesToExecutors(),
+                            t.bytesFromTasks(), (double) t.bytesToExecutors() / Math.max(1, result.steps() - Math.max(0, result.resumedAtStep())),
+                            (double) t.bytesFromTasks() / Math.max(1, result.steps() - Math.max(0, result.resumedAtStep())));
+                    return result;
+                }
             }
         }
     }
@@ -218,7 +252,7 @@ final class TrainingLoop {
         long start = System.nanoTime();
         double loss;
         try (NDManager scope = runManager.newSubManager()) {
-            LabeledBatch b = batch(data.train(), order, from, batch, scope);
+            LabeledBatch b = batch(train, order, from, batch, scope);
             rule.zeroGrad();
             try (GradientCollector gc = scope.getEngine().newGradientCollector()) {
                 NDArray l = nll.nll(model, b);

@@ -206,6 +206,20 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
         NDArray g = rows.outputGradients();
         NDArray a = Tensors.mulConst(x.transpose().matMul(x), 1.0 / rows.count());
         NDArray gg = Tensors.mulConst(g.transpose().matMul(g), batchSize);
+        return nextFactors(a, gg, statDecay, init, scope);
+    }
+
+    /**
+     * The factors after one more statistics update from the estimates themselves.
+     *
+     * @param a this update's estimate of A
+     * @param gg this update's estimate of G
+     * @param statDecay weight of the old factors
+     * @param init what the averages start from
+     * @param scope owns the results
+     * @return the new A and G
+     */
+    NDList nextFactors(NDArray a, NDArray gg, double statDecay, FactorInit init, Scope scope) {
         if (factorUpdates == 0 && init == FactorInit.FIRST_ESTIMATE) {
             return new NDList(a, gg);
         }

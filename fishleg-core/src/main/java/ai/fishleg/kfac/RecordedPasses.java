@@ -58,6 +58,11 @@ final class RecordedPasses {
             Scope scope) {
         LabeledBatch batch = repeated(
                 curvatureData.nextNonEmpty(scope.manager(), "curvature"), fisherSamples);
+        if (nll instanceof RemoteStatistics remote) { // the examples live elsewhere
+            RemoteStatistics.nextFactors(remote, draw.draw(model, batch.data()), groups, factors,
+                    statDecay, init, scope);
+            return;
+        }
         try (GuardedPass pass = GuardedPass.open(model, groups.trainable, scope)) {
             LabeledBatch samples = draw.draw(model, batch.data());
             groups.clearRecords(); // the draw's forward pass is not part of the statistics
