@@ -14,8 +14,20 @@ import ai.fishleg.tasks.KfacSettings;
  * @param fishLeg FishLeg settings (used when kind is FISHLEG)
  * @param baseline Adam/SGD settings (used when kind is ADAM or SGD)
  * @param kfac K-FAC settings (used when kind is KFAC)
+ * @param qualityEvery FishLeg: steps between two quality probes (0: none)
  */
-record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac) {
+record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac,
+        int qualityEvery) {
+
+    /**
+     * @param kind which optimizer
+     * @param fishLeg FishLeg settings (used when kind is FISHLEG)
+     * @param baseline Adam/SGD settings (used when kind is ADAM or SGD)
+     * @param kfac K-FAC settings (used when kind is KFAC)
+     */
+    OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac) {
+        this(kind, fishLeg, baseline, kfac, 0);
+    }
 
     /**
      * @param kind which optimizer (not KFAC)
@@ -35,7 +47,7 @@ record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettin
      */
     StepRule create(Block model, FishLikelihood likelihood, BatchSource auxData, long seed) {
         if (kind == OptimizerKind.FISHLEG) {
-            return new FishLegRule(model, likelihood, auxData, fishLeg, seed);
+            return new FishLegRule(model, likelihood, auxData, fishLeg, seed, qualityEvery);
         }
         if (kind == OptimizerKind.KFAC) {
             return new KfacRule(model, likelihood, auxData, kfac);
