@@ -88,6 +88,11 @@ final class FishLegOptions {
                     + " start (0: none).")
     Integer auxBurst;
 
+    @Option(names = "--quality-every", paramLabel = "N",
+            description = "Every N steps, log how close Q is to the damped inverse on held-out"
+                    + " directions, beside K-FAC's inverse at the same point (QualityProbe; 0: never).")
+    Integer qualityEvery;
+
     @Option(names = "--kl-clip", paramLabel = "K",
             description = "Trust-region bound κ of each FishLeg or K-FAC step (0: off).")
     Double klClip;
@@ -120,6 +125,15 @@ final class FishLegOptions {
         set(auxStepScale, b::auxStepScale);
         set(auxBurst, b::auxBurst);
         return b.build();
+    }
+
+    /** @return steps between two quality probes (0: none) */
+    int qualityEvery() {
+        if (qualityEvery != null && qualityEvery < 0) {
+            throw new IllegalArgumentException(
+                    "--quality-every must be >= 0 (a number of steps; 0: never), got " + qualityEvery);
+        }
+        return qualityEvery == null ? 0 : qualityEvery;
     }
 
     private static <T> void set(T value, java.util.function.Consumer<T> setter) {

@@ -7,11 +7,25 @@ import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.optim.FishLeg;
 import ai.fishleg.optim.Hyperparameters;
+import ai.fishleg.optim.QualityProbe;
+import ai.fishleg.tasks.Task;
+import ai.djl.ndarray.index.NDIndex;
+import ai.fishleg.data.LabeledBatch;
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** FishLeg in the training loop. */
 final class FishLegRule extends CurvatureRule<FishLeg> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FishLegRule.class);
+    /** Test examples the quality probe estimates F̂ on. */
+    private static final int HELD_OUT = 1000;
+
+    private final int qualityEvery;
+    private QualityProbe probe;
 
     /**
      * @param model the initialised network (every layer with parameters must be one FishLeg can
@@ -22,10 +36,33 @@ final class FishLegRule extends CurvatureRule<FishLeg> {
      * @param auxData random training batches for the auxiliary updates
      * @param settings the settings
      * @param seed seed of the optimizer's generator
+     * @param qualityEvery steps between two quality probes (0: none)
      */
     FishLegRule(Block model, FishLikelihood likelihood, DrawFunction draw, NllFunction nll,
-            BatchSource auxData, Hyperparameters settings, long seed) {
+            BatchSource auxData, Hyperparameters settings, long seed, int qualityEvery) {
         super(build(model, likelihood, draw, nll, auxData, settings, seed));
+        this.qualityEvery = qualityEvery;
+    }
+
+    /**
+     * Every {@code qualityEvery} steps, and after the first, logs the {@link QualityProbe}'s
+     * errors on the first {@value #HELD_OUT} test examples (4 directions).
+     */
+    @Override
+    public void afterStep(long step, Task.Split heldOut) {
+        if (qualityEvery <= 0 || (step % qualityEvery != 0 && step != 1)) {
+            return;
+        }
+        if (probe == null) {
+            long n = Math.min(HELD_OUT, heldOut.size());
+            probe = new QualityProbe(optimizer, LabeledBatch.of(
+                    heldOut.inputs().get(new NDIndex("0:" + n)),
+                    heldOut.targets().get(new NDIndex("0:" + n))), 4, 1);
+        }
+        QualityProbe.Report r = probe.measure();
+        LOG.info(String.format(Locale.ROOT, "quality at step %d (%d auxiliary updates):"
+                + " ‖Q(F̂+γI)v − v‖/‖v‖ = %.4f learned, %.4f K-FAC's inverse", r.step(),
+                r.auxUpdates(), r.learned(), r.kfac()));
     }
 
     private static FishLeg build(Block model, FishLikelihood likelihood, DrawFunction draw,

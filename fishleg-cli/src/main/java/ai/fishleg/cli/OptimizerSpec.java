@@ -19,9 +19,10 @@ import ai.fishleg.tasks.MuonSettings;
  * @param baseline Adam/SGD settings (used when kind is ADAM or SGD)
  * @param kfac K-FAC settings (used when kind is KFAC)
  * @param muon Muon settings (used when kind is MUON)
+ * @param qualityEvery FishLeg: steps between two quality probes (0: none)
  */
 record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac,
-        MuonSettings muon) {
+        MuonSettings muon, int qualityEvery) {
 
     /**
      * @param kind which optimizer (not MUON)
@@ -30,7 +31,7 @@ record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettin
      * @param kfac K-FAC settings (used when kind is KFAC)
      */
     OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac) {
-        this(kind, fishLeg, baseline, kfac, null);
+        this(kind, fishLeg, baseline, kfac, null, 0);
     }
 
     /**
@@ -61,7 +62,7 @@ record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettin
     StepRule create(Block model, FishLikelihood likelihood, DrawFunction draw, NllFunction nll,
             BatchSource auxData, long seed) {
         if (kind == OptimizerKind.FISHLEG) {
-            return new FishLegRule(model, likelihood, draw, nll, auxData, fishLeg, seed);
+            return new FishLegRule(model, likelihood, draw, nll, auxData, fishLeg, seed, qualityEvery);
         }
         if (kind == OptimizerKind.KFAC) {
             return new KfacRule(model, draw, nll, auxData, kfac);

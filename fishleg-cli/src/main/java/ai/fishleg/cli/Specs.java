@@ -30,11 +30,12 @@ final class Specs {
     static OptimizerSpec of(Task task, OptimizerKind kind, FishLegOptions fishLeg, BaselineOptions baseline,
             KfacOptions kfac, MuonOptions muon) {
         return switch (kind) {
-            case FISHLEG -> new OptimizerSpec(kind, fishLeg.apply(task.fishLegPreset()), null);
+            case FISHLEG -> new OptimizerSpec(kind, fishLeg.apply(task.fishLegPreset()), null, null, null,
+                    fishLeg.qualityEvery());
             case KFAC -> new OptimizerSpec(kind, null, null, kfac.apply(task.kfacPreset(), fishLeg, baseline));
             case ADAM -> new OptimizerSpec(kind, null, baseline.apply(task.adamPreset()));
             case SGD -> new OptimizerSpec(kind, null, baseline.apply(task.sgdPreset()));
-            case MUON -> new OptimizerSpec(kind, null, null, null, muon.apply(task.muonPreset()));
+            case MUON -> new OptimizerSpec(kind, null, null, null, muon.apply(task.muonPreset()), 0);
         };
     }
 }

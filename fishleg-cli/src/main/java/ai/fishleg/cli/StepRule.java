@@ -20,6 +20,14 @@ interface StepRule extends AutoCloseable {
     /** @return the settings in force, for summary.json (name → number, flag or text) */
     Map<String, Object> hyperparameters();
 
+    /**
+     * Called after every step, outside the timed part (FishLeg's quality probe; nothing by default).
+     *
+     * @param step steps completed
+     * @param heldOut the test set
+     */
+    default void afterStep(long step, ai.fishleg.tasks.Task.Split heldOut) {}
+
     /** @return counts the optimizer keeps, for summary.json (none by default) */
     default Map<String, Object> statistics() {
         return Map.of();

@@ -199,6 +199,7 @@ final class TrainingLoop {
             state.lossSum += loss;
             state.lossCount++;
             listener.stepped(step, state.lossSum / state.lossCount);
+            rule.afterStep(step, data.test());
             if (divergence != null) {
                 stopped = RunResult.Stop.DIVERGED;
             } else if (budget.outOfTime(state.seconds - secondsBefore)) {

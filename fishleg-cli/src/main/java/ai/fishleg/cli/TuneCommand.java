@@ -179,7 +179,7 @@ final class TuneCommand implements Callable<Integer> {
                     s.kfac().with(lr, damping != null ? damping : s.kfac().damping()));
             case ADAM, SGD -> new OptimizerSpec(s.kind(), null,
                     new BaselineSettings(lr, s.baseline().momentum(), s.baseline().weightDecay()));
-            case MUON -> new OptimizerSpec(s.kind(), null, null, null, s.muon().withLr(lr));
+            case MUON -> new OptimizerSpec(s.kind(), null, null, null, s.muon().withLr(lr), 0);
         };
     }
 
