@@ -1,8 +1,8 @@
 package ai.fishleg.cli;
 
-import ai.fishleg.optim.Estimator;
-import ai.fishleg.optim.Hyperparameters;
-import ai.fishleg.optim.USampling;
+import ai.fishleg.fishleg.Estimator;
+import ai.fishleg.fishleg.Hyperparameters;
+import ai.fishleg.fishleg.USampling;
 import picocli.CommandLine.Option;
 
 /** FishLeg's settings on the command line; each one left out keeps the task's preset. */
@@ -71,7 +71,7 @@ final class FishLegOptions {
             description = "How FishLeg's momentum accumulates the natural gradient:"
                     + " ${COMPLETION-CANDIDATES} (heavy_ball is K-FAC's; its steps are 1/(1-beta)"
                     + " times larger at the same --fish-lr).")
-    ai.fishleg.optim.ParameterStep.Momentum momentumForm;
+    ai.fishleg.core.ParameterStep.Momentum momentumForm;
 
     @Option(names = "--kl-clip", paramLabel = "K",
             description = "Trust-region bound κ of each FishLeg or K-FAC step (0: off).")

@@ -6,17 +6,18 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
+import ai.fishleg.core.Checkpoint;
+import ai.fishleg.core.CurvatureOptimizer;
+import ai.fishleg.core.GuardedPass;
+import ai.fishleg.core.NonFiniteException;
+import ai.fishleg.core.NonFinitePolicy;
+import ai.fishleg.core.ParameterStep;
+import ai.fishleg.curvature.Inverses;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.kfac.LayerGroups.Group;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.Checkpoint;
-import ai.fishleg.optim.CurvatureOptimizer;
-import ai.fishleg.optim.GuardedPass;
-import ai.fishleg.optim.NonFiniteException;
-import ai.fishleg.optim.NonFinitePolicy;
-import ai.fishleg.optim.ParameterStep;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.util.Rng;
@@ -65,8 +66,8 @@ import org.slf4j.LoggerFactory;
  * average). Until a layer's factors are next refreshed its inverses stay as they are.
  *
  * <p>Which layers: the layers FishLeg would manage (same discovery and names, {@link
- * ManagedLayers}); of these, {@link ai.fishleg.layers.RecordingLinear} layers get a {@link
- * LinearBlock} and {@link ai.fishleg.layers.RecordingConv2d} layers (groups = 1) a {@link
+ * ManagedLayers}); of these, {@link ai.fishleg.curvature.RecordingLinear} layers get a {@link
+ * LinearBlock} and {@link ai.fishleg.curvature.RecordingConv2d} layers (groups = 1) a {@link
  * Conv2dBlock}. K-FAC needs their recorded inputs and output gradients, which DJL's plain {@link
  * Linear} and {@link Conv2d} do not keep. Every other trainable parameter of the model (other
  * layer types, plain Linear/Conv2d layers, parameters of unsupported blocks) takes a plain
@@ -187,7 +188,7 @@ public final class Kfac implements CurvatureOptimizer {
      * Starts building an optimizer.
      *
      * @param model the network, initialised; its Linear and Conv2d layers should be {@link
-     *     ai.fishleg.layers.RecordingLinear} / {@link ai.fishleg.layers.RecordingConv2d}
+     *     ai.fishleg.curvature.RecordingLinear} / {@link ai.fishleg.curvature.RecordingConv2d}
      * @param draw samples targets from the model's predictive distribution
      * @param nll the negative log-likelihood of the model on a batch, a mean over its examples
      * @param curvatureData hands out one batch per statistics update (for example random
@@ -241,8 +242,8 @@ public final class Kfac implements CurvatureOptimizer {
             boolean cov = stepCount % settings.covEvery() == 0;
             boolean inv = stepCount % settings.invEvery() == 0;
             NDList[] factors = new NDList[groups.size()];
-            KroneckerFactoredBlock.Inverses[] inverses =
-                    new KroneckerFactoredBlock.Inverses[groups.size()];
+            Inverses[] inverses =
+                    new Inverses[groups.size()];
             if (cov) {
                 passes.curvatureStatistics(factors, settings.statDecay(), scope);
             }
@@ -262,7 +263,7 @@ public final class Kfac implements CurvatureOptimizer {
                             scope.use(block.getInputFactor()), scope.use(block.getOutputFactor()));
                     inverses[gi] = block.inverses(f, settings.damping(), scope);
                 }
-                KroneckerFactoredBlock.Inverses use =
+                Inverses use =
                         inverses[gi] != null ? inverses[gi] : block.currentInverses();
                 if (trainingRows[gi] != null) {
                     naturals[gi] = block.precondition(use, trainingRows[gi], scope);

@@ -7,7 +7,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
-import ai.fishleg.layers.LayerRecords;
+import ai.fishleg.curvature.Inverses;
+import ai.fishleg.curvature.LayerRecords;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
@@ -242,14 +243,6 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
         return new Inverses(da.inverse(), dg.inverse(), p);
     }
 
-    /**
-     * Inverses of the damped factors.
-     *
-     * @param input (A + π√γ I)⁻¹
-     * @param output (G + √γ/π I)⁻¹
-     * @param pi π
-     */
-    record Inverses(NDArray input, NDArray output, double pi) {}
 
     /**
      * Writes a new state (the values were checked to be finite).

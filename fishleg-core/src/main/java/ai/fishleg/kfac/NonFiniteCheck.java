@@ -2,8 +2,9 @@ package ai.fishleg.kfac;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.fishleg.core.ParameterStep;
+import ai.fishleg.curvature.Inverses;
 import ai.fishleg.kfac.LayerGroups.Group;
-import ai.fishleg.optim.ParameterStep;
 import ai.fishleg.util.Tensors;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +27,7 @@ final class NonFiniteCheck {
     record Bad(Group group, String parameter, String quantity) {}
 
     /** Whether the new factors, inverses and the proposed step are all finite. */
-    static boolean allFinite(NDList[] factors, KroneckerFactoredBlock.Inverses[] inverses,
+    static boolean allFinite(NDList[] factors, Inverses[] inverses,
             ParameterStep.Proposal proposal) {
         List<NDArray> arrays = new ArrayList<>();
         for (int gi = 0; gi < factors.length; gi++) {
@@ -47,7 +48,7 @@ final class NonFiniteCheck {
      *     when all are finite, the klClip inner product, which overflowed)
      */
     static Bad firstBad(List<Group> groups, NDList[] grads, NDList[] factors,
-            KroneckerFactoredBlock.Inverses[] inverses, NDList[] naturals,
+            Inverses[] inverses, NDList[] naturals,
             ParameterStep.Proposal proposal) {
         for (int gi = 0; gi < groups.size(); gi++) {
             Group g = groups.get(gi);
