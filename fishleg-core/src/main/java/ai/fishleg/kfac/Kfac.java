@@ -18,7 +18,6 @@ import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.kfac.LayerGroups.Group;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.RngOwner;
@@ -114,8 +113,7 @@ public final class Kfac implements CurvatureOptimizer {
     private double lr;
     private long stepCount;
     private long skippedSteps;
-    /** K-FAC layers whose last natural gradient came from the activation form (for tests). */
-    int lastActivationFormBlocks;
+    private KfacStep lastStep;
 
     /**
      * The settings of a run.
@@ -242,13 +240,12 @@ public final class Kfac implements CurvatureOptimizer {
             boolean cov = stepCount % settings.covEvery() == 0;
             boolean inv = stepCount % settings.invEvery() == 0;
             NDList[] factors = new NDList[groups.size()];
-            Inverses[] inverses =
-                    new Inverses[groups.size()];
+            Inverses[] inverses = new Inverses[groups.size()];
             if (cov) {
                 passes.curvatureStatistics(factors, settings.statDecay(), scope);
             }
             NDList[] naturals = new NDList[groups.size()];
-            lastActivationFormBlocks = 0;
+            int activationForm = 0;
             for (int gi = 0; gi < groups.size(); gi++) {
                 KroneckerFactoredBlock block = groups.get(gi).block;
                 if (block == null) { // a copy: the parameter step scales it in place
@@ -267,7 +264,7 @@ public final class Kfac implements CurvatureOptimizer {
                         inverses[gi] != null ? inverses[gi] : block.currentInverses();
                 if (trainingRows[gi] != null) {
                     naturals[gi] = block.precondition(use, trainingRows[gi], scope);
-                    lastActivationFormBlocks++;
+                    activationForm++;
                 } else {
                     naturals[gi] = block.precondition(use, grads[gi], scope);
                 }
@@ -275,6 +272,7 @@ public final class Kfac implements CurvatureOptimizer {
             ParameterStep.Proposal proposal = parameterStep.propose(naturals, grads, lr, scope);
             if (!NonFiniteCheck.allFinite(factors, inverses, proposal) && skips(NonFiniteCheck
                     .firstBad(groups, grads, factors, inverses, naturals, proposal))) {
+                lastStep = new KfacStep(stepCount, cov, inv, true, 1, activationForm);
                 return;
             }
             for (int gi = 0; gi < groups.size(); gi++) {
@@ -283,27 +281,21 @@ public final class Kfac implements CurvatureOptimizer {
                 }
             }
             parameterStep.commit(proposal);
+            lastStep = new KfacStep(stepCount, cov, inv, false, parameterStep.lastClipFactor(),
+                    activationForm);
         }
         stepCount++;
     }
 
     /** Applies the non-finite policy: true if the step must be skipped (SKIP), throws under THROW. */
     private boolean skips(NonFiniteCheck.Bad bad) {
-        Group g = bad.group();
-        String parameter = bad.parameter();
-        String quantity = bad.quantity();
-        String where = LayerSelection.displayName(g.name) + " (" + parameter + ")";
-        if (settings.nonFinitePolicy() == NonFinitePolicy.SKIP) {
-            skippedSteps++;
-            LOG.warn("K-FAC step {} skipped: non-finite {} in {} (skipped so far: {})",
-                    stepCount, quantity, where, skippedSteps);
-            return true;
+        if (settings.nonFinitePolicy() != NonFinitePolicy.SKIP) {
+            throw bad.exception(stepCount);
         }
-        throw new NonFiniteException(g.name, parameter, quantity,
-                "non-finite " + quantity + " in " + where + " at K-FAC step " + stepCount
-                        + "; parameters, momenta and factors were left as they were (lower lr,"
-                        + " raise damping, set klClip, or use nonFinitePolicy(SKIP) to skip such"
-                        + " steps)");
+        skippedSteps++;
+        LOG.warn("K-FAC step {} skipped: non-finite {} in {} (skipped so far: {})",
+                stepCount, bad.quantity(), bad.where(), skippedSteps);
+        return true;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -435,6 +427,11 @@ public final class Kfac implements CurvatureOptimizer {
     @Override
     public long getSkippedSteps() {
         return skippedSteps;
+    }
+
+    /** @return what the last step did (empty before the first step) */
+    public java.util.Optional<KfacStep> lastStep() {
+        return java.util.Optional.ofNullable(lastStep);
     }
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
