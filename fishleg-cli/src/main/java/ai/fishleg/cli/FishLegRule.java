@@ -2,11 +2,11 @@ package ai.fishleg.cli;
 
 import ai.djl.nn.Block;
 import ai.fishleg.data.BatchSource;
+import ai.fishleg.fishleg.FishLeg;
+import ai.fishleg.fishleg.Hyperparameters;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.FishLeg;
-import ai.fishleg.optim.Hyperparameters;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
