@@ -12,9 +12,9 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.norm.LayerNorm;
-import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.CurvatureOptions;
-import ai.fishleg.layers.LayerRegistry;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.CurvatureOptions;
+import ai.fishleg.fishleg.blocks.LayerRegistry;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,7 +1,7 @@
 package ai.fishleg.bench;
 
-import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.FlopCount;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.FlopCount;
 import java.util.List;
 import java.util.function.Function;
 

@@ -1,6 +1,6 @@
 package ai.fishleg.cli;
 
-import ai.fishleg.optim.CurvatureOptimizer;
+import ai.fishleg.core.CurvatureOptimizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

@@ -2,7 +2,7 @@ package ai.fishleg.cli;
 
 import ai.djl.nn.Block;
 import ai.fishleg.datasets.ImageDataset;
-import ai.fishleg.layers.LayerRegistry;
+import ai.fishleg.fishleg.blocks.LayerRegistry;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.NamedLayer;
 import ai.fishleg.tasks.Task;

@@ -1,8 +1,8 @@
 package ai.fishleg.cli;
 
-import ai.fishleg.optim.Estimator;
-import ai.fishleg.optim.Hyperparameters;
-import ai.fishleg.optim.USampling;
+import ai.fishleg.fishleg.Estimator;
+import ai.fishleg.fishleg.Hyperparameters;
+import ai.fishleg.fishleg.USampling;
 import picocli.CommandLine.Option;
 
 /** FishLeg's settings on the command line; each one left out keeps the task's preset. */
@@ -71,17 +71,17 @@ final class FishLegOptions {
             description = "How FishLeg's momentum accumulates the natural gradient:"
                     + " ${COMPLETION-CANDIDATES} (heavy_ball is K-FAC's; its steps are 1/(1-beta)"
                     + " times larger at the same --fish-lr).")
-    ai.fishleg.optim.ParameterStep.Momentum momentumForm;
+    ai.fishleg.core.ParameterStep.Momentum momentumForm;
 
     @Option(names = "--aux-moments", paramLabel = "M",
             description = "The auxiliary Adam's moments at each Kronecker renewal:"
                     + " ${COMPLETION-CANDIDATES}.")
-    ai.fishleg.optim.AuxMoments auxMoments;
+    ai.fishleg.fishleg.AuxMoments auxMoments;
 
     @Option(names = "--aux-step-scale", paramLabel = "S",
             description = "Size of the auxiliary step per tensor of λ: ${COMPLETION-CANDIDATES}"
                     + " (per_factor: --aux-lr times the tensor's magnitude, a relative step).")
-    ai.fishleg.optim.AuxStepScale auxStepScale;
+    ai.fishleg.fishleg.AuxStepScale auxStepScale;
 
     @Option(names = "--aux-burst", paramLabel = "N",
             description = "An auxiliary update on each of the first N steps after every Kronecker"

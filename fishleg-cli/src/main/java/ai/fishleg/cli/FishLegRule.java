@@ -2,12 +2,12 @@ package ai.fishleg.cli;
 
 import ai.djl.nn.Block;
 import ai.fishleg.data.BatchSource;
+import ai.fishleg.fishleg.FishLeg;
+import ai.fishleg.fishleg.Hyperparameters;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.FishLeg;
-import ai.fishleg.optim.Hyperparameters;
-import ai.fishleg.optim.QualityProbe;
+import ai.fishleg.fishleg.QualityProbe;
 import ai.fishleg.tasks.Task;
 import ai.djl.ndarray.index.NDIndex;
 import ai.fishleg.data.LabeledBatch;

@@ -15,7 +15,7 @@ import java.util.Objects;
  * What the training loop itself must remember to continue a run exactly: the step count, the
  * training time, the position of the batch order, the training-loss accumulators and the rows of
  * metrics so far. {@code train --save} stores it (with the settings of the run) in the metadata of
- * the FishLeg checkpoint ({@link ai.fishleg.optim.Checkpoint}); {@code train --resume} reads it back.
+ * the FishLeg checkpoint ({@link ai.fishleg.core.Checkpoint}); {@code train --resume} reads it back.
  */
 final class LoopState {
 

@@ -5,8 +5,8 @@ import ai.fishleg.likelihood.NllFunction;
 
 import ai.djl.nn.Block;
 import ai.fishleg.data.BatchSource;
+import ai.fishleg.fishleg.Hyperparameters;
 import ai.fishleg.likelihood.FishLikelihood;
-import ai.fishleg.optim.Hyperparameters;
 import ai.fishleg.tasks.BaselineSettings;
 import ai.fishleg.tasks.KfacSettings;
 import ai.fishleg.tasks.MuonSettings;

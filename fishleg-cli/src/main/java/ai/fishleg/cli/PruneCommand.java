@@ -8,12 +8,13 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.datasets.ImageDataset;
+import ai.fishleg.curvature.Inverses;
 import ai.fishleg.kfac.KroneckerEstimate;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.Checkpoint;
-import ai.fishleg.optim.FishLeg;
+import ai.fishleg.core.Checkpoint;
+import ai.fishleg.fishleg.FishLeg;
 import ai.fishleg.prune.Compensation;
 import ai.fishleg.prune.InverseFisher;
 import ai.fishleg.prune.MaskedOptimizer;
@@ -305,7 +306,7 @@ final class PruneCommand implements Callable<Integer> {
                 case FISHLEG -> InverseFisher.of(opt, manager);
                 case MAGNITUDE -> InverseFisher.identity(layers, manager);
                 case KFAC -> {
-                    Map<String, KroneckerEstimate.Inverses> inv = KroneckerEstimate.dampedInverses(model,
+                    Map<String, Inverses> inv = KroneckerEstimate.dampedInverses(model,
                             DrawFunction.of(likelihood), NllFunction.of(likelihood), calibration,
                             calibrationBatches, kfacDamping, List.of(), List.of(), manager);
                     try {

@@ -6,8 +6,8 @@ import ai.djl.nn.Blocks;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
-import ai.fishleg.layers.RecordingConv2d;
-import ai.fishleg.layers.RecordingLinear;
+import ai.fishleg.curvature.RecordingConv2d;
+import ai.fishleg.curvature.RecordingLinear;
 
 /**
  * The networks of the built-in tasks (DJL blocks, not yet initialised). Linear layers are {@link

@@ -1,9 +1,9 @@
 package ai.fishleg.tasks;
 
+import ai.fishleg.core.ParameterStep;
 import ai.fishleg.datasets.MnistFolder;
-import ai.fishleg.optim.Estimator;
-import ai.fishleg.optim.Hyperparameters;
-import ai.fishleg.optim.ParameterStep;
+import ai.fishleg.fishleg.Estimator;
+import ai.fishleg.fishleg.Hyperparameters;
 import java.util.List;
 import java.util.stream.Collectors;
 

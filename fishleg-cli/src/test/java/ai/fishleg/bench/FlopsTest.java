@@ -1,17 +1,16 @@
 package ai.fishleg.bench;
 
-import ai.fishleg.layers.KroneckerBlock;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
+import ai.fishleg.fishleg.FishLeg;
+import ai.fishleg.fishleg.blocks.KroneckerBlock;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.FishLeg;
 import ai.fishleg.tasks.Task;
 import ai.fishleg.tasks.Tasks;
 import org.junit.jupiter.api.Test;

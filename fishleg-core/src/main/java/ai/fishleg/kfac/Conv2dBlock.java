@@ -4,10 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Conv2d;
+import ai.fishleg.curvature.WeightMatrix;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.ArrayList;
@@ -27,6 +27,8 @@ public final class Conv2dBlock extends KroneckerFactoredBlock {
     private final Conv2d conv;
     private final Parameter weight;
     private final Parameter bias;
+    /** The layout [W | b] of the layer's parameters as one matrix, as FishLeg's blocks use it. */
+    private final WeightMatrix layout;
     private final Shape weightShape;
     private final int patch;
     private final int filters;
@@ -56,6 +58,7 @@ public final class Conv2dBlock extends KroneckerFactoredBlock {
         this.conv = layer;
         this.weight = weight;
         this.bias = bias;
+        this.layout = WeightMatrix.of(layer, "weight");
         this.weightShape = weight.getArray().getShape();
         this.patch = patchSize(weightShape);
         this.filters = (int) weightShape.get(0);
@@ -90,26 +93,17 @@ public final class Conv2dBlock extends KroneckerFactoredBlock {
 
     @Override
     public List<String> getParameterNames() {
-        return bias != null ? List.of("weight", "bias") : List.of("weight");
+        return layout.order();
     }
 
     @Override
     protected NDArray gradientMatrix(NDList gradient) {
-        NDArray w = gradient.get(0).reshape(filters, patch);
-        if (bias == null) {
-            return w;
-        }
-        return NDArrays.concat(new NDList(w, gradient.get(1).reshape(filters, 1)), 1);
+        return layout.toMatrix(gradient);
     }
 
     @Override
     protected NDList fromMatrix(NDArray u) {
-        if (bias == null) {
-            return new NDList(u.reshape(weightShape));
-        }
-        NDArray w = u.get(new NDIndex().addAllDim().addSliceDim(0, patch)).reshape(weightShape);
-        NDArray b = u.get(new NDIndex().addAllDim().addIndices(patch));
-        return new NDList(w, b);
+        return layout.fromMatrix(u);
     }
 
     /**

@@ -6,17 +6,18 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
+import ai.fishleg.core.Checkpoint;
+import ai.fishleg.kfac.KroneckerFactoredBlock.Inverses;
+import ai.fishleg.core.CurvatureOptimizer;
+import ai.fishleg.core.GuardedPass;
+import ai.fishleg.core.NonFiniteException;
+import ai.fishleg.core.NonFinitePolicy;
+import ai.fishleg.core.ParameterStep;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.kfac.LayerGroups.Group;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.Checkpoint;
-import ai.fishleg.optim.CurvatureOptimizer;
-import ai.fishleg.optim.GuardedPass;
-import ai.fishleg.optim.NonFiniteException;
-import ai.fishleg.optim.NonFinitePolicy;
-import ai.fishleg.optim.ParameterStep;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.util.Rng;
@@ -69,8 +70,8 @@ import org.slf4j.LoggerFactory;
  * it with the identity under {@link FactorInit#IDENTITY}; later ones average). Until a layer's factors are next refreshed its inverses stay as they are.
  *
  * <p>Which layers: the layers FishLeg would manage (same discovery and names, {@link
- * ManagedLayers}); of these, {@link ai.fishleg.layers.RecordingLinear} layers get a {@link
- * LinearBlock} and {@link ai.fishleg.layers.RecordingConv2d} layers (groups = 1) a {@link
+ * ManagedLayers}); of these, {@link ai.fishleg.curvature.RecordingLinear} layers get a {@link
+ * LinearBlock} and {@link ai.fishleg.curvature.RecordingConv2d} layers (groups = 1) a {@link
  * Conv2dBlock}. K-FAC needs their recorded inputs and output gradients, which DJL's plain {@link
  * Linear} and {@link Conv2d} do not keep. Every other trainable parameter of the model (other
  * layer types, plain Linear/Conv2d layers, parameters of unsupported blocks) takes a plain
@@ -119,8 +120,7 @@ public final class Kfac implements CurvatureOptimizer {
     private long skippedSteps;
     /** Inversions that kept the previous inverses because a decomposition failed. */
     private long keptInversions;
-    /** K-FAC layers whose last natural gradient came from the activation form (for tests). */
-    int lastActivationFormBlocks;
+    private KfacStep lastStep;
 
     /**
      * The settings of a run.
@@ -202,7 +202,7 @@ public final class Kfac implements CurvatureOptimizer {
      * Starts building an optimizer.
      *
      * @param model the network, initialised; its Linear and Conv2d layers should be {@link
-     *     ai.fishleg.layers.RecordingLinear} / {@link ai.fishleg.layers.RecordingConv2d}
+     *     ai.fishleg.curvature.RecordingLinear} / {@link ai.fishleg.curvature.RecordingConv2d}
      * @param draw samples targets from the model's predictive distribution
      * @param nll the negative log-likelihood of the model on a batch, a mean over its examples
      * @param curvatureData hands out one batch per statistics update (for example random
@@ -256,14 +256,13 @@ public final class Kfac implements CurvatureOptimizer {
             boolean cov = stepCount % settings.covEvery() == 0;
             boolean inv = stepCount % settings.invEvery() == 0;
             NDList[] factors = new NDList[groups.size()];
-            KroneckerFactoredBlock.Inverses[] inverses =
-                    new KroneckerFactoredBlock.Inverses[groups.size()];
+            Inverses[] inverses = new Inverses[groups.size()];
             if (cov) {
                 passes.curvatureStatistics(factors, settings.statDecay(), settings.factorInit(),
                         settings.fisherSamples(), scope);
             }
             NDList[] naturals = new NDList[groups.size()];
-            lastActivationFormBlocks = 0;
+            int activationForm = 0;
             for (int gi = 0; gi < groups.size(); gi++) {
                 KroneckerFactoredBlock block = groups.get(gi).block;
                 if (block == null) { // a copy: the parameter step scales it in place
@@ -284,11 +283,11 @@ public final class Kfac implements CurvatureOptimizer {
                         keptInverses(block);
                     }
                 }
-                KroneckerFactoredBlock.Inverses use =
+                Inverses use =
                         inverses[gi] != null ? inverses[gi] : block.currentInverses();
                 if (trainingRows[gi] != null) {
                     naturals[gi] = block.precondition(use, trainingRows[gi], scope);
-                    lastActivationFormBlocks++;
+                    activationForm++;
                 } else {
                     naturals[gi] = block.precondition(use, grads[gi], scope);
                 }
@@ -296,6 +295,7 @@ public final class Kfac implements CurvatureOptimizer {
             ParameterStep.Proposal proposal = parameterStep.propose(naturals, grads, lr, scope);
             if (!NonFiniteCheck.allFinite(factors, inverses, proposal) && skips(NonFiniteCheck
                     .firstBad(groups, grads, factors, inverses, naturals, proposal))) {
+                lastStep = new KfacStep(stepCount, cov, inv, true, 1, activationForm);
                 return;
             }
             for (int gi = 0; gi < groups.size(); gi++) {
@@ -304,6 +304,8 @@ public final class Kfac implements CurvatureOptimizer {
                 }
             }
             parameterStep.commit(proposal);
+            lastStep = new KfacStep(stepCount, cov, inv, false, parameterStep.lastClipFactor(),
+                    activationForm);
         }
         stepCount++;
     }
@@ -320,21 +322,13 @@ public final class Kfac implements CurvatureOptimizer {
 
     /** Applies the non-finite policy: true if the step must be skipped (SKIP), throws under THROW. */
     private boolean skips(NonFiniteCheck.Bad bad) {
-        Group g = bad.group();
-        String parameter = bad.parameter();
-        String quantity = bad.quantity();
-        String where = LayerSelection.displayName(g.name) + " (" + parameter + ")";
-        if (settings.nonFinitePolicy() == NonFinitePolicy.SKIP) {
-            skippedSteps++;
-            LOG.warn("K-FAC step {} skipped: non-finite {} in {} (skipped so far: {})",
-                    stepCount, quantity, where, skippedSteps);
-            return true;
+        if (settings.nonFinitePolicy() != NonFinitePolicy.SKIP) {
+            throw bad.exception(stepCount);
         }
-        throw new NonFiniteException(g.name, parameter, quantity,
-                "non-finite " + quantity + " in " + where + " at K-FAC step " + stepCount
-                        + "; parameters, momenta and factors were left as they were (lower lr,"
-                        + " raise damping, set klClip, or use nonFinitePolicy(SKIP) to skip such"
-                        + " steps)");
+        skippedSteps++;
+        LOG.warn("K-FAC step {} skipped: non-finite {} in {} (skipped so far: {})",
+                stepCount, bad.quantity(), bad.where(), skippedSteps);
+        return true;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -474,6 +468,11 @@ public final class Kfac implements CurvatureOptimizer {
      */
     public long getKeptInversions() {
         return keptInversions;
+    }
+
+    /** @return what the last step did (empty before the first step) */
+    public Optional<KfacStep> lastStep() {
+        return Optional.ofNullable(lastStep);
     }
 
     /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */

@@ -1,7 +1,7 @@
 package ai.fishleg.kfac;
 
-import ai.fishleg.optim.NonFinitePolicy;
-import ai.fishleg.optim.ParameterStep;
+import ai.fishleg.core.NonFinitePolicy;
+import ai.fishleg.core.ParameterStep;
 import java.util.List;
 import java.util.Objects;
 

@@ -3,7 +3,7 @@ package ai.fishleg.kfac;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import ai.fishleg.optim.CheckpointState;
+import ai.fishleg.core.CheckpointState;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,7 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What a {@link ai.fishleg.optim.Checkpoint} saves of a {@link Kfac} run: the model's parameters
+ * What a {@link ai.fishleg.core.Checkpoint} saves of a {@link Kfac} run: the model's parameters
  * ({@code model/<DJL name>}, running statistics included), the factors and damped inverses of
  * every K-FAC layer ({@code kfac/<layer>/A|G|Ainv|Ginv}; under EIGEN damping Ainv and Ginv hold
  * the eigenvectors and {@code kfac/<layer>/scale} the scale 1/(d_G d_Aᵀ + γ)), the momenta ({@code

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
+import ai.fishleg.curvature.Inverses;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
@@ -25,15 +26,6 @@ public final class KroneckerEstimate {
 
     private KroneckerEstimate() {}
 
-    /**
-     * The damped inverses of one layer: M = (G + √γ/π I)⁻¹ (out x out) and N = (A + π√γ I)⁻¹
-     * (k x k), so that M ⊗ N is the inverse of the damped Kronecker approximation of the layer's
-     * Fisher block on vec_r(U).
-     *
-     * @param output M
-     * @param input N
-     */
-    public record Inverses(NDArray output, NDArray input) {}
 
     /**
      * @param model the network, initialised (its RecordingLinear / RecordingConv2d layers get an
@@ -82,8 +74,8 @@ public final class KroneckerEstimate {
                                 scope.use(block.getInputFactor()), scope.use(block.getOutputFactor()));
                         KroneckerFactoredBlock.FactoredInverses inv =
                                 block.factoredInverses(factors, damping, scope);
-                        out.put(block.getName(), new Inverses(
-                                Scope.keep(inv.output(), target), Scope.keep(inv.input(), target)));
+                        out.put(block.getName(), new Inverses(Scope.keep(inv.input(), target),
+                                Scope.keep(inv.output(), target), inv.pi()));
                     }
                 }
                 return out;

@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
-import ai.fishleg.layers.LayerRecords;
+import ai.fishleg.curvature.LayerRecords;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;

@@ -8,8 +8,8 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.util.Pair;
-import ai.fishleg.layers.LayerRecords;
-import ai.fishleg.optim.ParameterStep;
+import ai.fishleg.core.ParameterStep;
+import ai.fishleg.curvature.LayerRecords;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.select.NamedLayer;
@@ -41,7 +41,7 @@ final class LayerGroups {
 
     /**
      * The parameters stepped together: one K-FAC layer, or parameters taking momentum SGD. Its
-     * index in the list is its group in Kfac's {@link ai.fishleg.optim.ParameterStep}.
+     * index in the list is its group in Kfac's {@link ai.fishleg.core.ParameterStep}.
      */
     static final class Group {
         final String name;

@@ -4,10 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
+import ai.fishleg.curvature.WeightMatrix;
 import ai.fishleg.util.Scope;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,6 +21,8 @@ public final class LinearBlock extends KroneckerFactoredBlock {
 
     private final Parameter weight;
     private final Parameter bias;
+    /** The layout [W | b] of the layer's parameters as one matrix, as FishLeg's blocks use it. */
+    private final WeightMatrix layout;
     private final int inFeatures;
     private final int outFeatures;
 
@@ -42,6 +44,7 @@ public final class LinearBlock extends KroneckerFactoredBlock {
                 (int) weight.getArray().getShape().get(0));
         this.weight = weight;
         this.bias = bias;
+        this.layout = WeightMatrix.of(layer, "weight");
         this.inFeatures = (int) weight.getArray().getShape().get(1);
         this.outFeatures = (int) weight.getArray().getShape().get(0);
     }
@@ -58,26 +61,17 @@ public final class LinearBlock extends KroneckerFactoredBlock {
 
     @Override
     public List<String> getParameterNames() {
-        return bias != null ? List.of("weight", "bias") : List.of("weight");
+        return layout.order();
     }
 
     @Override
     protected NDArray gradientMatrix(NDList gradient) {
-        if (bias == null) {
-            return gradient.get(0).reshape(outFeatures, inFeatures);
-        }
-        return NDArrays.concat(new NDList(gradient.get(0).reshape(outFeatures, inFeatures),
-                gradient.get(1).reshape(outFeatures, 1)), 1);
+        return layout.toMatrix(gradient);
     }
 
     @Override
     protected NDList fromMatrix(NDArray u) {
-        if (bias == null) {
-            return new NDList(u);
-        }
-        NDArray w = u.get(new NDIndex().addAllDim().addSliceDim(0, inFeatures));
-        NDArray b = u.get(new NDIndex().addAllDim().addIndices(inFeatures));
-        return new NDList(w, b);
+        return layout.fromMatrix(u);
     }
 
     @Override

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.fishleg.data.LabeledBatch;
-import ai.fishleg.layers.LayerRecords;
+import ai.fishleg.curvature.LayerRecords;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.util.Scope;
@@ -65,8 +65,8 @@ public interface RemoteStatistics extends NllFunction {
         try (NDManager sub = manager.newSubManager(); Scope scope = Scope.open(sub)) {
             LayerGroups groups = new LayerGroups(model, layers, List.of(), sub, false);
             groups.setRecording(true);
-            try (ai.fishleg.optim.GuardedPass pass =
-                    ai.fishleg.optim.GuardedPass.open(model, groups.trainable, scope)) {
+            try (ai.fishleg.core.GuardedPass pass =
+                    ai.fishleg.core.GuardedPass.open(model, groups.trainable, scope)) {
                 LabeledBatch samples = draw.draw(model, batch.data());
                 groups.clearRecords();
                 pass.backward(nll, samples);

@@ -2,7 +2,7 @@ package ai.fishleg.likelihood;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.fishleg.layers.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.RngOwner;
 import java.util.List;

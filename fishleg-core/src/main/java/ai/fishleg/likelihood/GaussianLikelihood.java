@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.ScalarScaleBlock;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.ScalarScaleBlock;
 import ai.fishleg.util.Tensors;
 import java.util.List;
 

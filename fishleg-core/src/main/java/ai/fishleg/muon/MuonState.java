@@ -2,14 +2,14 @@ package ai.fishleg.muon;
 
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import ai.fishleg.optim.CheckpointState;
+import ai.fishleg.core.CheckpointState;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * What a {@link ai.fishleg.optim.Checkpoint} saves of a {@link Muon} run: the model's parameters
+ * What a {@link ai.fishleg.core.Checkpoint} saves of a {@link Muon} run: the model's parameters
  * ({@code model/<DJL name>}, running statistics included), Muon's momenta ({@code
  * muon/momentum/<name>}), AdamW's moments ({@code adamw/m|v/<name>}), and as metadata the step
  * count (AdamW's bias correction depends on it) and the settings.

@@ -5,10 +5,10 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.fishleg.kfac.KroneckerEstimate;
-import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.KroneckerBlock;
-import ai.fishleg.optim.FishLeg;
+import ai.fishleg.curvature.Inverses;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.KroneckerBlock;
+import ai.fishleg.fishleg.FishLeg;
 import ai.fishleg.util.Scope;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -72,12 +72,12 @@ public final class InverseFisher implements AutoCloseable {
      * @throws IllegalArgumentException if a layer has no inverse or one of another shape
      */
     public static InverseFisher of(List<PrunableLayer> layers,
-            Map<String, KroneckerEstimate.Inverses> inverses, NDManager parent) {
+            Map<String, Inverses> inverses, NDManager parent) {
         NDManager manager = parent.newSubManager();
         Map<String, KroneckerInverse> blocks = new LinkedHashMap<>();
         try {
             for (PrunableLayer layer : layers) {
-                KroneckerEstimate.Inverses inv = inverses.get(layer.name());
+                Inverses inv = inverses.get(layer.name());
                 if (inv == null) {
                     throw new IllegalArgumentException("no K-FAC inverse for layer " + layer.name()
                             + "; the estimate has " + inverses.keySet());

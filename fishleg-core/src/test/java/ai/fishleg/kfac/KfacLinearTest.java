@@ -14,15 +14,15 @@ import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.GradientCollector;
+import ai.fishleg.core.NonFiniteException;
+import ai.fishleg.core.NonFinitePolicy;
+import ai.fishleg.core.ParameterStep;
+import ai.fishleg.curvature.RecordingLinear;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
-import ai.fishleg.layers.RecordingLinear;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.NonFiniteException;
-import ai.fishleg.optim.NonFinitePolicy;
-import ai.fishleg.optim.ParameterStep;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.util.Rng;
 import java.util.List;
@@ -277,7 +277,7 @@ class KfacLinearTest {
                             "(A + π√γ I)⁻¹ of layer 1");
                     assertClose(b1.getOutputInverse(), inverse(plusIdentity(g1, root / p1)),
                             "(G + √γ/π I)⁻¹ of layer 1");
-                    assertThat(opt.lastActivationFormBlocks)
+                    assertThat(opt.lastStep().orElseThrow().activationFormBlocks())
                             .as("layer 1 (6x6, batch 2) takes the activation form, layer 2 not")
                             .isEqualTo(1);
                     assertThat(b1.activationFormPaysOff(2)).isTrue();

@@ -11,9 +11,9 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.GradientCollector;
+import ai.fishleg.curvature.RecordingLinear;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.BatchSources;
-import ai.fishleg.layers.RecordingLinear;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
@@ -67,7 +67,7 @@ class KfacMemoryBoundTest {
                         counts[2] = m.getManagedArrays().size();
                     }
                 }
-                assertThat(opt.lastActivationFormBlocks).as("the 12-unit layer, batch 4").isOne();
+                assertThat(opt.lastStep().orElseThrow().activationFormBlocks()).as("the 12-unit layer, batch 4").isOne();
                 assertThat(counts[1]).as("live arrays after 500 vs 100 steps").isEqualTo(counts[0]);
                 assertThat(counts[2]).as("live arrays after 600 vs 100 steps").isEqualTo(counts[0]);
             }

@@ -23,16 +23,17 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
+import ai.fishleg.curvature.Inverses;
+import ai.fishleg.curvature.RecordingConv2d;
+import ai.fishleg.curvature.RecordingLinear;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
-import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.KroneckerBlock;
-import ai.fishleg.layers.RecordingConv2d;
-import ai.fishleg.layers.RecordingLinear;
+import ai.fishleg.fishleg.FishLeg;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.KroneckerBlock;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.FishLeg;
 import ai.fishleg.testing.BlockMatrices;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.util.Rng;
@@ -200,7 +201,7 @@ class KroneckerStartTest {
                     kfac.step();
                 }
                 KroneckerFactoredBlock conv = kfac.getBlocks().get(0);
-                KroneckerEstimate.Inverses e = expected.get(conv.getName());
+                Inverses e = expected.get(conv.getName());
                 double pi = KroneckerFactoredBlock.pi(conv.getInputFactor(), conv.getOutputFactor());
                 double root = Math.sqrt(DAMPING);
                 int k = (int) conv.getInputFactor().getShape().get(0);
@@ -217,7 +218,7 @@ class KroneckerStartTest {
             try (FishLeg opt = FishLeg.builder(net, draw, nll, BatchSources.cycle(data))
                     .damping(DAMPING).kroneckerStart(2).build()) {
                 KroneckerBlock block = (KroneckerBlock) opt.getBlocks().get(0);
-                KroneckerEstimate.Inverses e = expected.get(block.getName());
+                Inverses e = expected.get(block.getName());
                 int k = block.getCols();
                 int o = block.getRows();
                 double[][] q = BlockMatrices.operator(m, block);

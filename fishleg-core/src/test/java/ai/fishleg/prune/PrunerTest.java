@@ -15,13 +15,13 @@ import ai.djl.training.GradientCollector;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
-import ai.fishleg.kfac.KroneckerEstimate;
-import ai.fishleg.layers.CurvatureBlock;
-import ai.fishleg.layers.KroneckerBlock;
+import ai.fishleg.curvature.Inverses;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.KroneckerBlock;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.FishLeg;
+import ai.fishleg.fishleg.FishLeg;
 import ai.fishleg.testing.BlockMatrices;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.testing.Models;
@@ -222,8 +222,8 @@ class PrunerTest {
         boolean[] pruned = new boolean[first.rows() * fan];
         double[] expected = denseObs(q, w, first.rows(), fan, 0.5, Compensation.INDEPENDENT, pruned,
                 new double[1]);
-        Map<String, KroneckerEstimate.Inverses> inverses =
-                Map.of(first.name(), new KroneckerEstimate.Inverses(mOut, nIn));
+        Map<String, Inverses> inverses =
+                Map.of(first.name(), new Inverses(nIn, mOut, 1));
         try (InverseFisher inverse = InverseFisher.of(List.of(first), inverses, m);
                 Masks masks = Masks.dense(inverse.layers(), m)) {
             Pruner.builder().build().prune(inverse, masks, 0.5);

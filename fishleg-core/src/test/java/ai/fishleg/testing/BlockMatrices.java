@@ -3,7 +3,7 @@ package ai.fishleg.testing;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.fishleg.layers.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.util.Tensors;
 import java.util.Arrays;
 

@@ -17,8 +17,8 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.util.PairList;
 import ai.fishleg.data.LabeledBatch;
+import ai.fishleg.fishleg.FishLeg;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.FishLeg;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
 

@@ -11,7 +11,7 @@ import ai.fishleg.kfac.RemoteStatistics;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.optim.GuardedPass;
+import ai.fishleg.core.GuardedPass;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.nio.FloatBuffer;

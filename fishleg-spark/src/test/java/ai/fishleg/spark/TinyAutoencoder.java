@@ -10,7 +10,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.util.Pair;
-import ai.fishleg.layers.RecordingLinear;
+import ai.fishleg.curvature.RecordingLinear;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.FishLikelihood;
 import java.util.ArrayList;

@@ -1,0 +1,65 @@
+package ai.fishleg.core;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * What FishLeg4J's curvature-aware optimizers ({@link FishLeg}, {@link ai.fishleg.kfac.Kfac}) share
+ * for a training loop: driven as torch.optim ({@link #zeroGrad()}, the user's backward pass,
+ * {@link #step()}), the counters of their {@link ParameterStep}, and complete checkpoints.
+ */
+public interface CurvatureOptimizer extends AutoCloseable {
+
+    /** Sets the gradient of every trainable parameter to zero (DJL accumulates gradients). */
+    void zeroGrad();
+
+    /** One step from the gradients of the last backward pass. */
+    void step();
+
+    /** @return the number of completed steps */
+    long getStepCount();
+
+    /** @return steps skipped for a non-finite value (policy SKIP) */
+    long getSkippedSteps();
+
+    /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
+    double getLastClipFactor();
+
+    /** @return the number of steps scaled down by klClip (ν < 1) */
+    long getClippedSteps();
+
+    /**
+     * Saves the complete state of the optimizer and its model in a {@link Checkpoint}, atomically,
+     * with the caller's own entries, which {@link #load} hands back.
+     *
+     * @param file the checkpoint file
+     * @param metadata string entries stored with the state (may be empty)
+     * @throws IOException if writing fails; a previous file is then left intact
+     */
+    void save(Path file, Map<String, String> metadata) throws IOException;
+
+    /**
+     * {@link #save(Path, Map)} without metadata.
+     *
+     * @param file the checkpoint file
+     * @throws IOException if writing fails; a previous file is then left intact
+     */
+    default void save(Path file) throws IOException {
+        save(file, Map.of());
+    }
+
+    /**
+     * Restores a state written by {@link #save}; nothing is changed when it does not match.
+     *
+     * @param file the checkpoint file
+     * @return the caller's entries saved with it
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if it is not a valid checkpoint of this optimizer and model
+     */
+    Map<String, String> load(Path file) throws IOException;
+
+    /** Frees the optimizer's state. */
+    @Override
+    void close();
+}

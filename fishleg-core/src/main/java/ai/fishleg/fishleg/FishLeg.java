@@ -1,0 +1,405 @@
+package ai.fishleg.fishleg;
+
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.fishleg.core.Checkpoint;
+import ai.fishleg.core.CurvatureOptimizer;
+import ai.fishleg.data.BatchSource;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.fishleg.blocks.LayerRegistry;
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.select.LayerSelection;
+import ai.fishleg.select.ManagedLayers;
+import ai.fishleg.util.Scope;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The FishLeg optimizer (Garcia et al., ICLR 2023): learns online a block-diagonal model Q(λ) of
+ * the inverse damped Fisher matrix (F + γI)⁻¹ by minimising an auxiliary loss, and moves the
+ * parameters along the natural gradient Q(λ)g with momentum.
+ *
+ * <p>Usage mirrors {@code torch.optim}: compute the gradient of the loss, then call {@link
+ * #step()}:
+ *
+ * <pre>{@code
+ * try (FishLeg opt = FishLeg.builder(model, DrawFunction.of(likelihood),
+ *         NllFunction.of(likelihood), auxData).fishLr(0.02).damping(0.3).build()) {
+ *     for (LabeledBatch batch : batches) {
+ *         opt.zeroGrad();
+ *         try (GradientCollector gc = engine.newGradientCollector()) {
+ *             gc.backward(NllFunction.of(likelihood).nll(model, batch));
+ *         }
+ *         opt.step();
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>FishLeg manages the layers it knows ({@link LayerRegistry}; each gets a {@link
+ * CurvatureBlock}), at any depth, named by dotted paths ({@link LayerSelection}; {@link
+ * #describeLayers(Block)}), and a likelihood's learnable parameters. Parameters of other layers
+ * are left alone (as in the reference) and listed by {@link #getUnmanagedParameters()} and in the
+ * log. The optimizer owns one {@link NDManager} (a child of the model's parameter manager) for its
+ * state; the temporaries of a step live in a sub-manager closed with the step. This class is a
+ * facade over parts with one job each ({@link FishLegParts}; see docs/ARCHITECTURE.md).
+ */
+public final class FishLeg implements CurvatureOptimizer {
+
+    /** Name of the likelihood's curvature block. */
+    public static final String LIKELIHOOD_BLOCK = "likelihood";
+
+    private final FishLegParts p;
+
+    private FishLeg(Builder b) {
+        this.p = new FishLegParts(b);
+    }
+
+    /**
+     * Starts building an optimizer (the reference constructor's four required arguments).
+     *
+     * @param model the network, initialised (its parameters exist)
+     * @param draw samples targets from the model's predictive distribution
+     * @param nll the negative log-likelihood (batch mean) of the model on a batch
+     * @param auxData hands out one random batch per auxiliary update
+     * @return the builder, with the default settings
+     */
+    public static Builder builder(
+            Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
+        return new Builder(model, draw, nll, auxData);
+    }
+
+    /**
+     * Lists the layers of a model that have trainable parameters, with whether FishLeg manages
+     * them by default (every supported layer) and the sizes of their blocks of Q (parameters and
+     * auxiliary parameters λ). Names are dotted paths ({@link LayerSelection}).
+     *
+     * @param model an initialised model
+     * @return one description per layer, in pre-order
+     */
+    public static List<ManagedLayers.LayerDescription> describeLayers(Block model) {
+        return ManagedLayers.describe(model, List.of(), List.of());
+    }
+
+    /**
+     * {@link #describeLayers(Block)} under a selection ({@link Builder#moduleNames(List)}, {@link
+     * Builder#skipNames(List)}).
+     *
+     * @param model an initialised model
+     * @param moduleNames layers to manage
+     * @param skipNames layers not to manage
+     * @return one description per layer, in pre-order
+     */
+    public static List<ManagedLayers.LayerDescription> describeLayers(
+            Block model, List<String> moduleNames, List<String> skipNames) {
+        return ManagedLayers.describe(model, moduleNames, skipNames);
+    }
+
+    /**
+     * Sets every gradient of the model's trainable parameters (and of learnable likelihood
+     * parameters) to zero. DJL accumulates gradients across backward passes, so call this before
+     * each training backward pass, as {@code optimizer.zero_grad()} in PyTorch.
+     */
+    @Override
+    public void zeroGrad() {
+        try (Scope scope = Scope.open(p.manager)) {
+            p.passes.zeroGradients(scope);
+        }
+    }
+
+    /**
+     * One optimisation step (docs/ALGORITHM.md §9), from the gradients left by the last backward pass:
+     *
+     * <ol>
+     *   <li>on an auxiliary step ({@code updateAuxEvery} k > 0 and step % k == 0, or k < 0, or
+     *       within {@code auxBurst} steps of a Kronecker start), store u ← gradient and run one
+     *       (or |k|) {@link #updateAux auxiliary updates};
+     *   <li>natural gradient n = Q(λ)v with v = u on auxiliary steps, else the current gradient;
+     *   <li>momentum m ← βm + (1−β)n;
+     *   <li>p ← p − νηm − wd·p, or with {@code fineTune} p ← p − η(νm + wd(p − θ0)), where ν = 1
+     *       unless {@code klClip} is set (see {@link #getLastClipFactor()}).
+     * </ol>
+     *
+     * Nothing is written before everything is known to be finite: a non-finite gradient, natural
+     * gradient or new parameter value throws a {@link NonFiniteException} naming the layer and the
+     * quantity with parameters and momentum untouched, or skips the step (see {@link
+     * Builder#nonFinitePolicy}). The model's gradients are left as they were.
+     *
+     * @throws IllegalStateException if no gradient has been computed yet
+     * @throws NonFiniteException on a non-finite value under the THROW policy
+     */
+    @Override
+    public void step() {
+        try (Scope scope = Scope.open(p.manager)) {
+            NDList[] grads = p.passes.currentGradients(p.blocks, scope);
+            if (p.stats.steps() == 0) {
+                ModelPasses.requireGradients(grads, p.blocks.get(0).block(), scope);
+            }
+            var factors = p.speedup.recordedFactors(grads, scope);
+            p.speedup.clearRecords();
+            int updates = AuxSchedule.updates(p.hp, p.stats.steps());
+            boolean auxStep = updates > 0;
+            List<NDList> reusable = null; // Q(λ)u of the last auxiliary update, if λ stayed still
+            if (auxStep) {
+                // u trains λ, so a non-finite gradient must be caught before it is stored.
+                if (!NonFiniteGuard.allFinite(grads) && p.guard.rejects(grads, "gradient")) {
+                    return;
+                }
+                BlockState.storeAll(p.blocks, grads, factors, p.manager);
+                for (int i = 0; i < updates; i++) {
+                    reusable = p.aux.update(true, true, scope.manager()).products();
+                }
+            }
+            NDList[] naturals =
+                    p.speedup.naturalGradients(auxStep ? null : grads, factors, reusable, scope);
+            var proposal = p.parameterStep.propose(naturals, grads, p.state.fishLr, scope);
+            if (!proposal.isFinite()
+                    && p.guard.rejectsStep(auxStep ? null : grads, naturals, proposal)) {
+                return;
+            }
+            p.parameterStep.commit(proposal);
+        }
+        p.stats.stepDone();
+        if (p.kronecker.afterStep(p.stats.steps())
+                && p.hp.auxMoments() == AuxMoments.RESET_AT_RENEWAL) {
+            p.aux.adam().reset();
+        }
+    }
+
+    /**
+     * One auxiliary update of λ ({@link AuxiliaryUpdate}): on a random auxiliary batch, the
+     * auxiliary loss ½(γ⟨V,V⟩ + ⟨V,F̂V⟩) − ⟨u,V⟩ with V = Q(λ)u; if {@code train}, one Adam step on
+     * λ. The model's parameters, gradients and running statistics are left as they were.
+     *
+     * @param train whether to update λ (false only evaluates)
+     * @param fisher true: targets drawn from the model; false: the batch's targets
+     * @return the loss and its terms
+     */
+    public AuxInfo updateAux(boolean train, boolean fisher) {
+        return p.aux.update(train, fisher, null).info();
+    }
+
+    /** @return the learning rate of the next auxiliary Adam step (linear decay when numSteps > 0) */
+    public double currentAuxLr() {
+        return p.aux.currentLr();
+    }
+
+    /**
+     * Sets the initial Q ({@link Warmup}): Q0 = s·I without data (each call multiplies, as in the
+     * reference), diag(Q0) = s²/(g² + γ) from squared gradients with data and a loss.
+     *
+     * @param data warm-up batches, or null
+     * @param loss the loss whose gradients are squared, or null
+     * @param scale the scale s
+     */
+    public void warmupAux(BatchSource data, NllFunction loss, double scale) {
+        p.warmup.run(data, loss, scale);
+    }
+
+    /**
+     * Learns λ without moving the parameters (docs/ALGORITHM.md §14; {@link Pretraining}): each
+     * iteration stores u ← ∇loss on a random batch (minus the gradient on a second batch when
+     * {@code difference}) and runs one auxiliary update.
+     *
+     * @param data batches for u
+     * @param loss the loss whose gradient is u
+     * @param iterations number of auxiliary updates
+     * @param difference use the difference of two minibatch gradients as u
+     * @param verbose log progress every {@code reportEvery} iterations
+     * @param testData if not null and verbose, also report the average check over 100 evaluation
+     *     updates on this data
+     * @param reportEvery report interval in iterations (the reference's {@code batch_size})
+     * @param fisher sample targets from the model (true) or use the batch's targets
+     * @return per iteration, auxLoss + ½·linearTerm (0 at the optimum; with normalization the
+     *     linear term is normalised too, docs/ALGORITHM.md §14 [FIX])
+     */
+    public List<Double> pretrainFish(BatchSource data, NllFunction loss, int iterations,
+            boolean difference, boolean verbose, BatchSource testData, int reportEvery,
+            boolean fisher) {
+        return p.pretraining.run(
+                data, loss, iterations, difference, verbose, testData, reportEvery, fisher);
+    }
+
+    /**
+     * {@link #pretrainFish(BatchSource, NllFunction, int, boolean, boolean, BatchSource, int,
+     * boolean)} with the reference's defaults (no difference, quiet, Fisher sampling).
+     *
+     * @param data batches for u
+     * @param loss the loss whose gradient is u
+     * @param iterations number of auxiliary updates
+     * @return per iteration, auxLoss + ½·linearTerm
+     */
+    public List<Double> pretrainFish(BatchSource data, NllFunction loss, int iterations) {
+        return pretrainFish(data, loss, iterations, false, false, null, 500, true);
+    }
+
+    /**
+     * Saves the complete state of this optimizer and its model ({@link FishLegState}) in a
+     * {@link Checkpoint}, atomically, with the caller's own entries (for example a data loader's
+     * position), which {@link #load} hands back.
+     *
+     * @param file the checkpoint file
+     * @param metadata string entries stored with the state
+     * @throws IOException if writing fails; a previous file is then left intact
+     */
+    @Override
+    public void save(Path file, Map<String, String> metadata) throws IOException {
+        Checkpoint.save(p.state, file, metadata);
+    }
+
+    /**
+     * Restores a state written by {@link #save}; the optimizer must manage the same layers of a
+     * model of the same shapes.
+     *
+     * @param file the checkpoint file
+     * @return the caller's entries saved with it (empty for {@link #save(Path)})
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if it is not a valid checkpoint or does not match (nothing
+     *     is changed then)
+     */
+    @Override
+    public Map<String, String> load(Path file) throws IOException {
+        return Checkpoint.load(p.state, file);
+    }
+
+    /** @return the parts (for tests that look inside: the state, the auxiliary update) */
+    FishLegParts parts() {
+        return p;
+    }
+
+    /** @return the curvature blocks, in parameter-group order */
+    public List<CurvatureBlock> getBlocks() {
+        return p.blocks.stream().map(BlockState::block).toList();
+    }
+
+    /** @param name a managed layer's dotted name (or {@value #LIKELIHOOD_BLOCK}) @return its block */
+    public CurvatureBlock getBlock(String name) {
+        return p.blocks.get(p.index(name)).block();
+    }
+
+    /** @return the dotted names of the managed layers (and the likelihood block) */
+    public List<String> managedNames() {
+        return p.blocks.stream().map(g -> g.block().getName()).toList();
+    }
+
+    /** @return DJL names of the trainable parameters FishLeg does not manage (nor change) */
+    public List<String> getUnmanagedParameters() {
+        return p.unmanaged;
+    }
+
+    /** @return the settings */
+    public Hyperparameters getHyperparameters() {
+        return p.hp;
+    }
+
+    /** @return the current parameter step size η */
+    public double getFishLr() {
+        return p.state.fishLr;
+    }
+
+    /** Changes η (for learning-rate schedules). @param fishLr the new η, finite and >= 0 */
+    public void setFishLr(double fishLr) {
+        if (!(fishLr >= 0) || Double.isInfinite(fishLr)) {
+            throw new IllegalArgumentException("fishLr must be a finite number >= 0, got " + fishLr);
+        }
+        p.state.fishLr = fishLr;
+    }
+
+    /** @return the number of completed {@link #step()} calls */
+    @Override
+    public long getStepCount() {
+        return p.stats.steps();
+    }
+
+    /** @return the number of auxiliary Adam steps taken so far */
+    public long getAuxUpdateCount() {
+        return p.stats.auxUpdates();
+    }
+
+    /** @return the last auxiliary loss of a training auxiliary update (NaN before the first) */
+    public double getAuxLoss() {
+        return p.stats.auxLoss();
+    }
+
+    /** @return steps skipped for a non-finite value (policy SKIP) */
+    @Override
+    public long getSkippedSteps() {
+        return p.stats.skippedSteps();
+    }
+
+    /** @return auxiliary updates skipped because their loss or λ-gradient was not finite */
+    public long getSkippedAuxUpdates() {
+        return p.stats.skippedAuxUpdates();
+    }
+
+    /** @return the trust-region factor ν of the last step (1 when not clipped or klClip off) */
+    @Override
+    public double getLastClipFactor() {
+        return p.parameterStep.lastClipFactor();
+    }
+
+    /** @return the number of steps whose update was scaled down by klClip (ν < 1) */
+    @Override
+    public long getClippedSteps() {
+        return p.parameterStep.clippedSteps();
+    }
+
+    /** @return the result of the last auxiliary update, or null */
+    public AuxInfo getLastAuxInfo() {
+        return p.stats.lastAuxInfo();
+    }
+
+    /** @param name a managed layer's dotted name @return its momentum (live), in block order */
+    public NDList getMomentum(String name) {
+        return p.parameterStep.momentum(p.index(name));
+    }
+
+    /** @param name a managed layer's dotted name @return its stored gradient u (live) */
+    public NDList getStoredGradient(String name) {
+        return p.blocks.get(p.index(name)).u();
+    }
+
+    /** @return the model */
+    public Block getModel() {
+        return p.model;
+    }
+
+    /** @return the manager that owns the optimizer's state */
+    public NDManager getManager() {
+        return p.manager;
+    }
+
+    /** Frees λ, momentum, stored gradients and Adam moments. The model is not touched. */
+    @Override
+    public void close() {
+        p.speedup.close();
+        p.manager.close();
+    }
+
+    /**
+     * Builds a {@link FishLeg}: the settings ({@link HyperparameterSetters}, with their defaults)
+     * and the inputs ({@link FishLegInputs}).
+     */
+    public static final class Builder extends FishLegInputs<Builder> {
+
+        private Builder(Block model, DrawFunction draw, NllFunction nll, BatchSource auxData) {
+            super(model, draw, nll, auxData);
+        }
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
+        /**
+         * @return the optimizer: its curvature blocks attached, Q warmed up
+         * @throws IllegalArgumentException naming the setting or layer that is wrong
+         */
+        public FishLeg build() {
+            return new FishLeg(this);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package ai.fishleg.fishleg;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.fishleg.core.ParameterStep;
+import ai.fishleg.select.ManagedLayers;
+import ai.fishleg.util.Rng;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The parts of one {@link FishLeg} optimizer, built from its builder in dependency order: the
+ * blocks of the managed layers, the parameter step with a group per block, batchSpeedup's
+ * {@link BatchSpeedup}, the model's passes, the auxiliary update, the non-finite guard, the
+ * warm-up (run here) and pre-training, and the state that checkpoints save.
+ */
+final class FishLegParts {
+
+    private static final Logger LOG = LoggerFactory.getLogger(FishLeg.class);
+
+    final Block model;
+    final Hyperparameters hp;
+    final NDManager manager;
+    final List<BlockState> blocks;
+    final List<String> unmanaged;
+    final RunStatistics stats = new RunStatistics();
+    final BatchSpeedup speedup;
+    final ModelPasses passes;
+    final ParameterStep parameterStep;
+    final AuxiliaryUpdate aux;
+    final NonFiniteGuard guard;
+    final Warmup warmup;
+    final KroneckerStart kronecker;
+    final Pretraining pretraining;
+    final FishLegState state;
+
+    /**
+     * @param b the builder's inputs and settings
+     * @throws IllegalArgumentException naming the setting, input or layer that is wrong
+     */
+    FishLegParts(FishLegInputs<?> b) {
+        this.model = b.model;
+        this.hp = b.toHyperparameters();
+        if (hp.warmup() > 0 && (b.warmupData == null || b.warmupLoss == null)) {
+            throw new IllegalArgumentException(
+                    "warmup = " + hp.warmup() + " > 0 needs warmupData and warmupLoss (the"
+                            + " diagonal warm-up estimates squared gradients from them); set both,"
+                            + " or use warmup = 0 for Q0 = scale·I");
+        }
+        if (b.config != null) {
+            throw new IllegalArgumentException(
+                    "config is only used by the reference's BERT attention block, which FishLeg4J"
+                            + " does not provide; leave it unset");
+        }
+        NDManager parent = ManagedLayers.parameterManager(model, "FishLeg");
+        this.manager = parent.newSubManager(b.device != null ? b.device : parent.getDevice());
+        boolean ok = false;
+        try {
+            Rng rng = new Rng(hp.seed());
+            this.blocks = BlockState.createAll(model, b.likelihood, hp, rng, manager);
+            this.parameterStep = new ParameterStep(new ParameterStep.Settings(
+                    hp.beta(), hp.weightDecay(), hp.fineTune(), hp.klClip(), hp.momentumForm()),
+                    manager);
+            for (BlockState g : blocks) { // θ0 is kept for the likelihood even without fineTune
+                parameterStep.addGroup(g.block()::getParameterArrays,
+                        hp.fineTune() || g.block().getLayer() == null);
+            }
+            this.speedup = new BatchSpeedup(blocks, hp.batchSpeedup(), stats);
+            this.passes = new ModelPasses(model, b.draw, b.nll, b.likelihood, speedup, manager);
+            this.unmanaged = BlockState.unmanaged(model, blocks);
+            if (!unmanaged.isEmpty()) {
+                LOG.info("FishLeg does not manage these parameters (they change only if another"
+                        + " optimizer trains them): {}", unmanaged);
+            }
+            this.aux = new AuxiliaryUpdate(hp, blocks, passes, b.auxData, stats, rng, manager);
+            this.guard = new NonFiniteGuard(hp.nonFinitePolicy(), blocks, stats);
+            this.warmup = new Warmup(hp, blocks, passes, manager);
+            this.pretraining = new Pretraining(hp, blocks, passes, aux, manager);
+            warmup.run(b.warmupData, b.warmupLoss, hp.scale());
+            this.kronecker = new KroneckerStart(
+                    hp, blocks, model, b.draw, b.nll, b.auxData, speedup, manager);
+            kronecker.start();
+            Map<String, Object> owners = new LinkedHashMap<>();
+            owners.put("optimizer", rng);
+            owners.put("auxData", b.auxData);
+            owners.put("draw", b.draw);
+            owners.put("likelihood", b.likelihood);
+            this.state = new FishLegState(model, hp, blocks, parameterStep, aux.adam(), stats,
+                    FishLegState.generators(owners));
+            ok = true;
+        } finally {
+            if (!ok) {
+                manager.close();
+            }
+        }
+    }
+
+    /**
+     * @param name a managed layer's dotted name (or the likelihood block's)
+     * @return its index among the blocks
+     * @throws IllegalArgumentException if FishLeg does not manage it
+     */
+    int index(String name) {
+        for (int gi = 0; gi < blocks.size(); gi++) {
+            if (blocks.get(gi).block().getName().equals(name)) {
+                return gi;
+            }
+        }
+        throw new IllegalArgumentException("FishLeg manages no layer named '" + name
+                + "'; managed: " + blocks.stream().map(g -> g.block().getName()).toList());
+    }
+}

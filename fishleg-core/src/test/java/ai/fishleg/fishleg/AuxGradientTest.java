@@ -1,0 +1,136 @@
+package ai.fishleg.fishleg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.fishleg.data.BatchSources;
+import ai.fishleg.data.LabeledBatch;
+import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.likelihood.BernoulliLikelihood;
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.likelihood.GaussianLikelihood;
+import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.testing.Dense;
+import ai.fishleg.util.Rng;
+import ai.fishleg.util.Scope;
+import ai.fishleg.util.Tensors;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The analytic gradient of the auxiliary loss with respect to every aux tensor (L, R, A of each
+ * linear layer, and λ of a learnable likelihood) equals central finite differences of the loss.
+ */
+class AuxGradientTest {
+
+    @ParameterizedTest(name = "normalization={0} learnableSigma={1} batchSpeedup={2}")
+    @CsvSource({"false,false,false", "true,false,false", "false,true,false", "true,true,true"})
+    void gradientMatchesFiniteDifferences(boolean normalization, boolean learnableSigma, boolean speedup) {
+        Rng rng = new Rng(7);
+        try (NDManager m = NDManager.newBaseManager()) {
+            SequentialBlock model = new SequentialBlock()
+                    .add(Linear.builder().setUnits(4).build())
+                    .add(Activation.tanhBlock())
+                    .add(Linear.builder().setUnits(3).optBias(false).build());
+            model.initialize(m, DataType.FLOAT64, new Shape(1, 3));
+            FishLikelihood likelihood = learnableSigma
+                    ? new GaussianLikelihood(m, 0.8, DataType.FLOAT64)
+                    : new BernoulliLikelihood();
+            NDArray x = Tensors.create(m, rng.gaussians(5 * 3), new Shape(5, 3), DataType.FLOAT64);
+            NDArray y = learnableSigma
+                    ? Tensors.create(m, rng.gaussians(5 * 3), new Shape(5, 3), DataType.FLOAT64)
+                    : Tensors.create(m, rng.uniforms(5 * 3), new Shape(5, 3), DataType.FLOAT64);
+            // A fixed auxiliary batch and fixed "sampled" labels make the loss a function of λ only.
+            DrawFunction fixedDraw = (model1, inputs) -> new LabeledBatch(inputs, new NDList(y.duplicate()));
+            try (FishLeg opt = FishLeg.builder(model, fixedDraw, NllFunction.of(likelihood),
+                            BatchSources.cycle(List.of(LabeledBatch.of(x, y))))
+                    .likelihood(likelihood).damping(0.3).normalization(normalization)
+                    .batchSpeedup(speedup).build()) {
+                for (CurvatureBlock block : opt.getBlocks()) {
+                    randomize(block.getAuxParameters(), rng, 0.5, 1.0);
+                    block.auxChanged();
+                    randomize(Map.of("u", opt.getStoredGradient(block.getName())), rng, 0, 1);
+                }
+                int checked = 0;
+                try (Scope scope = Scope.open(m)) {
+                    AuxiliaryUpdate.Evaluation eval = opt.parts().aux.evaluate(scope, true, true, false);
+                    for (CurvatureBlock block : opt.getBlocks()) {
+                        for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
+                            NDArray grad = eval.gradients().get(e.getValue());
+                            if (!block.isTrainable(e.getKey())) {
+                                assertThat(grad).as("frozen " + e.getKey()).isNull();
+                                continue;
+                            }
+                            double[] analytic = Dense.values(grad);
+                            double[] numeric = finiteDifference(opt, block, e.getValue());
+                            assertThat(Dense.relError(analytic, numeric))
+                                    .as(block.getName() + "." + e.getKey())
+                                    .isLessThan(1e-5);
+                            checked++;
+                        }
+                    }
+                }
+                assertThat(checked).isGreaterThanOrEqualTo(speedup ? 4 : 6);
+            }
+        }
+    }
+
+    private static void randomize(Map<String, ?> tensors, Rng rng, double mean, double std) {
+        for (Object o : tensors.values()) {
+            List<NDArray> arrays = o instanceof NDList ? (NDList) o : List.of((NDArray) o);
+            for (NDArray a : arrays) {
+                double[] v = rng.gaussians(Math.toIntExact(a.size()));
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = mean + std * v[i];
+                }
+                try (NDArray r = Tensors.create(a.getManager(), v, a.getShape(), a.getDataType())) {
+                    Tensors.assign(a, r);
+                }
+            }
+        }
+    }
+
+    private static double auxLoss(FishLeg opt) {
+        try (Scope scope = Scope.open(opt.getManager())) {
+            return opt.parts().aux.evaluate(scope, true, false, false).info().auxLoss();
+        }
+    }
+
+    private static double[] finiteDifference(FishLeg opt, CurvatureBlock block, NDArray tensor) {
+        double[] base = Dense.values(tensor);
+        double[] grad = new double[base.length];
+        double h = 1e-6;
+        for (int i = 0; i < base.length; i++) {
+            double[] plus = base.clone();
+            plus[i] += h;
+            set(tensor, plus);
+            block.auxChanged();
+            double fPlus = auxLoss(opt);
+            double[] minus = base.clone();
+            minus[i] -= h;
+            set(tensor, minus);
+            block.auxChanged();
+            double fMinus = auxLoss(opt);
+            grad[i] = (fPlus - fMinus) / (2 * h);
+        }
+        set(tensor, base);
+        block.auxChanged();
+        return grad;
+    }
+
+    private static void set(NDArray tensor, double[] values) {
+        try (NDArray v = Tensors.create(tensor.getManager(), values, tensor.getShape(), tensor.getDataType())) {
+            Tensors.assign(tensor, v);
+        }
+    }
+}

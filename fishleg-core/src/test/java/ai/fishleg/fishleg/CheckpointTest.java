@@ -1,0 +1,237 @@
+package ai.fishleg.fishleg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.fishleg.core.Checkpoint;
+import ai.fishleg.core.CheckpointState;
+import ai.fishleg.data.BatchSource;
+import ai.fishleg.data.BatchSources;
+import ai.fishleg.likelihood.BernoulliLikelihood;
+import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.likelihood.GaussianLikelihood;
+import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.testing.Dense;
+import ai.fishleg.testing.Models;
+import ai.fishleg.util.Rng;
+import ai.fishleg.util.RngOwner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Checkpoints: exact round trip, exact resume, atomic saves, and rejection of bad files. */
+class CheckpointTest {
+
+    @TempDir
+    Path dir;
+
+    NDManager m;
+    NDArray x;
+    NDArray y;
+
+    @BeforeEach
+    void setUp() {
+        m = NDManager.newBaseManager();
+        Rng rng = new Rng(5);
+        x = Models.gaussian(m, rng, 200, 4, DataType.FLOAT32);
+        y = x.gt(0).toType(DataType.FLOAT32, false);
+    }
+
+    @AfterEach
+    void tearDown() {
+        m.close();
+    }
+
+    /** One complete training setup: model, likelihoods, sources, optimizer. */
+    final class Run implements AutoCloseable {
+        final Block model = seeded(() -> Models.mlp(m, DataType.FLOAT32, 4, 5, 4));
+        final FishLikelihood lik = new BernoulliLikelihood();
+        final GaussianLikelihood learnable = new GaussianLikelihood(m, 1.0, DataType.FLOAT32);
+        final NllFunction nll = NllFunction.of(lik);
+        final BatchSource train = BatchSources.randomBatches(x, y, 20, 11);
+        final FishLeg opt;
+
+        Run() {
+            lik.setSeed(3);
+            opt = FishLeg.builder(model, DrawFunction.of(lik), nll, BatchSources.randomBatches(x, y, 20, 12))
+                    .likelihood(learnable).updateAuxEvery(3).auxLr(1e-2).fineTune(true)
+                    .weightDecay(1e-3).build();
+        }
+
+        void steps(int n) {
+            for (int t = 0; t < n; t++) {
+                try (NDManager b = m.newSubManager()) {
+                    Models.trainStep(opt, model, nll, train.next(b));
+                }
+            }
+        }
+
+        Map<String, String> position() {
+            return Map.of("trainRng", Long.toString(((RngOwner) train).getRng().getState()));
+        }
+
+        void seek(Map<String, String> md) {
+            ((RngOwner) train).getRng().setState(Long.parseLong(md.get("trainRng")));
+        }
+
+        @Override
+        public void close() {
+            opt.close();
+        }
+    }
+
+    /** Every run starts from the same initial weights. */
+    static Block seeded(java.util.function.Supplier<Block> build) {
+        ai.djl.engine.Engine.getInstance().setRandomSeed(42);
+        return build.get();
+    }
+
+    static void assertSameState(FishLeg a, FishLeg b) {
+        FishLegState sa = a.parts().state;
+        FishLegState sb = b.parts().state;
+        List<CheckpointState.Entry> ea = sa.tensors();
+        List<CheckpointState.Entry> eb = sb.tensors();
+        assertThat(eb.stream().map(CheckpointState.Entry::name).toList())
+                .containsExactlyElementsOf(ea.stream().map(CheckpointState.Entry::name).toList());
+        for (int i = 0; i < ea.size(); i++) {
+            assertThat(Dense.values(eb.get(i).array())).as(ea.get(i).name())
+                    .containsExactly(Dense.values(ea.get(i).array()));
+        }
+        assertThat(sb.counters()).isEqualTo(sa.counters());
+        assertThat(sb.rngStates()).isEqualTo(sa.rngStates());
+        assertThat(sb.adamSteps()).isEqualTo(sa.adamSteps());
+    }
+
+    @Test
+    void roundTripRestoresEveryTensorCounterAndGenerator() throws IOException {
+        Path file = dir.resolve("c.ckpt");
+        try (Run a = new Run(); Run b = new Run()) {
+            a.steps(7);
+            a.opt.save(file, Map.of("note", "hello"));
+            assertThat(a.opt.parts().state.rngStates())
+                    .containsKeys("optimizer", "auxData", "draw");
+            assertThat(b.opt.parts().state.counters())
+                    .isNotEqualTo(a.opt.parts().state.counters());
+            Map<String, String> md = b.opt.load(file);
+            assertThat(md).containsEntry("note", "hello");
+            assertSameState(a.opt, b.opt);
+            assertThat(a.opt.parts().state.adamSteps().values())
+                    .allMatch(s -> s == 3); // steps 0, 3, 6
+        }
+    }
+
+    @Test
+    void resumingContinuesExactlyLikeAnUninterruptedRun() throws IOException {
+        Path file = dir.resolve("resume.ckpt");
+        try (Run straight = new Run(); Run first = new Run(); Run second = new Run()) {
+            straight.steps(16);
+            first.steps(8);
+            first.opt.save(file, first.position());
+            second.seek(second.opt.load(file));
+            second.steps(8);
+            assertSameState(straight.opt, second.opt);
+        }
+    }
+
+    @Test
+    void anInterruptedSaveLeavesThePreviousCheckpointIntact() throws IOException {
+        Path file = dir.resolve("keep.ckpt");
+        try (Run a = new Run()) {
+            a.steps(2);
+            a.opt.save(file);
+        }
+        byte[] good = Files.readAllBytes(file);
+        // float16 tensors cannot be written: the save fails after it has started writing.
+        Block half = Models.mlp(m, DataType.FLOAT16, 4, 2);
+        FishLikelihood lik = new BernoulliLikelihood();
+        try (FishLeg opt = FishLeg.builder(half, DrawFunction.of(lik), NllFunction.of(lik),
+                mgr -> null).build()) {
+            assertThatThrownBy(() -> opt.save(file)).hasMessageContaining("FLOAT16");
+        }
+        assertThat(Files.readAllBytes(file)).isEqualTo(good);
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly("keep.ckpt");
+        }
+    }
+
+    @Test
+    void badFilesAreRejectedWithAClearMessageAndChangeNothing() throws IOException {
+        Path file = dir.resolve("bad.ckpt");
+        try (Run a = new Run(); Run b = new Run()) {
+            a.steps(4);
+            a.opt.save(file);
+            byte[] good = Files.readAllBytes(file);
+            List<double[]> before = b.opt.parts().state.tensors().stream()
+                    .map(e -> Dense.values(e.array())).toList();
+
+            byte[] corrupt = good.clone();
+            corrupt[corrupt.length - 100] ^= 0x40;
+            Files.write(file, corrupt);
+            assertThatThrownBy(() -> b.opt.load(file)).hasMessageContaining("corrupt")
+                    .hasMessageContaining("checksum");
+
+            Files.write(file, java.util.Arrays.copyOf(good, good.length - 37));
+            assertThatThrownBy(() -> b.opt.load(file)).hasMessageContaining("truncated");
+
+            Files.write(file, java.util.Arrays.copyOf(good, 30));
+            assertThatThrownBy(() -> b.opt.load(file)).hasMessageContaining("truncated");
+
+            byte[] magic = good.clone();
+            magic[0] = 'X';
+            Files.write(file, magic);
+            assertThatThrownBy(() -> b.opt.load(file)).hasMessageContaining("not a FishLeg4J checkpoint");
+
+            Files.write(file, CheckpointFileTest.withFormatVersion(good, '9'));
+            assertThatThrownBy(() -> b.opt.load(file)).hasMessageContaining("format version 9")
+                    .hasMessageContaining("reads version " + Checkpoint.FORMAT_VERSION);
+
+            assertThatThrownBy(() -> b.opt.load(dir.resolve("missing.ckpt")))
+                    .hasMessageContaining("does not exist");
+
+            List<double[]> after = b.opt.parts().state.tensors().stream()
+                    .map(e -> Dense.values(e.array())).toList();
+            for (int i = 0; i < before.size(); i++) {
+                assertThat(after.get(i)).containsExactly(before.get(i));
+            }
+            assertThat(b.opt.getStepCount()).isZero();
+        }
+    }
+
+    @Test
+    void aCheckpointOfAnotherModelShapeSaysWhatDoesNotMatch() throws IOException {
+        Path file = dir.resolve("other.ckpt");
+        try (Run a = new Run()) {
+            a.steps(1);
+            a.opt.save(file);
+        }
+        Block wider = Models.mlp(m, DataType.FLOAT32, 4, 6, 4);
+        FishLikelihood lik = new BernoulliLikelihood();
+        try (FishLeg opt = FishLeg.builder(wider, DrawFunction.of(lik), NllFunction.of(lik), mgr -> null)
+                .likelihood(new GaussianLikelihood(m, 1.0, DataType.FLOAT32)).fineTune(true).build()) {
+            assertThatThrownBy(() -> opt.load(file))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("does not match")
+                    .hasMessageContaining("model/01Linear_weight: checkpoint has (5, 4) FLOAT32,"
+                            + " this optimizer has (6, 4) FLOAT32")
+                    .hasMessageContaining("aux/01Linear/R");
+        }
+        Block fewer = Models.mlp(m, DataType.FLOAT32, 4, 4);
+        try (FishLeg opt = FishLeg.builder(fewer, DrawFunction.of(lik), NllFunction.of(lik), mgr -> null)
+                .build()) {
+            assertThatThrownBy(() -> opt.load(file))
+                    .hasMessageContaining("aux/03Linear/L: in the checkpoint but not in this optimizer");
+        }
+    }
+}
