@@ -55,7 +55,7 @@ final class FishLegRule extends CurvatureRule<FishLeg> {
         }
         if (probe == null) {
             long n = Math.min(HELD_OUT, heldOut.size());
-            probe = new QualityProbe(optimizer, LabeledBatch.of(
+            probe = optimizer.qualityProbe(LabeledBatch.of(
                     heldOut.inputs().get(new NDIndex("0:" + n)),
                     heldOut.targets().get(new NDIndex("0:" + n))), 4, 1);
         }

@@ -3,11 +3,12 @@ package ai.fishleg.core;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * What FishLeg4J's curvature-aware optimizers ({@link FishLeg}, {@link ai.fishleg.kfac.Kfac}) share
  * for a training loop: driven as torch.optim ({@link #zeroGrad()}, the user's backward pass,
- * {@link #step()}), the counters of their {@link ParameterStep}, and complete checkpoints.
+ * {@link #step()}), the report of each step ({@link StepReport}), the counters of their {@link ParameterStep}, and complete checkpoints.
  */
 public interface CurvatureOptimizer extends AutoCloseable {
 
@@ -28,6 +29,9 @@ public interface CurvatureOptimizer extends AutoCloseable {
 
     /** @return the number of steps scaled down by klClip (ν < 1) */
     long getClippedSteps();
+
+    /** @return what the last {@link #step()} did (empty before the first step) */
+    Optional<? extends StepReport> lastStep();
 
     /**
      * Saves the complete state of the optimizer and its model in a {@link Checkpoint}, atomically,

@@ -6,6 +6,7 @@ import ai.djl.nn.Block;
 import ai.fishleg.core.Checkpoint;
 import ai.fishleg.core.CurvatureOptimizer;
 import ai.fishleg.data.BatchSource;
+import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.fishleg.blocks.LayerRegistry;
 import ai.fishleg.likelihood.DrawFunction;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The FishLeg optimizer (Garcia et al., ICLR 2023): learns online a block-diagonal model Q(λ) of
@@ -53,6 +55,7 @@ public final class FishLeg implements CurvatureOptimizer {
     public static final String LIKELIHOOD_BLOCK = "likelihood";
 
     private final FishLegParts p;
+    private FishLegStep lastStep;
 
     private FishLeg(Builder b) {
         this.p = new FishLegParts(b);
@@ -133,40 +136,13 @@ public final class FishLeg implements CurvatureOptimizer {
      */
     @Override
     public void step() {
-        try (Scope scope = Scope.open(p.manager)) {
-            NDList[] grads = p.passes.currentGradients(p.blocks, scope);
-            if (p.stats.steps() == 0) {
-                ModelPasses.requireGradients(grads, p.blocks.get(0).block(), scope);
-            }
-            var factors = p.speedup.recordedFactors(grads, scope);
-            p.speedup.clearRecords();
-            int updates = AuxSchedule.updates(p.hp, p.stats.steps());
-            boolean auxStep = updates > 0;
-            List<NDList> reusable = null; // Q(λ)u of the last auxiliary update, if λ stayed still
-            if (auxStep) {
-                // u trains λ, so a non-finite gradient must be caught before it is stored.
-                if (!NonFiniteGuard.allFinite(grads) && p.guard.rejects(grads, "gradient")) {
-                    return;
-                }
-                BlockState.storeAll(p.blocks, grads, factors, p.manager);
-                for (int i = 0; i < updates; i++) {
-                    reusable = p.aux.update(true, true, scope.manager()).products();
-                }
-            }
-            NDList[] naturals =
-                    p.speedup.naturalGradients(auxStep ? null : grads, factors, reusable, scope);
-            var proposal = p.parameterStep.propose(naturals, grads, p.state.fishLr, scope);
-            if (!proposal.isFinite()
-                    && p.guard.rejectsStep(auxStep ? null : grads, naturals, proposal)) {
-                return;
-            }
-            p.parameterStep.commit(proposal);
-        }
-        p.stats.stepDone();
-        if (p.kronecker.afterStep(p.stats.steps())
-                && p.hp.auxMoments() == AuxMoments.RESET_AT_RENEWAL) {
-            p.aux.adam().reset();
-        }
+        lastStep = p.step();
+    }
+
+    /** @return what the last {@link #step()} did (empty before the first step) */
+    @Override
+    public Optional<FishLegStep> lastStep() {
+        return Optional.ofNullable(lastStep);
     }
 
     /**
@@ -265,9 +241,16 @@ public final class FishLeg implements CurvatureOptimizer {
         return Checkpoint.load(p.state, file);
     }
 
-    /** @return the parts (for tests that look inside: the state, the auxiliary update) */
-    FishLegParts parts() {
-        return p;
+    /**
+     * A probe of how close Q(λ) is to the damped inverse it learns ({@link QualityProbe}).
+     *
+     * @param heldOut the fixed batch F̂ is estimated on (the caller keeps it open while probing)
+     * @param directions the number of Gaussian directions v, >= 1
+     * @param seed seed of the directions and of the labels drawn for F̂
+     * @return the probe; its measurements change nothing of this optimizer
+     */
+    public QualityProbe qualityProbe(LabeledBatch heldOut, int directions, long seed) {
+        return new QualityProbe(p, heldOut, directions, seed);
     }
 
     /** @return the curvature blocks, in parameter-group order */

@@ -1,10 +1,12 @@
 package ai.fishleg.fishleg;
 
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.fishleg.core.ParameterStep;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.util.Rng;
+import ai.fishleg.util.Scope;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * The parts of one {@link FishLeg} optimizer, built from its builder in dependency order: the
  * blocks of the managed layers, the parameter step with a group per block, batchSpeedup's
  * {@link BatchSpeedup}, the model's passes, the auxiliary update, the non-finite guard, the
- * warm-up (run here) and pre-training, and the state that checkpoints save.
+ * warm-up (run here) and pre-training, and the state that checkpoints save; and how a step drives
+ * them ({@link #step()}).
  */
 final class FishLegParts {
 
@@ -96,6 +99,52 @@ final class FishLegParts {
                 manager.close();
             }
         }
+    }
+
+    /**
+     * One step of {@link FishLeg#step()}: the auxiliary updates of the schedule, the natural
+     * gradient, the parameter step, and Q's renewal from K-FAC's factors when due.
+     *
+     * @return what the step did
+     */
+    FishLegStep step() {
+        long index = stats.steps();
+        int updates = AuxSchedule.updates(hp, index);
+        try (Scope scope = Scope.open(manager)) {
+            NDList[] grads = passes.currentGradients(blocks, scope);
+            if (index == 0) {
+                ModelPasses.requireGradients(grads, blocks.get(0).block(), scope);
+            }
+            var factors = speedup.recordedFactors(grads, scope);
+            speedup.clearRecords();
+            boolean auxStep = updates > 0;
+            List<NDList> reusable = null; // Q(λ)u of the last auxiliary update, if λ stayed still
+            if (auxStep) {
+                // u trains λ, so a non-finite gradient must be caught before it is stored.
+                if (!NonFiniteGuard.allFinite(grads) && guard.rejects(grads, "gradient")) {
+                    return new FishLegStep(index, 0, false, true, 1, 0);
+                }
+                BlockState.storeAll(blocks, grads, factors, manager);
+                for (int i = 0; i < updates; i++) {
+                    reusable = aux.update(true, true, scope.manager()).products();
+                }
+            }
+            NDList[] naturals =
+                    speedup.naturalGradients(auxStep ? null : grads, factors, reusable, scope);
+            var proposal = parameterStep.propose(naturals, grads, state.fishLr, scope);
+            if (!proposal.isFinite()
+                    && guard.rejectsStep(auxStep ? null : grads, naturals, proposal)) {
+                return new FishLegStep(index, updates, false, true, 1, stats.lastFactoredBlocks());
+            }
+            parameterStep.commit(proposal);
+        }
+        stats.stepDone();
+        boolean renewed = kronecker.afterStep(stats.steps());
+        if (renewed && hp.auxMoments() == AuxMoments.RESET_AT_RENEWAL) {
+            aux.adam().reset();
+        }
+        return new FishLegStep(index, updates, renewed, false, parameterStep.lastClipFactor(),
+                stats.lastFactoredBlocks());
     }
 
     /**

@@ -24,7 +24,7 @@ import java.util.Map;
  *
  * <p>A measurement changes nothing of the optimizer or the model: λ, the parameters, their
  * gradients and every random generator are as they were after it, so a run with probes takes the
- * same steps as one without.
+ * same steps as one without. {@link FishLeg#qualityProbe} makes one.
  */
 public final class QualityProbe {
 
@@ -40,23 +40,23 @@ public final class QualityProbe {
      */
     public record Report(long step, long auxUpdates, double learned, double kfac, int directions) {}
 
-    private final FishLeg optimizer;
+    private final FishLegParts p;
     private final LabeledBatch heldOut;
     private final int directions;
     private final long seed;
 
     /**
-     * @param optimizer the optimizer whose Q is probed
+     * @param parts the parts of the optimizer whose Q is probed
      * @param heldOut the fixed batch F̂ is estimated on (the caller keeps it open while probing)
      * @param directions the number of Gaussian directions v, >= 1
      * @param seed seed of the directions and of the labels drawn for F̂
      */
-    public QualityProbe(FishLeg optimizer, LabeledBatch heldOut, int directions, long seed) {
+    QualityProbe(FishLegParts parts, LabeledBatch heldOut, int directions, long seed) {
         if (directions < 1) {
             throw new IllegalArgumentException(
                     "the quality probe needs at least 1 direction, got " + directions);
         }
-        this.optimizer = optimizer;
+        this.p = parts;
         this.heldOut = heldOut;
         this.directions = directions;
         this.seed = seed;
@@ -64,7 +64,6 @@ public final class QualityProbe {
 
     /** @return the errors along this probe's Gaussian directions (the same at every call) */
     public Report measure() {
-        FishLegParts p = optimizer.parts();
         try (Scope scope = Scope.open(p.manager)) {
             Rng rng = new Rng(seed);
             List<List<NDList>> vs = new ArrayList<>(directions);
@@ -91,7 +90,6 @@ public final class QualityProbe {
      * @return the errors along them
      */
     public Report measure(List<List<NDList>> vs) {
-        FishLegParts p = optimizer.parts();
         Map<Rng, Long> saved = new LinkedHashMap<>();
         p.state.rngs.values().forEach(r -> saved.put(r, r.getState()));
         try (Scope scope = Scope.open(p.manager);

@@ -471,6 +471,7 @@ public final class Kfac implements CurvatureOptimizer {
     }
 
     /** @return what the last step did (empty before the first step) */
+    @Override
     public Optional<KfacStep> lastStep() {
         return Optional.ofNullable(lastStep);
     }

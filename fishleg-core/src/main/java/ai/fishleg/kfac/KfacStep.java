@@ -1,5 +1,7 @@
 package ai.fishleg.kfac;
 
+import ai.fishleg.core.StepReport;
+
 /**
  * What one K-FAC step did, as {@link Kfac#lastStep()} publishes it after the step.
  *
@@ -8,8 +10,8 @@ package ai.fishleg.kfac;
  * @param inversesRenewed whether their damped inverses were recomputed (every invEvery steps)
  * @param skipped whether the step was skipped under {@code NonFinitePolicy.SKIP} (nothing written)
  * @param clipFactor the klClip factor of the parameter step (1 when not clipped)
- * @param activationFormBlocks how many layers took their natural gradient from the activation
- *     form (rows of the batch instead of the gradient matrix), for a batch smaller than the layer
+ * @param factoredBlocks how many layers took their natural gradient from the activation form
+ *     (rows of the batch instead of the gradient matrix), for a batch smaller than the layer
  */
 public record KfacStep(
         long step,
@@ -17,4 +19,4 @@ public record KfacStep(
         boolean inversesRenewed,
         boolean skipped,
         double clipFactor,
-        int activationFormBlocks) {}
+        int factoredBlocks) implements StepReport {}

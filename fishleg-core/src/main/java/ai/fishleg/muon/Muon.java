@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Muon (Jordan et al. 2024, "Muon: an optimizer for hidden layers in neural networks"): for each
@@ -324,6 +325,12 @@ public final class Muon implements CurvatureOptimizer {
     @Override
     public long getClippedSteps() {
         return 0;
+    }
+
+    /** @return the last step's index (empty before the first step) */
+    @Override
+    public Optional<MuonStep> lastStep() {
+        return steps == 0 ? Optional.empty() : Optional.of(new MuonStep(steps - 1));
     }
 
     @Override

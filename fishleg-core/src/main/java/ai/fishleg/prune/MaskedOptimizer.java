@@ -1,9 +1,11 @@
 package ai.fishleg.prune;
 
 import ai.fishleg.core.CurvatureOptimizer;
+import ai.fishleg.core.StepReport;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * An optimizer whose steps keep the pruned weights at zero: after each step of the wrapped
@@ -54,6 +56,11 @@ public final class MaskedOptimizer implements CurvatureOptimizer {
     @Override
     public long getClippedSteps() {
         return optimizer.getClippedSteps();
+    }
+
+    @Override
+    public Optional<? extends StepReport> lastStep() {
+        return optimizer.lastStep();
     }
 
     @Override

@@ -8,7 +8,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.fishleg.core.Checkpoint;
-import ai.fishleg.core.CheckpointState;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.likelihood.BernoulliLikelihood;
@@ -16,14 +15,19 @@ import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.GaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.testing.Dense;
 import ai.fishleg.testing.Models;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.RngOwner;
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.reflect.TypeToken;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -98,20 +102,33 @@ class CheckpointTest {
         return build.get();
     }
 
-    static void assertSameState(FishLeg a, FishLeg b) {
-        FishLegState sa = a.parts().state;
-        FishLegState sb = b.parts().state;
-        List<CheckpointState.Entry> ea = sa.tensors();
-        List<CheckpointState.Entry> eb = sb.tensors();
-        assertThat(eb.stream().map(CheckpointState.Entry::name).toList())
-                .containsExactlyElementsOf(ea.stream().map(CheckpointState.Entry::name).toList());
-        for (int i = 0; i < ea.size(); i++) {
-            assertThat(Dense.values(eb.get(i).array())).as(ea.get(i).name())
-                    .containsExactly(Dense.values(ea.get(i).array()));
-        }
-        assertThat(sb.counters()).isEqualTo(sa.counters());
-        assertThat(sb.rngStates()).isEqualTo(sa.rngStates());
-        assertThat(sb.adamSteps()).isEqualTo(sa.adamSteps());
+    /**
+     * Two optimizers are in the same state when their checkpoints are the same bytes: every tensor
+     * (model, λ, momentum, stored gradients, Adam's moments), every counter, generator state and
+     * Adam step count is in the file.
+     */
+    void assertSameState(FishLeg a, FishLeg b) throws IOException {
+        assertThat(saved(b)).isEqualTo(saved(a));
+    }
+
+    /** @return the bytes of a checkpoint of the optimizer, without caller entries */
+    byte[] saved(FishLeg opt) throws IOException {
+        Path file = Files.createTempFile(dir, "state", ".ckpt");
+        opt.save(file);
+        return Files.readAllBytes(file);
+    }
+
+    /**
+     * @return one JSON entry of a checkpoint's metadata, read from the safetensors header by the
+     *     format's definition (8 bytes of header length, then the header), not by Checkpoint
+     */
+    static Map<String, Object> metadataEntry(Path file, String key) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        long n = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        JsonObject header = JsonParser.parseString(
+                new String(bytes, 8, (int) n, StandardCharsets.UTF_8)).getAsJsonObject();
+        String json = header.getAsJsonObject("__metadata__").get("state." + key).getAsString();
+        return new Gson().fromJson(json, new TypeToken<Map<String, Object>>() {}.getType());
     }
 
     @Test
@@ -120,15 +137,13 @@ class CheckpointTest {
         try (Run a = new Run(); Run b = new Run()) {
             a.steps(7);
             a.opt.save(file, Map.of("note", "hello"));
-            assertThat(a.opt.parts().state.rngStates())
-                    .containsKeys("optimizer", "auxData", "draw");
-            assertThat(b.opt.parts().state.counters())
-                    .isNotEqualTo(a.opt.parts().state.counters());
+            assertThat(metadataEntry(file, "rng")).containsKeys("optimizer", "auxData", "draw");
+            assertThat(saved(b.opt)).isNotEqualTo(saved(a.opt));
             Map<String, String> md = b.opt.load(file);
             assertThat(md).containsEntry("note", "hello");
             assertSameState(a.opt, b.opt);
-            assertThat(a.opt.parts().state.adamSteps().values())
-                    .allMatch(s -> s == 3); // steps 0, 3, 6
+            assertThat(metadataEntry(file, "adamSteps").values()).isNotEmpty()
+                    .allMatch(s -> ((Number) s).longValue() == 3); // steps 0, 3, 6
         }
     }
 
@@ -173,8 +188,7 @@ class CheckpointTest {
             a.steps(4);
             a.opt.save(file);
             byte[] good = Files.readAllBytes(file);
-            List<double[]> before = b.opt.parts().state.tensors().stream()
-                    .map(e -> Dense.values(e.array())).toList();
+            byte[] before = saved(b.opt);
 
             byte[] corrupt = good.clone();
             corrupt[corrupt.length - 100] ^= 0x40;
@@ -200,11 +214,7 @@ class CheckpointTest {
             assertThatThrownBy(() -> b.opt.load(dir.resolve("missing.ckpt")))
                     .hasMessageContaining("does not exist");
 
-            List<double[]> after = b.opt.parts().state.tensors().stream()
-                    .map(e -> Dense.values(e.array())).toList();
-            for (int i = 0; i < before.size(); i++) {
-                assertThat(after.get(i)).containsExactly(before.get(i));
-            }
+            assertThat(saved(b.opt)).as("nothing changed").isEqualTo(before);
             assertThat(b.opt.getStepCount()).isZero();
         }
     }

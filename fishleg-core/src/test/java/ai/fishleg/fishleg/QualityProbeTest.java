@@ -58,7 +58,7 @@ class QualityProbeTest {
                 for (int d = 0; d < 3; d++) {
                     dirs.add(rng.gaussians(OUT * IN + OUT));
                 }
-                QualityProbe probe = new QualityProbe(opt, batch, 3, 1);
+                QualityProbe probe = opt.qualityProbe(batch, 3, 1);
                 double[][] q0 = BlockMatrices.operator(m, block);
 
                 QualityProbe.Report start = probe.measure(directions(m, block, dirs));

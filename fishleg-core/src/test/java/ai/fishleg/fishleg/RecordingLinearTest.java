@@ -91,7 +91,7 @@ class RecordingLinearTest {
                     }
                     backward(opt, net, nll, b);
                     opt.step();
-                    factored[0] += opt.parts().stats.lastFactoredBlocks();
+                    factored[0] += opt.lastStep().orElseThrow().factoredBlocks();
                 }
             }
             List<Double> out = new ArrayList<>();

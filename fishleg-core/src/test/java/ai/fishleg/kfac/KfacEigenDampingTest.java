@@ -89,7 +89,7 @@ class KfacEigenDampingTest {
                             "A of layer 2 at step " + step + " (started at I)");
                     KfacLinearTest.assertClose(blocks.get(1).getOutputFactor(), g2,
                             "G of layer 2 at step " + step + " (started at I)");
-                    assertThat(opt.lastStep().orElseThrow().activationFormBlocks())
+                    assertThat(opt.lastStep().orElseThrow().factoredBlocks())
                             .as("layer 1 (batch 2) takes the activation form").isEqualTo(1);
                     double[] expected = KfacLinearTest.step(p, denseExactNatural(a1, g1, u1),
                             denseExactNatural(a2, g2, u2), LR);

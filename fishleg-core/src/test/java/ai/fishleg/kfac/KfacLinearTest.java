@@ -277,7 +277,7 @@ class KfacLinearTest {
                             "(A + π√γ I)⁻¹ of layer 1");
                     assertClose(b1.getOutputInverse(), inverse(plusIdentity(g1, root / p1)),
                             "(G + √γ/π I)⁻¹ of layer 1");
-                    assertThat(opt.lastStep().orElseThrow().activationFormBlocks())
+                    assertThat(opt.lastStep().orElseThrow().factoredBlocks())
                             .as("layer 1 (6x6, batch 2) takes the activation form, layer 2 not")
                             .isEqualTo(1);
                     assertThat(b1.activationFormPaysOff(2)).isTrue();

@@ -67,7 +67,7 @@ class KfacMemoryBoundTest {
                         counts[2] = m.getManagedArrays().size();
                     }
                 }
-                assertThat(opt.lastStep().orElseThrow().activationFormBlocks()).as("the 12-unit layer, batch 4").isOne();
+                assertThat(opt.lastStep().orElseThrow().factoredBlocks()).as("the 12-unit layer, batch 4").isOne();
                 assertThat(counts[1]).as("live arrays after 500 vs 100 steps").isEqualTo(counts[0]);
                 assertThat(counts[2]).as("live arrays after 600 vs 100 steps").isEqualTo(counts[0]);
             }
