@@ -1,7 +1,9 @@
 package ai.fishleg.core;
 
+import ai.djl.ndarray.NDArray;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -17,6 +19,12 @@ public interface CurvatureOptimizer extends AutoCloseable {
 
     /** One step from the gradients of the last backward pass. */
     void step();
+
+    /**
+     * @return the model's parameter arrays that {@link #step()} updates from their gradients (the
+     *     others are left to the caller), in model order
+     */
+    List<NDArray> getManagedParameters();
 
     /** @return the number of completed steps */
     long getStepCount();

@@ -1,5 +1,6 @@
 package ai.fishleg.fishleg;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
@@ -261,6 +262,12 @@ public final class FishLeg implements CurvatureOptimizer {
     /** @param name a managed layer's dotted name (or {@value #LIKELIHOOD_BLOCK}) @return its block */
     public CurvatureBlock getBlock(String name) {
         return p.blocks.get(p.index(name)).block();
+    }
+
+    /** @return the parameter arrays of the managed layers and of a learnable likelihood */
+    @Override
+    public List<NDArray> getManagedParameters() {
+        return p.blocks.stream().flatMap(g -> g.block().getParameterArrays().stream()).toList();
     }
 
     /** @return the dotted names of the managed layers (and the likelihood block) */

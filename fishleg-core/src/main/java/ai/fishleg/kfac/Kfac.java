@@ -393,6 +393,12 @@ public final class Kfac implements CurvatureOptimizer {
     // ---------------------------------------------------------------------------------------
     // accessors
 
+    /** @return every trainable parameter of the model (K-FAC steps the ones outside its blocks by SGD) */
+    @Override
+    public List<NDArray> getManagedParameters() {
+        return List.copyOf(layers.trainable);
+    }
+
     /** @return the K-FAC blocks, in model order */
     public List<KroneckerFactoredBlock> getBlocks() {
         return layers.blocks();

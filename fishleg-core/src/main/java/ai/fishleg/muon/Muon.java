@@ -11,7 +11,9 @@ import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -302,6 +304,15 @@ public final class Muon implements CurvatureOptimizer {
     /** @param steps the restored step count */
     void restoreSteps(long steps) {
         this.steps = steps;
+    }
+
+    /** @return the Muon matrices' and AdamW's parameter arrays */
+    @Override
+    public List<NDArray> getManagedParameters() {
+        List<NDArray> out = new ArrayList<>();
+        split.muon().values().forEach(p -> out.add(p.getArray()));
+        split.adamw().values().forEach(p -> out.add(p.getArray()));
+        return out;
     }
 
     @Override

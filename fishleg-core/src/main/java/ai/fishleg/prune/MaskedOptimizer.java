@@ -1,9 +1,11 @@
 package ai.fishleg.prune;
 
+import ai.djl.ndarray.NDArray;
 import ai.fishleg.core.CurvatureOptimizer;
 import ai.fishleg.core.StepReport;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -36,6 +38,11 @@ public final class MaskedOptimizer implements CurvatureOptimizer {
     public void step() {
         optimizer.step();
         masks.apply();
+    }
+
+    @Override
+    public List<NDArray> getManagedParameters() {
+        return optimizer.getManagedParameters();
     }
 
     @Override

@@ -3,33 +3,19 @@ package ai.fishleg.training;
 import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
-import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.evaluator.Evaluator;
 import ai.djl.training.optimizer.Optimizer;
-import ai.djl.util.Pair;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.fishleg.AuxInfo;
 import ai.fishleg.fishleg.FishLeg;
 import ai.fishleg.fishleg.Initialization;
-import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.util.Scope;
-import ai.fishleg.util.Tensors;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.function.Consumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * FishLeg as a DJL {@link Optimizer}, so that DJL's {@code Trainer} and {@code EasyTrain.fit} train
@@ -68,13 +54,15 @@ import org.slf4j.LoggerFactory;
  * UNIFORM) must not wait for that: initialise the model's block before building this optimizer,
  * or call {@link #getFishLeg()} after {@code trainer.initialize} and before training.
  *
+ * <p>The trainer's calls are handled by the adapter every optimizer of the library shares ({@link
+ * TrainerOptimizer}); this class adds FishLeg's loss, its auxiliary metrics and the check on
+ * re-initialising settings.
+ *
  * <p><b>Limits.</b> One device (FishLeg updates the model's own parameter arrays); the model must
  * be the trainer's model; the loss should be {@link #getLoss()} (FishLeg's Fisher is that of the
  * likelihood). Close the optimizer (or the model) to free FishLeg's state.
  */
 public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
-
-    private static final Logger LOG = LoggerFactory.getLogger(FishLegOptimizer.class);
 
     /** Name of the evaluator that reports the auxiliary loss. */
     public static final String AUX_LOSS = "AuxLoss";
@@ -83,41 +71,37 @@ public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
     /** Name of the evaluator that reports ‖u‖², the squared norm of the stored gradient. */
     public static final String AUX_G2 = "AuxG2";
 
-    private final Model model;
     private final FishLikelihood likelihood;
     private final BatchSource auxData;
     private final Consumer<FishLeg.Builder> settings;
-    private final Optimizer unmanagedOptimizer;
-    private final boolean leaveUnmanaged;
     private final LikelihoodLoss loss;
     private final List<AuxMetric> metrics;
-
-    private FishLeg fishLeg;
-    /** DJL parameter id -> parameter, for every parameter of the model. */
-    private Map<String, Parameter> parametersById;
-    /** Ids of the parameters FishLeg updates. */
-    private Set<String> managedIds;
-    /** Ids already updated in the current training step. */
-    private final Set<String> updatedThisStep = new HashSet<>();
+    /** The adapter that drives FishLeg from the trainer's calls, as any optimizer of the library. */
+    private final TrainerOptimizer<FishLeg> adapter;
+    /** Auxiliary Adam steps before the current step. */
+    private long auxBefore;
 
     private FishLegOptimizer(Builder b) {
         super(new NoSettings());
-        this.model = b.model;
         this.likelihood = b.likelihood;
         this.auxData = b.auxData;
         this.settings = b.settings;
-        this.unmanagedOptimizer = b.unmanagedOptimizer;
-        this.leaveUnmanaged = b.leaveUnmanaged;
         this.loss = new LikelihoodLoss(likelihood);
         this.metrics =
                 List.of(
                         new AuxMetric(AUX_LOSS, AuxInfo::auxLoss),
                         new AuxMetric(AUX_CHECK, AuxInfo::check),
                         new AuxMetric(AUX_G2, AuxInfo::g2));
-        Block block = model.getBlock();
-        if (block != null && block.isInitialized()) {
-            fishLeg(false);
+        TrainerOptimizer.Builder<FishLeg> adapterBuilder =
+                TrainerOptimizer.builder(b.model, this::build)
+                        .beforeStep(f -> auxBefore = f.getAuxUpdateCount())
+                        .afterStep(this::recordAux);
+        if (b.unmanagedOptimizer != null) {
+            adapterBuilder.trainUnmanagedWith(b.unmanagedOptimizer);
+        } else if (b.leaveUnmanaged) {
+            adapterBuilder.leaveUnmanagedAlone();
         }
+        this.adapter = adapterBuilder.build();
     }
 
     /**
@@ -145,52 +129,11 @@ public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
      */
     @Override
     public void update(String parameterId, NDArray weight, NDArray grad) {
-        FishLeg f = fishLeg(true);
-        Parameter parameter = parametersById.get(parameterId);
-        if (parameter == null) {
-            throw new IllegalStateException(
-                    "the trainer asked FishLegOptimizer to update parameter id " + parameterId
-                            + ", which is not a parameter of the model it was built for ("
-                            + model.getName() + "); build the optimizer with the trainer's model");
-        }
-        if (weight != parameter.getArray()) {
-            // A copy: several devices, or a device other than the parameters' own.
-            throw new IllegalStateException(
-                    "FishLeg updates the model's own parameter arrays, but the trainer passed a"
-                            + " copy of " + parameter.getName() + " on " + weight.getDevice()
-                            + " (the model's array is on " + parameter.getArray().getDevice()
-                            + "); train on one device, the parameters' own: new"
-                            + " DefaultTrainingConfig(loss).optDevices(new Device[] {"
-                            + parameter.getArray().getDevice() + "})");
-        }
-        if (updatedThisStep.isEmpty() || updatedThisStep.contains(parameterId)) {
-            updatedThisStep.clear();
-            step(f);
-        }
-        updatedThisStep.add(parameterId);
-        if (managedIds.contains(parameterId)) {
-            return; // the FishLeg step has updated it
-        }
-        if (unmanagedOptimizer != null) {
-            unmanagedOptimizer.update(parameterId, weight, grad);
-        } else {
-            try (Scope scope = Scope.open(f.getManager())) {
-                Tensors.zero(scope.own(weight.getGradient()));
-            }
-        }
+        adapter.update(parameterId, weight, grad);
     }
 
-    /** One FishLeg step, then the managed gradients are zeroed and the aux metrics recorded. */
-    private void step(FishLeg f) {
-        long auxBefore = f.getAuxUpdateCount();
-        f.step();
-        try (Scope scope = Scope.open(f.getManager())) {
-            for (CurvatureBlock block : f.getBlocks()) {
-                for (NDArray p : block.getParameterArrays()) {
-                    Tensors.zero(scope.own(p.getGradient()));
-                }
-            }
-        }
+    /** Records the last auxiliary update of a step that took an auxiliary Adam step. */
+    private void recordAux(FishLeg f) {
         if (f.getAuxUpdateCount() > auxBefore) {
             AuxInfo info = f.getLastAuxInfo();
             for (AuxMetric m : metrics) {
@@ -199,22 +142,8 @@ public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
         }
     }
 
-    /**
-     * The FishLeg instance, built on first use.
-     *
-     * @param inStep whether a training step asks (its gradients were computed before FishLeg
-     *     existed)
-     */
-    private FishLeg fishLeg(boolean inStep) {
-        if (fishLeg != null) {
-            return fishLeg;
-        }
-        Block block = model.getBlock();
-        if (block == null || !block.isInitialized()) {
-            throw new IllegalStateException(
-                    "the model " + model.getName() + " has no initialised block; set its block and"
-                            + " call trainer.initialize(inputShape) before training");
-        }
+    /** Builds FishLeg on the model's initialised block. */
+    private FishLeg build(Block block, TrainerOptimizer.BuiltWhen when) {
         FishLeg.Builder b =
                 FishLeg.builder(
                                 block,
@@ -225,7 +154,7 @@ public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
         settings.accept(b);
         FishLeg built = b.build();
         Initialization init = built.getHyperparameters().initialization();
-        if (inStep && init != Initialization.UNIFORM) {
+        if (when == TrainerOptimizer.BuiltWhen.IN_FIRST_STEP && init != Initialization.UNIFORM) {
             built.close();
             throw new IllegalStateException(
                     "initialization " + init + " re-initialises the managed weights when FishLeg"
@@ -236,40 +165,6 @@ public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
                             + " build the optimizer, or call getFishLeg() after"
                             + " trainer.initialize(...) and before training");
         }
-        Map<String, Parameter> byId = new HashMap<>();
-        Set<NDArray> managedArrays = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (CurvatureBlock cb : built.getBlocks()) {
-            managedArrays.addAll(cb.getParameterArrays());
-        }
-        Set<String> managed = new HashSet<>();
-        List<String> unmanagedNames = new ArrayList<>();
-        for (Pair<String, Parameter> p : block.getParameters()) {
-            Parameter param = p.getValue();
-            byId.put(param.getId(), param);
-            if (managedArrays.contains(param.getArray())) {
-                managed.add(param.getId());
-            } else if (param.requiresGradient()) {
-                unmanagedNames.add(p.getKey());
-            }
-        }
-        if (!unmanagedNames.isEmpty() && unmanagedOptimizer == null && !leaveUnmanaged) {
-            built.close();
-            throw new IllegalStateException(
-                    "FishLeg does not manage " + unmanagedNames + "; say what happens to them:"
-                            + " FishLegOptimizer.Builder.trainUnmanagedWith(aDjlOptimizer) trains"
-                            + " them, leaveUnmanagedAlone() keeps them fixed");
-        }
-        if (!unmanagedNames.isEmpty()) {
-            LOG.info(
-                    "parameters FishLeg does not manage, {}: {}",
-                    unmanagedOptimizer != null
-                            ? "trained by " + unmanagedOptimizer.getClass().getSimpleName()
-                            : "left alone",
-                    unmanagedNames);
-        }
-        this.fishLeg = built;
-        this.parametersById = byId;
-        this.managedIds = managed;
         return built;
     }
 
@@ -292,7 +187,7 @@ public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
 
     /** @return the DJL optimizer that trains the parameters FishLeg does not manage, or null */
     public Optimizer getUnmanagedOptimizer() {
-        return unmanagedOptimizer;
+        return adapter.getUnmanagedOptimizer();
     }
 
     /**
@@ -300,15 +195,13 @@ public final class FishLegOptimizer extends Optimizer implements AutoCloseable {
      *     for its accessors: managed layers, step count, auxiliary loss, η
      */
     public FishLeg getFishLeg() {
-        return fishLeg(false);
+        return adapter.getOptimizer();
     }
 
     /** Frees FishLeg's state (λ, momentum, stored gradients); the model is not touched. */
     @Override
     public void close() {
-        if (fishLeg != null) {
-            fishLeg.close();
-        }
+        adapter.close();
     }
 
     /** The base class's settings (rescaling, clipping, weight decay) do not apply to FishLeg. */
