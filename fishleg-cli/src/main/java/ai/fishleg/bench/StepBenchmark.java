@@ -14,6 +14,7 @@ import ai.djl.training.tracker.Tracker;
 import ai.djl.util.Pair;
 import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
+import ai.fishleg.fishleg.AuxSchedule;
 import ai.fishleg.fishleg.FishLeg;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.likelihood.DrawFunction;
@@ -318,13 +319,13 @@ public final class StepBenchmark {
         }
 
         int window() {
-            int k = optimizer.getHyperparameters().updateAuxEvery();
-            if (k <= 0) {
-                throw new IllegalArgumentException(
-                        "the benchmark needs auxiliary updates every k > 0 steps; the task sets"
-                                + " updateAuxEvery = " + k);
+            if (optimizer.getHyperparameters().auxSchedule()
+                    instanceof AuxSchedule.Periodic periodic) {
+                return periodic.every();
             }
-            return k;
+            throw new IllegalArgumentException(
+                    "the benchmark needs auxiliary updates every k > 0 steps; the task sets"
+                            + " updateAuxEvery = " + optimizer.getHyperparameters().updateAuxEvery());
         }
 
         @Override

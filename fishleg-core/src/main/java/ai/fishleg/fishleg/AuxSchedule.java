@@ -1,27 +1,77 @@
 package ai.fishleg.fishleg;
 
 /**
- * On which steps the auxiliary updates run, and how many (docs/ALGORITHM.md §11): with k =
- * updateAuxEvery, one update on the steps with t mod k = 0 (k > 0), |k| on every step (k < 0),
- * none (k = 0); and with auxBurst b > 0, at least one on each of the first b steps after every
- * Kronecker start, while Q is fresh from K-FAC.
+ * On which steps the auxiliary updates of λ run, and how many (docs/ALGORITHM.md §11): the typed
+ * form of the setting {@code updateAuxEvery} k, whose sign the reference gives a meaning ({@link
+ * #of(int)} reads it, in this one place). {@code auxBurst} adds updates after each Kronecker start
+ * on top of this schedule.
  */
-final class AuxSchedule {
-
-    private AuxSchedule() {}
+public sealed interface AuxSchedule {
 
     /**
-     * @param hp the settings
      * @param steps the steps completed before this one
      * @return the number of auxiliary updates on this step
      */
-    static int updates(Hyperparameters hp, long steps) {
-        int k = hp.updateAuxEvery();
-        int regular = k < 0 ? -k : k > 0 && steps % k == 0 ? 1 : 0;
-        if (regular == 0 && hp.auxBurst() > 0 && hp.kroneckerStart() > 0) {
-            long sinceStart = hp.kroneckerEvery() > 0 ? steps % hp.kroneckerEvery() : steps;
-            return sinceStart < hp.auxBurst() ? 1 : 0;
+    int updatesAt(long steps);
+
+    /**
+     * One update on the steps t with t mod k = 0.
+     *
+     * @param every k >= 1
+     */
+    record Periodic(int every) implements AuxSchedule {
+        /** Checks k. */
+        public Periodic {
+            if (every < 1) {
+                throw new IllegalArgumentException("an auxiliary period must be >= 1, got " + every);
+            }
         }
-        return regular;
+
+        @Override
+        public int updatesAt(long steps) {
+            return steps % every == 0 ? 1 : 0;
+        }
+    }
+
+    /**
+     * n updates on every step.
+     *
+     * @param updates n >= 1
+     */
+    record EveryStep(int updates) implements AuxSchedule {
+        /** Checks n. */
+        public EveryStep {
+            if (updates < 1) {
+                throw new IllegalArgumentException(
+                        "auxiliary updates per step must be >= 1, got " + updates);
+            }
+        }
+
+        @Override
+        public int updatesAt(long steps) {
+            return updates;
+        }
+    }
+
+    /** No auxiliary update: Q stays as it started. */
+    record Never() implements AuxSchedule {
+        @Override
+        public int updatesAt(long steps) {
+            return 0;
+        }
+    }
+
+    /**
+     * The schedule of the setting {@code updateAuxEvery} k.
+     *
+     * @param updateAuxEvery k: an update every k steps (k > 0), |k| updates per step (k < 0), none
+     *     (0)
+     * @return the schedule
+     */
+    static AuxSchedule of(int updateAuxEvery) {
+        if (updateAuxEvery > 0) {
+            return new Periodic(updateAuxEvery);
+        }
+        return updateAuxEvery < 0 ? new EveryStep(-updateAuxEvery) : new Never();
     }
 }

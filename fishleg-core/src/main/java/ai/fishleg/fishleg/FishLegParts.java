@@ -39,6 +39,8 @@ final class FishLegParts {
     final KroneckerStart kronecker;
     final Pretraining pretraining;
     final FishLegState state;
+    /** When λ learns: {@code updateAuxEvery} as a type. */
+    final AuxSchedule schedule;
 
     /**
      * @param b the builder's inputs and settings
@@ -47,6 +49,7 @@ final class FishLegParts {
     FishLegParts(FishLegInputs<?> b) {
         this.model = b.model;
         this.hp = b.toHyperparameters();
+        this.schedule = hp.auxSchedule();
         if (hp.warmup() > 0 && (b.warmupData == null || b.warmupLoss == null)) {
             throw new IllegalArgumentException(
                     "warmup = " + hp.warmup() + " > 0 needs warmupData and warmupLoss (the"
@@ -109,7 +112,7 @@ final class FishLegParts {
      */
     FishLegStep step() {
         long index = stats.steps();
-        int updates = AuxSchedule.updates(hp, index);
+        int updates = Math.max(schedule.updatesAt(index), burstUpdates(index));
         try (Scope scope = Scope.open(manager)) {
             NDList[] grads = passes.currentGradients(blocks, scope);
             if (index == 0) {
@@ -145,6 +148,21 @@ final class FishLegParts {
         }
         return new FishLegStep(index, updates, renewed, false, parameterStep.lastClipFactor(),
                 stats.lastFactoredBlocks());
+    }
+
+    /**
+     * With {@code auxBurst} b > 0 and a Kronecker start: one update on each of the first b steps
+     * after every start, while Q is fresh from K-FAC.
+     *
+     * @param steps the steps completed before this one
+     * @return 1 within a burst, else 0
+     */
+    private int burstUpdates(long steps) {
+        if (hp.auxBurst() <= 0 || hp.kroneckerStart() <= 0) {
+            return 0;
+        }
+        long sinceStart = hp.kroneckerEvery() > 0 ? steps % hp.kroneckerEvery() : steps;
+        return sinceStart < hp.auxBurst() ? 1 : 0;
     }
 
     /**

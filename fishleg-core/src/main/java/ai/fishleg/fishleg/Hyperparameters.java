@@ -186,6 +186,11 @@ public final class Hyperparameters {
         return v.updateAuxEvery;
     }
 
+    /** @return {@link #updateAuxEvery()} as a schedule type */
+    public AuxSchedule auxSchedule() {
+        return AuxSchedule.of(v.updateAuxEvery);
+    }
+
     /** @return the learning rate of the auxiliary Adam */
     public double auxLr() {
         return v.auxLr;
