@@ -34,7 +34,16 @@ final class BlockState {
 
     private static final Logger LOG = LoggerFactory.getLogger(BlockState.class);
 
+    /** What a block's parameters belong to. */
+    enum Owner {
+        /** a managed layer of the model */
+        LAYER,
+        /** the likelihood's learnable parameters (not the model's) */
+        LIKELIHOOD
+    }
+
     private final CurvatureBlock block;
+    private final Owner owner;
     /** The stored gradient u ("grad" in the reference), shaped like the parameters. */
     private final NDList u = new NDList();
     /** The factors of u (batchSpeedup with a recording layer), or null. */
@@ -42,10 +51,12 @@ final class BlockState {
 
     /**
      * @param block the curvature block
+     * @param owner what its parameters belong to
      * @param manager owner of u
      */
-    BlockState(CurvatureBlock block, NDManager manager) {
+    BlockState(CurvatureBlock block, Owner owner, NDManager manager) {
         this.block = block;
+        this.owner = owner;
         for (NDArray p : block.getParameterArrays()) {
             NDArray zero = p.zerosLike();
             zero.attach(manager);
@@ -74,7 +85,7 @@ final class BlockState {
             CurvatureBlock block = LayerRegistry.factoryFor(layer.layer())
                     .create(layer.layerName(), layer.layer(), manager, options);
             reinitialize(block, hp.initialization(), rng, manager);
-            BlockState state = new BlockState(block, manager);
+            BlockState state = new BlockState(block, Owner.LAYER, manager);
             out.add(state);
             String msg = "FishLeg manages {} ({}, {} parameters)";
             if (hp.verbose()) {
@@ -91,7 +102,8 @@ final class BlockState {
                             + "; layers in the model: " + layerTypes(model) + ")");
         }
         if (likelihood != null && !likelihood.getParameters().isEmpty()) {
-            out.add(new BlockState(likelihood.createCurvatureBlock(manager, hp.scale()), manager));
+            out.add(new BlockState(likelihood.createCurvatureBlock(manager, hp.scale()),
+                    Owner.LIKELIHOOD, manager));
         }
         return out;
     }
@@ -124,6 +136,11 @@ final class BlockState {
             }
         }
         return out.toString();
+    }
+
+    /** @return what the block's parameters belong to */
+    Owner owner() {
+        return owner;
     }
 
     /** @return the curvature block */

@@ -72,7 +72,7 @@ final class FishLegParts {
                     manager);
             for (BlockState g : blocks) { // θ0 is kept for the likelihood even without fineTune
                 parameterStep.addGroup(g.block()::getParameterArrays,
-                        hp.fineTune() || g.block().getLayer() == null);
+                        hp.fineTune() || g.owner() == BlockState.Owner.LIKELIHOOD);
             }
             this.speedup = new BatchSpeedup(blocks, hp.batchSpeedup(), stats);
             this.passes = new ModelPasses(model, b.draw, b.nll, b.likelihood, speedup, manager);

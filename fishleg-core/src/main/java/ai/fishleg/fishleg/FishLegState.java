@@ -125,7 +125,7 @@ final class FishLegState implements CheckpointState {
             BlockState g = blocks.get(gi);
             String b = g.key();
             List<String> order = g.block().getOrder();
-            if (g.block().getLayer() == null) { // the likelihood's parameters are not the model's
+            if (g.owner() == BlockState.Owner.LIKELIHOOD) { // not the model's parameters
                 List<NDArray> params = g.block().getParameterArrays();
                 for (int i = 0; i < order.size(); i++) {
                     out.add(new Entry("param/" + b + "/" + order.get(i), params.get(i)));

@@ -127,7 +127,7 @@ final class KroneckerStart {
                     }
                     (outcome == TriangularRoots.Outcome.KEPT ? kept : started)
                             .add(LayerSelection.displayName(name));
-                } else if (g.block().getLayer() != null) {
+                } else if (g.owner() == BlockState.Owner.LAYER) {
                     kept.add(LayerSelection.displayName(name));
                 }
             }

@@ -46,7 +46,7 @@ final class Warmup {
     void run(BatchSource data, NllFunction loss, double scale) {
         if (data == null || loss == null || hp.warmup() == 0) {
             for (BlockState g : blocks) {
-                if (g.block().getLayer() != null) { // the likelihood block was scaled at creation
+                if (g.owner() == BlockState.Owner.LAYER) { // the likelihood block was scaled at creation
                     g.block().warmup(null, scale);
                 }
             }
@@ -65,7 +65,7 @@ final class Warmup {
             int batches = accumulateSquaredGradients(data, loss, sums, scope);
             for (int gi = 0; gi < blocks.size(); gi++) {
                 BlockState g = blocks.get(gi);
-                if (g.block().getLayer() == null) {
+                if (g.owner() == BlockState.Owner.LIKELIHOOD) {
                     continue; // likelihood block: Q0 = s·I
                 }
                 NDList d = new NDList();
