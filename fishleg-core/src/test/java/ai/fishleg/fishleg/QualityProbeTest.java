@@ -13,6 +13,7 @@ import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.curvature.RecordingLinear;
+import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.testing.BlockMatrices;
@@ -90,8 +91,16 @@ class QualityProbeTest {
 
     @Test
     void needsAtLeastOneDirection() {
-        assertThatThrownBy(() -> new QualityProbe(null, null, 0, 1))
-                .hasMessageContaining("at least 1 direction");
+        try (NDManager m = NDManager.newBaseManager()) {
+            Block model = RecordingLinear.builder().setUnits(OUT).build();
+            model.initialize(m, DataType.FLOAT64, new Shape(1, IN));
+            FixedGaussianLikelihood likelihood = new FixedGaussianLikelihood(1.0);
+            try (FishLeg opt = FishLeg.builder(model, DrawFunction.of(likelihood),
+                    NllFunction.of(likelihood), mgr -> null).build()) {
+                assertThatThrownBy(() -> opt.qualityProbe(null, 0, 1))
+                        .hasMessageContaining("at least 1 direction");
+            }
+        }
     }
 
     private static org.assertj.core.data.Offset<Double> within(double scale) {
