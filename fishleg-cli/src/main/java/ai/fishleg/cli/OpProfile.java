@@ -103,8 +103,9 @@ final class OpProfile implements StepRule {
                         System.getProperty("java.io.tmpdir")));
                 Path trace = dir.resolve("opprofile-" + label.toLowerCase().replaceAll("[^a-z0-9]+", "-")
                         + "-" + from + "-" + count + ".json");
-                JniUtils.stopProfile(trace.toString());
                 try {
+                    Files.createDirectories(dir);
+                    JniUtils.stopProfile(trace.toString());
                     report(trace, System.err);
                 } catch (IOException | RuntimeException e) {
                     System.err.println("opProfile: cannot read " + trace + ": " + e);

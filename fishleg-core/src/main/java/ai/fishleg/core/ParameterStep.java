@@ -327,9 +327,21 @@ public final class ParameterStep {
      */
     private double stepGradientProduct(NDList[] momenta, NDList[] gradients) {
         Objects.requireNonNull(gradients, "gradients are needed with klClip");
-        double inner = 0;
+        NDList steps = new NDList();
+        NDList grads = new NDList();
         for (int gi = 0; gi < groups.size(); gi++) {
-            inner += Tensors.dot(momenta[gi], gradients[gi]);
+            steps.addAll(momenta[gi]);
+            grads.addAll(gradients[gi]);
+        }
+        double[] products = Tensors.dots(steps, grads); // one read-back for all groups
+        double inner = 0;
+        int k = 0;
+        for (int gi = 0; gi < groups.size(); gi++) {
+            double group = 0; // summed per group first, as Tensors.dot(NDList, NDList) does
+            for (int i = 0; i < momenta[gi].size(); i++) {
+                group += products[k++];
+            }
+            inner += group;
         }
         return inner;
     }

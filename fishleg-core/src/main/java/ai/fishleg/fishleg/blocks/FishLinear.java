@@ -263,6 +263,17 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
         }
     }
 
+    @Override
+    public long recordedRows() {
+        long rows = 0;
+        for (LayerRecords.Pass p : LayerRecords.passes(getLayer())) {
+            if (!p.input().isReleased()) {
+                rows += p.input().size() / inFeatures;
+            }
+        }
+        return rows;
+    }
+
     /** Stacks the passes' rows: Â = [x | 1 | 0...] (n x width) and Gout (n x out), as copies. */
     private GradientFactors factors(
             List<NDArray> inputs, List<NDArray> outputGradients, Scope s) {
