@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
@@ -327,23 +328,9 @@ public final class ParameterStep {
      */
     private double stepGradientProduct(NDList[] momenta, NDList[] gradients) {
         Objects.requireNonNull(gradients, "gradients are needed with klClip");
-        NDList steps = new NDList();
-        NDList grads = new NDList();
-        for (int gi = 0; gi < groups.size(); gi++) {
-            steps.addAll(momenta[gi]);
-            grads.addAll(gradients[gi]);
-        }
-        double[] products = Tensors.dots(steps, grads); // one read-back for all groups
-        double inner = 0;
-        int k = 0;
-        for (int gi = 0; gi < groups.size(); gi++) {
-            double group = 0; // summed per group first, as Tensors.dot(NDList, NDList) does
-            for (int i = 0; i < momenta[gi].size(); i++) {
-                group += products[k++];
-            }
-            inner += group;
-        }
-        return inner;
+        // one read-back for all groups; summed per group, then over groups
+        return Tensors.sum(Tensors.blockDots(
+                List.of(Arrays.asList(momenta)), List.of(Arrays.asList(gradients)))[0]);
     }
 
     /**

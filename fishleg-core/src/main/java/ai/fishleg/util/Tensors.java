@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.List;
 
 /** Small NDArray helpers used across the library, each in one place. */
 public final class Tensors {
@@ -64,11 +65,7 @@ public final class Tensors {
      * @return sum_i <a_i, b_i>
      */
     public static double dot(NDList a, NDList b) {
-        double s = 0;
-        for (double v : dots(a, b)) {
-            s += v;
-        }
-        return s;
+        return sum(dots(a, b));
     }
 
     /**
@@ -94,6 +91,52 @@ public final class Tensors {
     }
 
     /**
+     * Inner products of lists of blocks, all computed on the engine and read back at once:
+     * {@code result[j][k]} is {@link #dot(NDList, NDList)} of block k of {@code left.get(j)} and
+     * block k of {@code right.get(j)}, the same value.
+     *
+     * @param left per product, a list of blocks
+     * @param right per product, the matching blocks (same shapes)
+     * @return per product, per block, the inner product
+     */
+    public static double[][] blockDots(List<List<NDList>> left, List<List<NDList>> right) {
+        NDList a = new NDList();
+        NDList b = new NDList();
+        for (int j = 0; j < left.size(); j++) {
+            for (int k = 0; k < left.get(j).size(); k++) {
+                a.addAll(left.get(j).get(k));
+                b.addAll(right.get(j).get(k));
+            }
+        }
+        double[] products = dots(a, b);
+        double[][] out = new double[left.size()][];
+        int i = 0;
+        for (int j = 0; j < left.size(); j++) {
+            out[j] = new double[left.get(j).size()];
+            for (int k = 0; k < out[j].length; k++) {
+                double s = 0; // in pair order from 0, as dot(NDList, NDList)
+                for (int n = left.get(j).get(k).size(); n > 0; n--) {
+                    s += products[i++];
+                }
+                out[j][k] = s;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * @param values numbers
+     * @return their sum, added in order from 0
+     */
+    public static double sum(double[] values) {
+        double s = 0;
+        for (double v : values) {
+            s += v;
+        }
+        return s;
+    }
+
+    /**
      * @param a first array
      * @param b second array, same shape
      * @return the sum of the elementwise products, as a double
@@ -112,6 +155,9 @@ public final class Tensors {
             }
         }
         // A BLAS dot of flattened views: one read of each array, no array of products.
+        if (a.getShape().dimension() == 1) {
+            return a.dot(b);
+        }
         try (NDArray fa = a.flatten(); NDArray fb = b.flatten()) {
             return fa.dot(fb);
         }
@@ -197,7 +243,7 @@ public final class Tensors {
      * @param arrays arrays of a floating-point type
      * @return whether all their elements are finite
      */
-    public static boolean allFinite(java.util.List<NDArray> arrays) {
+    public static boolean allFinite(List<NDArray> arrays) {
         if (arrays.isEmpty()) {
             return true;
         }
