@@ -197,12 +197,9 @@ final class AuxiliaryUpdate {
             LabeledBatch batch = auxData.nextNonEmpty(scope.manager(), "auxiliary");
             LabeledBatch samples = model.samples(batch, fisher);
             List<NDList> us = directions(scope);
-            double g2 = 0;
-            for (NDList u : us) {
-                for (NDArray x : u) {
-                    g2 += Tensors.squaredNorm(x);
-                }
-            }
+            NDList all = new NDList();
+            us.forEach(all::addAll);
+            double g2 = Tensors.sum(Tensors.dots(all, all)); // ‖u‖², one read-back
             List<CurvatureBlock.Tape> tapes = new ArrayList<>();
             try {
                 return evaluate(scope, samples, us, g2, tapes, withGradient, keepProducts);
