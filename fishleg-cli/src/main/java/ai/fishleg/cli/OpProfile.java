@@ -196,6 +196,19 @@ final class OpProfile implements StepRule {
                     ops[s][1] + "/" + allocs[s][1], ops[s][2] + "/" + allocs[s][2],
                     ops[s][3] + "/" + allocs[s][3]);
         }
+        double[] meanOps = new double[PARTS.length];
+        double[] meanAllocs = new double[PARTS.length];
+        for (int s = 0; s < nSteps; s++) {
+            for (int k = 0; k < PARTS.length; k++) {
+                meanOps[k] += (double) ops[s][k] / nSteps;
+                meanAllocs[k] += (double) allocs[s][k] / nSteps;
+            }
+        }
+        out.printf("%6s %28s %28s %28s %20s%n", "mean",
+                String.format("%.1f/%.1f", meanOps[0], meanAllocs[0]),
+                String.format("%.1f/%.1f", meanOps[1], meanAllocs[1]),
+                String.format("%.1f/%.1f", meanOps[2], meanAllocs[2]),
+                String.format("%.1f/%.1f", meanOps[3], meanAllocs[3]));
         // the step() of the most common op count, broken down by operation
         Map<Long, Integer> freq = new HashMap<>();
         for (int s = 0; s < nSteps; s++) {
