@@ -263,9 +263,8 @@ public final class ParameterStep {
                 NDArray p = scope.use(params.get(i));
                 NDArray d = nu == 1 ? naturals[gi].get(i) : naturals[gi].get(i).muli(nu);
                 NDArray mi = scope.own(g.momentum().get(i).mul(beta)).addi(d);
-                if (wd != 0) {
-                    NDArray decay = settings.fineTune() ? p.sub(g.start().get(i)) : p.mul(1.0);
-                    mi.addi(decay.muli(wd));
+                if (wd != 0) { // wd·p in one operation (the same value as (1·p)·wd)
+                    mi.addi(settings.fineTune() ? p.sub(g.start().get(i)).muli(wd) : p.mul(wd));
                 }
                 m.add(mi);
                 out.add(mi.mul(-lr).addi(p));
