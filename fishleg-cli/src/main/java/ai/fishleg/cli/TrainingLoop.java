@@ -104,7 +104,7 @@ final class TrainingLoop {
         this.model = model;
         this.likelihood = likelihood;
         this.nll = nll;
-        this.rule = rule;
+        this.rule = OpProfile.wrap(rule, spec.kind().label(), runManager);
         this.train = train;
         this.examples = train.size();
         this.perEpoch = budget.stepsPerEpoch(examples);

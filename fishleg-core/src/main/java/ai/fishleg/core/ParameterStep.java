@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
@@ -262,9 +263,8 @@ public final class ParameterStep {
                 NDArray p = scope.use(params.get(i));
                 NDArray d = nu == 1 ? naturals[gi].get(i) : naturals[gi].get(i).muli(nu);
                 NDArray mi = scope.own(g.momentum().get(i).mul(beta)).addi(d);
-                if (wd != 0) {
-                    NDArray decay = settings.fineTune() ? p.sub(g.start().get(i)) : p.mul(1.0);
-                    mi.addi(decay.muli(wd));
+                if (wd != 0) { // wd·p in one operation (the same value as (1·p)·wd)
+                    mi.addi(settings.fineTune() ? p.sub(g.start().get(i)).muli(wd) : p.mul(wd));
                 }
                 m.add(mi);
                 out.add(mi.mul(-lr).addi(p));
@@ -327,11 +327,9 @@ public final class ParameterStep {
      */
     private double stepGradientProduct(NDList[] momenta, NDList[] gradients) {
         Objects.requireNonNull(gradients, "gradients are needed with klClip");
-        double inner = 0;
-        for (int gi = 0; gi < groups.size(); gi++) {
-            inner += Tensors.dot(momenta[gi], gradients[gi]);
-        }
-        return inner;
+        // one read-back for all groups; summed per group, then over groups
+        return Tensors.sum(Tensors.blockDots(
+                List.of(Arrays.asList(momenta)), List.of(Arrays.asList(gradients)))[0]);
     }
 
     /**

@@ -20,6 +20,10 @@ final class ForwardRecorder {
     private final List<LayerRecords.Pass> passes = new ArrayList<>();
     private boolean recording;
     private boolean overflowed;
+    /** Passes of at least this many rows are counted, not recorded. */
+    private long rowLimit = Long.MAX_VALUE;
+    /** Rows of the passes counted but not recorded since the last clear. */
+    private long skippedRows;
 
     /**
      * @param input the layer's input
@@ -29,6 +33,11 @@ final class ForwardRecorder {
      */
     NDList record(NDArray input, NDList out, boolean training) {
         if (!recording || !training) {
+            return out;
+        }
+        long rows = input.size() / Math.max(1, input.getShape().tail());
+        if (rows >= rowLimit) {
+            skippedRows += rows;
             return out;
         }
         if (passes.size() >= MAX_PASSES) {
@@ -42,9 +51,19 @@ final class ForwardRecorder {
         return new NDList(y.add(probe));
     }
 
-    /** @param on whether training-mode forward passes are recorded from now on */
-    void setRecording(boolean on) {
+    /**
+     * @param on whether training-mode forward passes are recorded from now on
+     * @param rowLimit passes of at least this many rows (input elements over the input's last
+     *     dimension) are only counted ({@link #skippedRows}); Long.MAX_VALUE records every pass
+     */
+    void setRecording(boolean on, long rowLimit) {
         this.recording = on;
+        this.rowLimit = rowLimit;
+    }
+
+    /** @return the rows of the passes counted but not recorded since the last clear */
+    long skippedRows() {
+        return skippedRows;
     }
 
     /** @return whether forward passes are being recorded */
@@ -56,6 +75,7 @@ final class ForwardRecorder {
     void clear() {
         passes.clear();
         overflowed = false;
+        skippedRows = 0;
     }
 
     /** @return the passes recorded since the last clear, or empty if too many were */

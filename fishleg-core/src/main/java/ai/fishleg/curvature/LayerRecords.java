@@ -36,10 +36,33 @@ public final class LayerRecords {
      * @param on whether training-mode forward passes are recorded from now on
      */
     public static void setRecording(Block layer, boolean on) {
+        setRecording(layer, on, Long.MAX_VALUE);
+    }
+
+    /**
+     * Recording of the passes that are small enough only: a pass of {@code rowLimit} rows or more
+     * (input elements over the input's last dimension) adds no probe and keeps nothing; its rows
+     * are counted ({@link #skippedRows}).
+     *
+     * @param layer a recording layer (others are ignored)
+     * @param on whether training-mode forward passes are recorded from now on
+     * @param rowLimit the row count from which a pass is only counted
+     */
+    public static void setRecording(Block layer, boolean on, long rowLimit) {
         ForwardRecorder r = recorder(layer);
         if (r != null) {
-            r.setRecording(on);
+            r.setRecording(on, rowLimit);
         }
+    }
+
+    /**
+     * @param layer a block
+     * @return the rows of the passes it counted without recording them since the last clear (0
+     *     if it does not record)
+     */
+    public static long skippedRows(Block layer) {
+        ForwardRecorder r = recorder(layer);
+        return r == null ? 0 : r.skippedRows();
     }
 
     /**

@@ -24,10 +24,7 @@ final class AntitheticEstimator implements FisherEstimator {
     @Override
     public FisherEstimate estimate(Pass pass, List<NDList> u, List<NDList> v) {
         Scope scope = pass.scope();
-        double vv = 0;
-        for (NDList block : v) {
-            vv += Tensors.dot(block, block);
-        }
+        double vv = Tensors.sum(Tensors.blockDots(List.of(v), List.of(v))[0]);
         double norm = Math.sqrt(vv);
         List<NDList> product = new ArrayList<>(v.size());
         if (norm == 0) { // V = 0: nothing to differentiate along, F̂V = 0
@@ -52,17 +49,16 @@ final class AntitheticEstimator implements FisherEstimator {
         double step = eps / norm;
         List<NDList> plus = gradientAt(pass, params, saved, v, step);
         List<NDList> minus = gradientAt(pass, params, saved, v, -step);
-        double vFv = 0;
-        double uFv = 0;
         for (int b = 0; b < v.size(); b++) {
             NDList p = new NDList(v.get(b).size());
             for (int i = 0; i < v.get(b).size(); i++) {
                 p.add(plus.get(b).get(i).sub(minus.get(b).get(i)).muli(1 / (2 * step)));
             }
             product.add(p);
-            vFv += Tensors.dot(v.get(b), p);
-            uFv += Tensors.dot(u.get(b), p);
         }
+        double[][] dots = Tensors.blockDots(List.of(v, u), List.of(product, product));
+        double vFv = Tensors.sum(dots[0]);
+        double uFv = Tensors.sum(dots[1]);
         return new FisherEstimate(product, vFv, uFv);
     }
 

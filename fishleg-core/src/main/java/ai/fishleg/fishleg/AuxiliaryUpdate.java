@@ -197,12 +197,9 @@ final class AuxiliaryUpdate {
             LabeledBatch batch = auxData.nextNonEmpty(scope.manager(), "auxiliary");
             LabeledBatch samples = model.samples(batch, fisher);
             List<NDList> us = directions(scope);
-            double g2 = 0;
-            for (NDList u : us) {
-                for (NDArray x : u) {
-                    g2 += Tensors.squaredNorm(x);
-                }
-            }
+            NDList all = new NDList();
+            us.forEach(all::addAll);
+            double g2 = Tensors.sum(Tensors.dots(all, all)); // ‖u‖², one read-back
             List<CurvatureBlock.Tape> tapes = new ArrayList<>();
             try {
                 return evaluate(scope, samples, us, g2, tapes, withGradient, keepProducts);
@@ -217,18 +214,16 @@ final class AuxiliaryUpdate {
     private Evaluation evaluate(Scope scope, LabeledBatch samples, List<NDList> us, double g2,
             List<CurvatureBlock.Tape> tapes, boolean withGradient, boolean keepProducts) {
         List<NDList> vs = new ArrayList<>();
-        double lin = 0;
-        double vv = 0;
         boolean gradientU = hp.uSampling() == USampling.GRADIENT;
         for (int gi = 0; gi < blocks.size(); gi++) {
             CurvatureBlock.Tape tape =
                     BatchSpeedup.auxTape(blocks.get(gi), us.get(gi), gradientU, scope);
             tapes.add(tape);
-            NDList v = tape.v();
-            vs.add(v);
-            lin += Tensors.dot(us.get(gi), v);
-            vv += Tensors.dot(v, v);
+            vs.add(tape.v());
         }
+        double[][] dots = Tensors.blockDots(List.of(us, vs), List.of(vs, vs)); // one read-back
+        double lin = Tensors.sum(dots[0]);
+        double vv = Tensors.sum(dots[1]);
         List<NDList> products = keepProducts ? copies(vs, scope) : null;
         FisherEstimator.FisherEstimate fv = estimator.estimate(
                 new FisherEstimator.Pass(scope, samples, model, blocks), us, vs);

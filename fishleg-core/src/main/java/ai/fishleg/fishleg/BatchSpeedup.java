@@ -87,8 +87,12 @@ final class BatchSpeedup implements AutoCloseable {
             if (!(blocks.get(gi).block() instanceof FactoredBlock fl) || !fl.isRecording()) {
                 continue;
             }
+            long rows = fl.recordedRows();
+            if (rows == 0 || !fl.factorsPayOff(rows)) {
+                continue; // Qv on the gradient: the factors are not formed
+            }
             FactoredBlock.GradientFactors f = fl.recordedFactors(scope.manager());
-            if (f != null && fl.factorsPayOff(f.rows())) {
+            if (f != null) {
                 out[gi] = f;
                 found.add(gi);
                 mismatches.add(fl.factorMismatch(f, grads[gi]));

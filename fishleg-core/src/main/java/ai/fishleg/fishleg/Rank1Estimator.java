@@ -16,12 +16,9 @@ final class Rank1Estimator implements FisherEstimator {
     @Override
     public FisherEstimate estimate(Pass pass, List<NDList> u, List<NDList> v) {
         List<NDList> g = pass.sampledGradients();
-        double quad = 0; // ⟨g, V⟩
-        double align = 0; // ⟨g, u⟩
-        for (int b = 0; b < g.size(); b++) {
-            quad += Tensors.dot(g.get(b), v.get(b));
-            align += Tensors.dot(g.get(b), u.get(b));
-        }
+        double[][] dots = Tensors.blockDots(List.of(g, g), List.of(v, u)); // one read-back
+        double quad = Tensors.sum(dots[0]); // ⟨g, V⟩
+        double align = Tensors.sum(dots[1]); // ⟨g, u⟩
         List<NDList> product = new ArrayList<>(g.size());
         for (NDList block : g) {
             NDList p = new NDList(block.size());

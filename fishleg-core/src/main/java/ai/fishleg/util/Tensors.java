@@ -1,11 +1,13 @@
 package ai.fishleg.util;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.List;
 
 /** Small NDArray helpers used across the library, each in one place. */
 public final class Tensors {
@@ -54,16 +56,82 @@ public final class Tensors {
 
     /**
      * Sum over all elements of the products of two lists of arrays (Frobenius inner product over
-     * blocks).
+     * blocks): one inner product per pair on the engine, all read back at once, added in list
+     * order in double precision (the same value as adding {@link #dot(NDArray, NDArray)} pair by
+     * pair).
      *
      * @param a first list
      * @param b second list, same shapes
      * @return sum_i <a_i, b_i>
      */
     public static double dot(NDList a, NDList b) {
+        return sum(dots(a, b));
+    }
+
+    /**
+     * The inner products of pairs of arrays, computed on the engine and read back at once.
+     *
+     * @param a first list
+     * @param b second list, same shapes
+     * @return ⟨a_i, b_i⟩ per pair, each the value {@link #dot(NDArray, NDArray)} gives
+     */
+    public static double[] dots(NDList a, NDList b) {
+        if (a.isEmpty()) {
+            return new double[0];
+        }
+        if (a.size() == 1) {
+            return new double[] {dot(a.get(0), b.get(0))};
+        }
+        try (NDList parts = new NDList()) {
+            for (int i = 0; i < a.size(); i++) {
+                parts.add(dotArray(a.get(i), b.get(i)));
+            }
+            return scalars(parts);
+        }
+    }
+
+    /**
+     * Inner products of lists of blocks, all computed on the engine and read back at once:
+     * {@code result[j][k]} is {@link #dot(NDList, NDList)} of block k of {@code left.get(j)} and
+     * block k of {@code right.get(j)}, the same value.
+     *
+     * @param left per product, a list of blocks
+     * @param right per product, the matching blocks (same shapes)
+     * @return per product, per block, the inner product
+     */
+    public static double[][] blockDots(List<List<NDList>> left, List<List<NDList>> right) {
+        NDList a = new NDList();
+        NDList b = new NDList();
+        for (int j = 0; j < left.size(); j++) {
+            for (int k = 0; k < left.get(j).size(); k++) {
+                a.addAll(left.get(j).get(k));
+                b.addAll(right.get(j).get(k));
+            }
+        }
+        double[] products = dots(a, b);
+        double[][] out = new double[left.size()][];
+        int i = 0;
+        for (int j = 0; j < left.size(); j++) {
+            out[j] = new double[left.get(j).size()];
+            for (int k = 0; k < out[j].length; k++) {
+                double s = 0; // in pair order from 0, as dot(NDList, NDList)
+                for (int n = left.get(j).get(k).size(); n > 0; n--) {
+                    s += products[i++];
+                }
+                out[j][k] = s;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * @param values numbers
+     * @return their sum, added in order from 0
+     */
+    public static double sum(double[] values) {
         double s = 0;
-        for (int i = 0; i < a.size(); i++) {
-            s += dot(a.get(i), b.get(i));
+        for (double v : values) {
+            s += v;
         }
         return s;
     }
@@ -74,14 +142,59 @@ public final class Tensors {
      * @return the sum of the elementwise products, as a double
      */
     public static double dot(NDArray a, NDArray b) {
+        try (NDArray s = dotArray(a, b)) {
+            return scalar(s);
+        }
+    }
+
+    /** The sum of the elementwise products as a 0-d array, a new array. */
+    private static NDArray dotArray(NDArray a, NDArray b) {
         if (a.getDataType() != b.getDataType()) { // promoted elementwise (dot needs one type)
-            try (NDArray p = a.mul(b); NDArray s = p.sum()) {
-                return scalar(s);
+            try (NDArray p = a.mul(b)) {
+                return p.sum();
             }
         }
         // A BLAS dot of flattened views: one read of each array, no array of products.
-        try (NDArray fa = a.flatten(); NDArray fb = b.flatten(); NDArray s = fa.dot(fb)) {
-            return scalar(s);
+        if (a.getShape().dimension() == 1) {
+            return a.dot(b);
+        }
+        try (NDArray fa = a.flatten(); NDArray fb = b.flatten()) {
+            return fa.dot(fb);
+        }
+    }
+
+    /**
+     * The values of 0-d arrays of floating-point types, with one read-back: each exactly as
+     * {@link #scalar} gives it.
+     *
+     * @param arrays 0-d arrays (at least one)
+     * @return their values, in order
+     */
+    public static double[] scalars(NDList arrays) {
+        DataType type = arrays.get(0).getDataType();
+        boolean oneType = arrays.stream().allMatch(x -> x.getDataType() == type);
+        try (NDList widened = new NDList()) {
+            if (!oneType) {
+                for (NDArray x : arrays) { // widening to float64 is exact
+                    widened.add(x.toType(DataType.FLOAT64, true));
+                }
+            }
+            try (NDArray all = NDArrays.stack(oneType ? arrays : widened)) {
+                if (all.getDataType() == DataType.FLOAT32) {
+                    float[] f = all.toFloatArray();
+                    double[] d = new double[f.length];
+                    for (int i = 0; i < f.length; i++) {
+                        d[i] = f[i];
+                    }
+                    return d;
+                }
+                if (all.getDataType() == DataType.FLOAT64) {
+                    return all.toDoubleArray();
+                }
+                try (NDArray d = all.toType(DataType.FLOAT64, false)) {
+                    return d.toDoubleArray();
+                }
+            }
         }
     }
 
@@ -123,36 +236,23 @@ public final class Tensors {
 
     /**
      * Whether every element of every array is finite, at the cost of one sum per array and a
-     * single read-back: a sum is finite only if all its terms are, so a finite total proves it.
-     * Only when the total is not finite (a non-finite element, or a sum of finite values that
-     * overflowed) are the arrays tested elementwise with {@link #isFinite}.
+     * single read-back of all the sums ({@link #scalars}): a sum is finite only if all its terms
+     * are, so finite sums prove it. Only when a sum is not finite (a non-finite element, or a sum
+     * of finite values that overflowed) are the arrays tested elementwise with {@link #isFinite}.
      *
      * @param arrays arrays of a floating-point type
      * @return whether all their elements are finite
      */
-    public static boolean allFinite(java.util.List<NDArray> arrays) {
+    public static boolean allFinite(List<NDArray> arrays) {
         if (arrays.isEmpty()) {
             return true;
         }
-        NDArray total = null;
-        try {
+        try (NDList sums = new NDList()) {
             for (NDArray a : arrays) {
-                NDArray s = a.sum();
-                if (total == null) {
-                    total = s;
-                } else {
-                    NDArray t = total.add(s);
-                    total.close();
-                    s.close();
-                    total = t;
-                }
+                sums.add(a.sum());
             }
-            if (Double.isFinite(scalar(total))) {
+            if (java.util.Arrays.stream(scalars(sums)).allMatch(Double::isFinite)) {
                 return true;
-            }
-        } finally {
-            if (total != null) {
-                total.close();
             }
         }
         for (NDArray a : arrays) {

@@ -43,6 +43,15 @@ public interface FactoredBlock {
     GradientFactors recordedFactors(NDManager target);
 
     /**
+     * The rows n of the factors {@link #recordedFactors} would return, without forming them (so
+     * that {@link #factorsPayOff} can be asked first).
+     *
+     * @return the recorded rows (batch times sequence over the recorded passes), 0 when nothing
+     *     was recorded
+     */
+    long recordedRows();
+
+    /**
      * @param rows n, the rows of a gradient's factors
      * @return whether the factored products do less arithmetic than the plain ones
      */

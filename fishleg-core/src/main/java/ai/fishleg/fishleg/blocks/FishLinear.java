@@ -218,7 +218,27 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
      */
     @Override
     public void setRecording(boolean on) {
-        LayerRecords.setRecording(getLayer(), on);
+        // a pass of n rows makes the step's rows at least n: from the first n at which the
+        // factors do not pay off, the pass is only counted (its factors would not be used)
+        LayerRecords.setRecording(getLayer(), on, firstRowsNotPayingOff());
+    }
+
+    /** @return the least n ≥ 1 for which {@link #factorsPayOff} is false (it is for all larger n) */
+    private long firstRowsNotPayingOff() {
+        long hi = 1;
+        while (factorsPayOff(hi)) {
+            hi *= 2;
+        }
+        long lo = hi / 2; // factorsPayOff(lo) holds, or lo = 0
+        while (hi - lo > 1) {
+            long mid = (lo + hi) >>> 1;
+            if (factorsPayOff(mid)) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return hi;
     }
 
     /** @return whether the layer is recording */
@@ -261,6 +281,17 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
             f.attach(target);
             return f;
         }
+    }
+
+    @Override
+    public long recordedRows() {
+        long rows = LayerRecords.skippedRows(getLayer());
+        for (LayerRecords.Pass p : LayerRecords.passes(getLayer())) {
+            if (!p.input().isReleased()) {
+                rows += p.input().size() / inFeatures;
+            }
+        }
+        return rows;
     }
 
     /** Stacks the passes' rows: Â = [x | 1 | 0...] (n x width) and Gout (n x out), as copies. */
