@@ -98,9 +98,9 @@ final class PruneCommand implements Callable<Integer> {
                     + " steps (0: one-shot only; default: ${DEFAULT-VALUE}).")
     int gradual;
 
-    @Option(names = "--refine-steps", paramLabel = "N", defaultValue = "20",
+    @Option(names = "--refine-steps", paramLabel = "N", defaultValue = "0",
             description = "Gradual FishLeg: auxiliary updates of Q on training batches between two pruning"
-                    + " steps (default: ${DEFAULT-VALUE}).")
+                    + " steps (0: the trained Q at every step; default: ${DEFAULT-VALUE}).")
     int refineSteps;
 
     @Option(names = "--fine-tune-epochs", paramLabel = "E", defaultValue = "0",
