@@ -15,6 +15,7 @@ import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.core.Checkpoint;
 import ai.fishleg.fishleg.FishLeg;
+import ai.fishleg.prune.BatchNormStatistics;
 import ai.fishleg.prune.Compensation;
 import ai.fishleg.prune.InverseFisher;
 import ai.fishleg.prune.MaskedOptimizer;
@@ -65,6 +66,7 @@ final class PruneCommand implements Callable<Integer> {
     private static final long AUX_STREAM = 0x415558L;
     private static final long CALIBRATION_STREAM = 0x43414c4942L;
     private static final long FINE_TUNE_STREAM = 0x46494e45L;
+    private static final long BATCH_NORM_STREAM = 0x424e4fL;
 
     @Spec
     CommandSpec spec;
@@ -96,9 +98,9 @@ final class PruneCommand implements Callable<Integer> {
                     + " steps (0: one-shot only; default: ${DEFAULT-VALUE}).")
     int gradual;
 
-    @Option(names = "--refine-steps", paramLabel = "N", defaultValue = "20",
+    @Option(names = "--refine-steps", paramLabel = "N", defaultValue = "0",
             description = "Gradual FishLeg: auxiliary updates of Q on training batches between two pruning"
-                    + " steps (default: ${DEFAULT-VALUE}).")
+                    + " steps (0: the trained Q at every step; default: ${DEFAULT-VALUE}).")
     int refineSteps;
 
     @Option(names = "--fine-tune-epochs", paramLabel = "E", defaultValue = "0",
@@ -115,6 +117,12 @@ final class PruneCommand implements Callable<Integer> {
             description = "How the remaining weights move: none, independent or row_exact (OBS; ignored by"
                     + " magnitude) (default: ${DEFAULT-VALUE}).")
     Compensation compensation;
+
+    @Option(names = "--bn-batches", paramLabel = "N", defaultValue = "100",
+            description = "Networks with BatchNorm: training-mode forward passes that re-estimate its running"
+                    + " statistics after pruning, before the pruned network is evaluated (0: keep the dense"
+                    + " network's; default: ${DEFAULT-VALUE}).")
+    int bnBatches;
 
     @Option(names = "--calibration-batches", paramLabel = "N", defaultValue = "10",
             description = "K-FAC: training batches (labels drawn from the model) of its estimate"
@@ -162,8 +170,10 @@ final class PruneCommand implements Callable<Integer> {
         if (methods.isEmpty()) {
             throw new IllegalArgumentException("--methods: give at least one of fishleg, kfac, magnitude");
         }
-        if (gradual < 0 || refineSteps < 0 || fineTuneEpochs < 0 || calibrationBatches < 1 || trainEpochs < 1) {
-            throw new IllegalArgumentException("--gradual, --refine-steps and --fine-tune-epochs must be >= 0,"
+        if (gradual < 0 || refineSteps < 0 || fineTuneEpochs < 0 || bnBatches < 0 || calibrationBatches < 1
+                || trainEpochs < 1) {
+            throw new IllegalArgumentException("--gradual, --refine-steps, --fine-tune-epochs and --bn-batches"
+                    + " must be >= 0,"
                     + " --calibration-batches and --train-epochs >= 1");
         }
         if (from != null && !Files.isRegularFile(from)) {
@@ -271,6 +281,7 @@ final class PruneCommand implements Callable<Integer> {
             try (Masks masks = Masks.dense(layers, manager)) {
                 IntFunction<InverseFisher> inverse = t -> inverse(method, layers);
                 pruner.prune(inverse, schedule, masks, (t, m) -> refine(method));
+                recomputeBatchNorm();
                 add(method, sparsity, mode, false, masks);
                 if (fineTuneEpochs > 0) {
                     fineTune(masks);
@@ -327,6 +338,15 @@ final class PruneCommand implements Callable<Integer> {
                 for (int i = 0; i < refineSteps; i++) {
                     opt.updateAux(true, true);
                 }
+            }
+        }
+
+        /** Re-estimates BatchNorm's running statistics on the pruned network (nothing without BatchNorm). */
+        private void recomputeBatchNorm() {
+            if (bnBatches > 0) {
+                BatchSource train = BatchSources.randomBatches(loaded.train().inputs(), loaded.train().targets(),
+                        context.budget().batchSize(), context.seed() ^ BATCH_NORM_STREAM);
+                BatchNormStatistics.recompute(model, train, bnBatches, manager);
             }
         }
 

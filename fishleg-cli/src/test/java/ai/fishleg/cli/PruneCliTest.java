@@ -76,6 +76,9 @@ class PruneCliTest {
         CliTest.Run bad = run("prune", "--task", "fmnist-mlp", "--sparsities", "0.5,1", "--data", idx.toString());
         assertThat(bad.code()).isEqualTo(2);
         assertThat(bad.err()).contains("a sparsity must be in [0, 1)");
+        CliTest.Run negative = run("prune", "--task", "fmnist-mlp", "--bn-batches", "-1", "--data", idx.toString());
+        assertThat(negative.code()).isEqualTo(2);
+        assertThat(negative.err()).contains("--bn-batches must be >= 0");
         CliTest.Run missing = run("prune", "--task", "fmnist-mlp", "--from", temp.resolve("no.ckpt").toString(),
                 "--data", idx.toString());
         assertThat(missing.code()).isEqualTo(2);
