@@ -2,6 +2,7 @@ package ai.fishleg.cli;
 
 import ai.fishleg.kfac.DampingForm;
 import ai.fishleg.kfac.FactorInit;
+import ai.fishleg.kfac.FisherLabels;
 import ai.fishleg.tasks.KfacSettings;
 import picocli.CommandLine.Option;
 
@@ -42,6 +43,12 @@ final class KfacOptions {
                     + " (1: as the PyTorch K-FAC).")
     Integer fisherSamples;
 
+    @Option(names = "--fisher-labels", paramLabel = "L",
+            description = "K-FAC: the labels of the statistics pass: ${COMPLETION-CANDIDATES} (drawn:"
+                    + " from the model, the true Fisher, as the PyTorch K-FAC; observed: the batch's"
+                    + " own, the empirical Fisher; only with --fisher-samples 1).")
+    FisherLabels fisherLabels;
+
     /**
      * @param preset the task's K-FAC preset
      * @param shared the FishLeg options (--damping, --kl-clip)
@@ -60,6 +67,7 @@ final class KfacOptions {
                 baseline.weightDecay != null ? baseline.weightDecay : preset.weightDecay(),
                 factorInit != null ? factorInit : preset.factorInit(),
                 dampingForm != null ? dampingForm : preset.dampingForm(),
-                fisherSamples != null ? fisherSamples : preset.fisherSamples());
+                fisherSamples != null ? fisherSamples : preset.fisherSamples(),
+                fisherLabels != null ? fisherLabels : preset.fisherLabels());
     }
 }

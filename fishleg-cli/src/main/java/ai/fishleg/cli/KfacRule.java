@@ -44,6 +44,7 @@ final class KfacRule extends CurvatureRule<Kfac> {
         out.put("factorInit", s.factorInit().name().toLowerCase(Locale.ROOT));
         out.put("dampingForm", s.dampingForm().name().toLowerCase(Locale.ROOT));
         out.put("fisherSamples", s.fisherSamples());
+        out.put("fisherLabels", s.fisherLabels().name().toLowerCase(Locale.ROOT));
         out.put("nonFinitePolicy", s.nonFinitePolicy().name().toLowerCase(Locale.ROOT));
         return out;
     }

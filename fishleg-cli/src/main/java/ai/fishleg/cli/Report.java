@@ -61,11 +61,12 @@ final class Report implements TrainingLoop.Listener {
             var s = spec.kfac();
             out.printf(Locale.ROOT, "%s: lr %s, damping %s, kl-clip %s, stat-decay %s, cov-every %d,"
                             + " inv-every %d, momentum %s, weight-decay %s, factor-init %s,"
-                            + " damping-form %s, fisher-samples %d%n",
+                            + " damping-form %s, fisher-samples %d, fisher-labels %s%n",
                     spec.kind(), trim(s.lr()), trim(s.damping()), trim(s.klClip()), trim(s.statDecay()),
                     s.covEvery(), s.invEvery(), trim(s.momentum()), trim(s.weightDecay()),
                     s.factorInit().name().toLowerCase(Locale.ROOT),
-                    s.dampingForm().name().toLowerCase(Locale.ROOT), s.fisherSamples());
+                    s.dampingForm().name().toLowerCase(Locale.ROOT), s.fisherSamples(),
+                    s.fisherLabels().name().toLowerCase(Locale.ROOT));
         } else if (spec.kind() == OptimizerKind.MUON) {
             var s = spec.muon();
             out.printf(Locale.ROOT, "%s: muon-lr %s, muon-momentum %s, muon-ns-steps %d, muon-scale %s,"

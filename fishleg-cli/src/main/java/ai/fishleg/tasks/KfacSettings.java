@@ -2,6 +2,7 @@ package ai.fishleg.tasks;
 
 import ai.fishleg.kfac.DampingForm;
 import ai.fishleg.kfac.FactorInit;
+import ai.fishleg.kfac.FisherLabels;
 import ai.fishleg.kfac.Kfac;
 
 /**
@@ -20,10 +21,12 @@ import ai.fishleg.kfac.Kfac;
  * @param factorInit what the factors' moving averages start from
  * @param dampingForm how the curvature is damped before it is inverted
  * @param fisherSamples labels drawn per example of a statistics batch
+ * @param fisherLabels the labels of the statistics pass (drawn: the true Fisher; observed: the
+ *     empirical Fisher)
  */
 public record KfacSettings(double lr, double damping, double statDecay, int covEvery, int invEvery,
         double klClip, double momentum, double weightDecay, FactorInit factorInit,
-        DampingForm dampingForm, int fisherSamples) {
+        DampingForm dampingForm, int fisherSamples, FisherLabels fisherLabels) {
 
     /** Validates the values; each message names the command-line option. */
     public KfacSettings {
@@ -44,6 +47,10 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
         check(dampingForm != null, "--damping-form must be given");
         check(fisherSamples >= 1, "--fisher-samples must be >= 1 (labels drawn per example), got "
                 + fisherSamples);
+        check(fisherLabels != null, "--fisher-labels must be given");
+        check(fisherLabels == FisherLabels.DRAWN || fisherSamples == 1,
+                "--fisher-samples " + fisherSamples + " draws labels several times per example;"
+                        + " with --fisher-labels observed nothing is drawn, so it must be 1");
     }
 
     /**
@@ -57,7 +64,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      */
     public static KfacSettings standard() {
         return new KfacSettings(3e-3, 0.03, 0.95, 10, 100, 0.01, 0.9, 1e-5,
-                FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED, 1);
+                FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED, 1,
+                FisherLabels.DRAWN);
     }
 
     /**
@@ -67,7 +75,7 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      */
     public KfacSettings with(double lr, double damping) {
         return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay, factorInit, dampingForm, fisherSamples);
+                weightDecay, factorInit, dampingForm, fisherSamples, fisherLabels);
     }
 
     /**
@@ -77,7 +85,7 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      */
     public KfacSettings with(FactorInit init, DampingForm form) {
         return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay, init, form, fisherSamples);
+                weightDecay, init, form, fisherSamples, fisherLabels);
     }
 
     /**
@@ -87,7 +95,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
     public Kfac.Builder configure(Kfac.Builder builder) {
         return builder.lr(lr).damping(damping).statDecay(statDecay).covEvery(covEvery)
                 .invEvery(invEvery).klClip(klClip).momentum(momentum).weightDecay(weightDecay)
-                .factorInit(factorInit).dampingForm(dampingForm).fisherSamples(fisherSamples);
+                .factorInit(factorInit).dampingForm(dampingForm).fisherSamples(fisherSamples)
+                .fisherLabels(fisherLabels);
     }
 
     private static void check(boolean ok, String message) {

@@ -97,6 +97,19 @@ class KfacCliTest {
     }
 
     @Test
+    void fisherLabelsReachTheOptimizer(@TempDir Path out) throws IOException {
+        Run r = run(args("--steps", "3", "--fisher-labels", "observed", "--out", out.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("fisher-samples 1, fisher-labels observed");
+        JsonObject hp = summary(out).getAsJsonObject("hyperparameters");
+        assertThat(hp.get("fisherLabels").getAsString()).isEqualTo("observed");
+        Run both = run(tiny("train", "--optimizer", "kfac", "--steps", "1", "--fisher-labels",
+                "observed", "--fisher-samples", "2"));
+        assertThat(both.code()).isEqualTo(2);
+        assertThat(both.err()).contains("--fisher-samples 2").contains("--fisher-labels observed");
+    }
+
+    @Test
     void compareRunsFishLegKfacAndAdam(@TempDir Path out) throws IOException {
         Run r = run(tiny("compare", "--optimizers", "fishleg,kfac,adam", "--steps", "4", "--out", out.toString()));
         assertThat(r.code()).as(r.err()).isZero();

@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>every {@code covEvery} steps (at steps 0, covEvery, ...): one batch from {@code
- *       curvatureData}, labels drawn from the model ({@code draw}; the true Fisher), a backward
+ *       curvatureData}, labels drawn from the model ({@code draw}; the true Fisher; or the
+ *       batch's own labels under {@link FisherLabels#OBSERVED}, the empirical Fisher), a backward
  *       pass of {@code nll} on them, and the factors A = E[āāᵀ] and G = E[ggᵀ] of every K-FAC
  *       layer updated from that pass's layer inputs and output gradients as exponential moving
  *       averages with weight {@code statDecay} on the old value (see {@link
@@ -138,6 +139,7 @@ public final class Kfac implements CurvatureOptimizer {
      * @param factorInit what the factors' moving averages start from
      * @param dampingForm how the curvature is damped before it is inverted
      * @param fisherSamples labels drawn per example of a statistics batch
+     * @param fisherLabels the labels of the statistics pass: drawn (true Fisher) or observed
      * @param nonFinitePolicy what a step does on a non-finite value
      * @param moduleNames layers to consider (empty: all), as for FishLeg
      * @param skipNames layers to leave to momentum SGD, as for FishLeg
@@ -155,6 +157,7 @@ public final class Kfac implements CurvatureOptimizer {
             FactorInit factorInit,
             DampingForm dampingForm,
             int fisherSamples,
+            FisherLabels fisherLabels,
             NonFinitePolicy nonFinitePolicy,
             List<String> moduleNames,
             List<String> skipNames) {}
@@ -259,7 +262,7 @@ public final class Kfac implements CurvatureOptimizer {
             Inverses[] inverses = new Inverses[groups.size()];
             if (cov) {
                 passes.curvatureStatistics(factors, settings.statDecay(), settings.factorInit(),
-                        settings.fisherSamples(), scope);
+                        settings.fisherSamples(), settings.fisherLabels(), scope);
             }
             NDList[] naturals = new NDList[groups.size()];
             int activationForm = 0;

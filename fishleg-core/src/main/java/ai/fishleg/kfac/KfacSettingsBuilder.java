@@ -24,6 +24,7 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
     private FactorInit factorInit = FactorInit.FIRST_ESTIMATE;
     private DampingForm dampingForm = DampingForm.FACTORED;
     private int fisherSamples = 1;
+    private FisherLabels fisherLabels = FisherLabels.DRAWN;
     private NonFinitePolicy nonFinitePolicy = NonFinitePolicy.THROW;
     private List<String> moduleNames = List.of();
     private List<String> skipNames = List.of();
@@ -137,6 +138,17 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
     }
 
     /**
+     * @param v the labels of the statistics pass: DRAWN from the model (default, the true
+     *     Fisher, as the PyTorch K-FAC) or the batch's OBSERVED ones (the empirical Fisher; only
+     *     with {@code fisherSamples} 1)
+     * @return this
+     */
+    public B fisherLabels(FisherLabels v) {
+        this.fisherLabels = Objects.requireNonNull(v, "fisherLabels");
+        return self();
+    }
+
+    /**
      * @param v what a step does on a non-finite value: THROW (default) or SKIP; either way
      *     nothing non-finite is written
      * @return this
@@ -174,13 +186,17 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
         check(invEvery >= 1, "invEvery must be >= 1, got " + invEvery);
         check(fisherSamples >= 1, "fisherSamples must be >= 1 (labels drawn per example), got "
                 + fisherSamples);
+        check(fisherLabels == FisherLabels.DRAWN || fisherSamples == 1,
+                "fisherSamples " + fisherSamples + " draws labels several times per example;"
+                        + " with fisherLabels OBSERVED nothing is drawn, so it must be 1");
         check(Double.isFinite(klClip) && klClip >= 0,
                 "klClip must be a finite number >= 0 (0 turns it off), got " + klClip);
         check(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
         check(weightDecay >= 0 && weightDecay < 1,
                 "weightDecay must be in [0, 1), got " + weightDecay);
         return new Kfac.Settings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
-                weightDecay, momentumForm, factorInit, dampingForm, fisherSamples, nonFinitePolicy,
+                weightDecay, momentumForm, factorInit, dampingForm, fisherSamples, fisherLabels,
+                nonFinitePolicy,
                 moduleNames, skipNames);
     }
 

@@ -89,7 +89,8 @@ public final class KroneckerEstimate {
             RecordedPasses passes, LayerGroups groups, double decay, NDManager manager) {
         try (Scope scope = Scope.open(manager)) {
             NDList[] factors = new NDList[groups.list.size()];
-            passes.curvatureStatistics(factors, decay, FactorInit.FIRST_ESTIMATE, 1, scope);
+            passes.curvatureStatistics(factors, decay, FactorInit.FIRST_ESTIMATE, 1,
+                    FisherLabels.DRAWN, scope);
             for (int gi = 0; gi < factors.length; gi++) {
                 if (factors[gi] == null) {
                     continue;

@@ -50,22 +50,22 @@ final class RecordedPasses {
     }
 
     /**
-     * One pass with labels drawn from the model on a batch of {@code curvatureData} ({@code
-     * fisherSamples} independent draws per example), and the next factors of every K-FAC layer
-     * from its recorded rows, into {@code factors}.
+     * One pass on a batch of {@code curvatureData} with labels drawn from the model ({@code
+     * fisherSamples} independent draws per example) or with the batch's own labels, and the next
+     * factors of every K-FAC layer from its recorded rows, into {@code factors}.
      */
     void curvatureStatistics(NDList[] factors, double statDecay, FactorInit init, int fisherSamples,
-            Scope scope) {
+            FisherLabels labels, Scope scope) {
         LabeledBatch batch = repeated(
                 curvatureData.nextNonEmpty(scope.manager(), "curvature"), fisherSamples);
         if (nll instanceof RemoteStatistics remote) { // the examples live elsewhere
-            RemoteStatistics.nextFactors(remote, draw.draw(model, batch.data()), groups, factors,
+            RemoteStatistics.nextFactors(remote, labelled(batch, labels), groups, factors,
                     statDecay, init, scope);
             return;
         }
         try (GuardedPass pass = GuardedPass.open(model, groups.trainable, scope)) {
-            LabeledBatch samples = draw.draw(model, batch.data());
-            groups.clearRecords(); // the draw's forward pass is not part of the statistics
+            LabeledBatch samples = labelled(batch, labels);
+            groups.clearRecords(); // a draw's forward pass is not part of the statistics
             pass.backward(nll, samples);
             for (int gi = 0; gi < groups.list.size(); gi++) {
                 KroneckerFactoredBlock block = groups.list.get(gi).block;
@@ -85,6 +85,11 @@ final class RecordedPasses {
         } finally {
             groups.clearRecords();
         }
+    }
+
+    /** The batch with the labels of the statistics pass: drawn from the model, or its own. */
+    private LabeledBatch labelled(LabeledBatch batch, FisherLabels labels) {
+        return labels == FisherLabels.OBSERVED ? batch : draw.draw(model, batch.data());
     }
 
     /**

@@ -5,6 +5,7 @@ import static ai.fishleg.kfac.KfacLinearTest.DECAY;
 import static ai.fishleg.kfac.KfacLinearTest.LR;
 import static ai.fishleg.kfac.KfacLinearTest.SIGMA;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
@@ -128,6 +129,54 @@ class KfacEigenDampingTest {
                 KroneckerFactoredBlock b = opt.getBlocks().get(0);
                 return List.of(Dense.values(b.getInputFactor()), Dense.values(b.getOutputFactor()));
             }
+        }
+    }
+
+    @Test
+    void observedLabelsGiveTheEmpiricalFishersFactors() {
+        // FisherLabels.OBSERVED: the statistics pass differentiates the loss at the batch's own
+        // labels, so G = B·ĜᵀĜ with Ĝ from those labels (A does not depend on the labels)
+        try (NDManager m = NDManager.newBaseManager()) {
+            Block net = KfacLinearTest.model(m, true);
+            Rng rng = new Rng(13);
+            LabeledBatch curvature = KfacLinearTest.batch(m, rng, 3);
+            NllFunction nll = NllFunction.of(new FixedGaussianLikelihood(SIGMA));
+            try (Kfac opt = Kfac.builder(net, KfacLinearTest.DRAW, nll,
+                            BatchSources.cycle(List.of(curvature)))
+                    .fisherLabels(FisherLabels.OBSERVED).build()) {
+                Params p = Params.of(net);
+                double[][] cx = KfacLinearTest.xOf(curvature);
+                Rows observed = KfacLinearTest.rows(p, cx, Dense.values(curvature.label()));
+                Rows drawn = KfacLinearTest.rows(p, cx, KfacLinearTest.drawn(cx));
+                opt.zeroGrad();
+                KfacLinearTest.backward(net, nll, KfacLinearTest.batch(m, rng, 2));
+                opt.step();
+                List<KroneckerFactoredBlock> blocks = opt.getBlocks();
+                KfacLinearTest.assertClose(blocks.get(0).getInputFactor(),
+                        KfacLinearTest.gram(observed.a1(), 1.0 / 3), "A of layer 1");
+                KfacLinearTest.assertClose(blocks.get(0).getOutputFactor(),
+                        KfacLinearTest.gram(observed.g1(), 3), "G of layer 1, observed labels");
+                KfacLinearTest.assertClose(blocks.get(1).getOutputFactor(),
+                        KfacLinearTest.gram(observed.g2(), 3), "G of layer 2, observed labels");
+                // the drawn labels would give another G (else the check above proves nothing)
+                assertThat(Dense.relError(Dense.values(blocks.get(1).getOutputFactor()),
+                        KfacLinearTest.flatten(KfacLinearTest.gram(drawn.g2(), 3))))
+                        .isGreaterThan(1e-3);
+            }
+        }
+    }
+
+    @Test
+    void observedLabelsAreNotDrawnSeveralTimes() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Block net = KfacLinearTest.model(m, true);
+            LabeledBatch b = KfacLinearTest.batch(m, new Rng(14), 3);
+            NllFunction nll = NllFunction.of(new FixedGaussianLikelihood(SIGMA));
+            Kfac.Builder builder = Kfac.builder(net, KfacLinearTest.DRAW, nll,
+                    BatchSources.cycle(List.of(b))).fisherLabels(FisherLabels.OBSERVED)
+                    .fisherSamples(2);
+            assertThatThrownBy(builder::build).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("fisherSamples 2").hasMessageContaining("OBSERVED");
         }
     }
 
