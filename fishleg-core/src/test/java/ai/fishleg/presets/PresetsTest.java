@@ -63,7 +63,7 @@ class PresetsTest {
                 Kfac.Settings d = defaults.getSettings();
                 Kfac.Settings expected = new Kfac.Settings(1e-3, 0.03, d.statDecay(),
                         d.covEvery(), d.invEvery(), d.klClip(), d.momentum(), d.weightDecay(),
-                        d.momentumForm(), d.factorInit(), d.dampingForm(), d.fisherSamples(),
+                        d.momentumForm(), d.factorInit(), d.dampingForm(), d.fisherSamples(), d.fisherLabels(),
                         d.nonFinitePolicy(), d.moduleNames(), d.skipNames());
                 assertThat(preset.getSettings()).isEqualTo(expected);
                 assertThat(d.lr()).isNotEqualTo(1e-3);
