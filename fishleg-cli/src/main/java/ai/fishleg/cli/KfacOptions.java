@@ -3,7 +3,7 @@ package ai.fishleg.cli;
 import ai.fishleg.kfac.DampingForm;
 import ai.fishleg.kfac.FactorInit;
 import ai.fishleg.kfac.FisherLabels;
-import ai.fishleg.tasks.KfacSettings;
+import ai.fishleg.tasks.KfacTaskSettings;
 import picocli.CommandLine.Option;
 
 /**
@@ -55,8 +55,8 @@ final class KfacOptions {
      * @param baseline the Adam/SGD options (--lr, --momentum, --weight-decay)
      * @return the preset with the options given on the command line
      */
-    KfacSettings apply(KfacSettings preset, FishLegOptions shared, BaselineOptions baseline) {
-        return new KfacSettings(
+    KfacTaskSettings apply(KfacTaskSettings preset, FishLegOptions shared, BaselineOptions baseline) {
+        return new KfacTaskSettings(
                 baseline.lr != null ? baseline.lr : preset.lr(),
                 shared.damping != null ? shared.damping : preset.damping(),
                 statDecay != null ? statDecay : preset.statDecay(),

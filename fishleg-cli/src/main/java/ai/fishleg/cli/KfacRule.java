@@ -3,10 +3,11 @@ package ai.fishleg.cli;
 import ai.djl.nn.Block;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.kfac.Kfac;
+import ai.fishleg.kfac.KfacSettings;
 import ai.fishleg.kfac.KroneckerFactoredBlock;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
-import ai.fishleg.tasks.KfacSettings;
+import ai.fishleg.tasks.KfacTaskSettings;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -23,14 +24,14 @@ final class KfacRule extends CurvatureRule<Kfac> {
      * @param settings the settings
      */
     KfacRule(Block model, DrawFunction draw, NllFunction nll, BatchSource curvatureData,
-            KfacSettings settings) {
+            KfacTaskSettings settings) {
         super(settings.configure(Kfac.builder(model, draw, nll, curvatureData)).build());
     }
 
     /** The settings in force, as the library names them (the library's defaults included). */
     @Override
     public Map<String, Object> hyperparameters() {
-        Kfac.Settings s = optimizer.getSettings();
+        KfacSettings s = optimizer.getSettings();
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("lr", s.lr());
         out.put("damping", s.damping());

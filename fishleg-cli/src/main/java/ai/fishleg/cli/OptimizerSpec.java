@@ -8,7 +8,7 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.fishleg.Hyperparameters;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.tasks.BaselineSettings;
-import ai.fishleg.tasks.KfacSettings;
+import ai.fishleg.tasks.KfacTaskSettings;
 import ai.fishleg.tasks.MuonSettings;
 
 /**
@@ -21,7 +21,7 @@ import ai.fishleg.tasks.MuonSettings;
  * @param muon Muon settings (used when kind is MUON)
  * @param qualityEvery FishLeg: steps between two quality probes (0: none)
  */
-record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac,
+record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacTaskSettings kfac,
         MuonSettings muon, int qualityEvery) {
 
     /**
@@ -30,7 +30,7 @@ record OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettin
      * @param baseline Adam/SGD settings (used when kind is ADAM or SGD)
      * @param kfac K-FAC settings (used when kind is KFAC)
      */
-    OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacSettings kfac) {
+    OptimizerSpec(OptimizerKind kind, Hyperparameters fishLeg, BaselineSettings baseline, KfacTaskSettings kfac) {
         this(kind, fishLeg, baseline, kfac, null, 0);
     }
 

@@ -74,12 +74,12 @@ public final class Task {
     private final Hyperparameters fishLeg;
     private final BaselineSettings adam;
     private final BaselineSettings sgd;
-    private final KfacSettings kfac;
+    private final KfacTaskSettings kfac;
     private final MuonSettings muon;
 
     Task(String name, String summary, Kind kind, Source source, boolean imageInput,
             Supplier<Block> model, int batchSize, int epochs, ModelInit.Scheme init,
-            Hyperparameters fishLeg, BaselineSettings adam, BaselineSettings sgd, KfacSettings kfac,
+            Hyperparameters fishLeg, BaselineSettings adam, BaselineSettings sgd, KfacTaskSettings kfac,
             MuonSettings muon) {
         this.name = name;
         this.summary = summary;
@@ -171,7 +171,7 @@ public final class Task {
     }
 
     /** @return the K-FAC preset */
-    public KfacSettings kfacPreset() {
+    public KfacTaskSettings kfacPreset() {
         return kfac;
     }
 

@@ -73,8 +73,8 @@ public final class Tasks {
     }
 
     /** K-FAC's settings for a task: the library's preset lr and damping over the standard ones. */
-    private static KfacSettings kfac(TaskPreset preset) {
-        return KfacSettings.standard().with(preset.kfac().lr(), preset.kfac().damping());
+    private static KfacTaskSettings kfac(TaskPreset preset) {
+        return KfacTaskSettings.standard().with(preset.kfac().lr(), preset.kfac().damping());
     }
 
     private Tasks() {}

@@ -106,7 +106,7 @@ public final class Kfac implements CurvatureOptimizer {
     private final DrawFunction draw;
     private final NllFunction nll;
     private final BatchSource curvatureData;
-    private final Settings settings;
+    private final KfacSettings settings;
     private final NDManager manager;
     private final LayerGroups layers;
     /** The groups of {@link #layers}; the index of each is its group in {@link #parameterStep}. */
@@ -122,45 +122,6 @@ public final class Kfac implements CurvatureOptimizer {
     /** Inversions that kept the previous inverses because a decomposition failed. */
     private long keptInversions;
     private KfacStep lastStep;
-
-    /**
-     * The settings of a run.
-     *
-     * @param lr learning rate η
-     * @param damping γ
-     * @param statDecay weight of the old factors in the moving averages
-     * @param covEvery a statistics update every this many steps
-     * @param invEvery an inversion every this many steps
-     * @param klClip κ of the trust region (0: off)
-     * @param momentum β
-     * @param weightDecay weight decay per step (an L2 term in the HEAVY_BALL form, decoupled in
-     *     the AVERAGE form)
-     * @param momentumForm how the momentum accumulates the natural gradient
-     * @param factorInit what the factors' moving averages start from
-     * @param dampingForm how the curvature is damped before it is inverted
-     * @param fisherSamples labels drawn per example of a statistics batch
-     * @param fisherLabels the labels of the statistics pass: drawn (true Fisher) or observed
-     * @param nonFinitePolicy what a step does on a non-finite value
-     * @param moduleNames layers to consider (empty: all), as for FishLeg
-     * @param skipNames layers to leave to momentum SGD, as for FishLeg
-     */
-    public record Settings(
-            double lr,
-            double damping,
-            double statDecay,
-            int covEvery,
-            int invEvery,
-            double klClip,
-            double momentum,
-            double weightDecay,
-            ParameterStep.Momentum momentumForm,
-            FactorInit factorInit,
-            DampingForm dampingForm,
-            int fisherSamples,
-            FisherLabels fisherLabels,
-            NonFinitePolicy nonFinitePolicy,
-            List<String> moduleNames,
-            List<String> skipNames) {}
 
     private Kfac(Builder b) {
         this.model = b.model;
@@ -438,7 +399,7 @@ public final class Kfac implements CurvatureOptimizer {
     }
 
     /** @return the settings */
-    public Settings getSettings() {
+    public KfacSettings getSettings() {
         return settings;
     }
 

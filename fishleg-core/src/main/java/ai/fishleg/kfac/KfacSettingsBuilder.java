@@ -177,7 +177,7 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
         return self();
     }
 
-    final Kfac.Settings settings() {
+    final KfacSettings settings() {
         check(Double.isFinite(lr) && lr >= 0, "lr must be a finite number >= 0, got " + lr);
         check(Double.isFinite(damping) && damping > 0,
                 "damping must be a finite number > 0, got " + damping);
@@ -194,7 +194,7 @@ public abstract class KfacSettingsBuilder<B extends KfacSettingsBuilder<B>> {
         check(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got " + momentum);
         check(weightDecay >= 0 && weightDecay < 1,
                 "weightDecay must be in [0, 1), got " + weightDecay);
-        return new Kfac.Settings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
+        return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
                 weightDecay, momentumForm, factorInit, dampingForm, fisherSamples, fisherLabels,
                 nonFinitePolicy,
                 moduleNames, skipNames);

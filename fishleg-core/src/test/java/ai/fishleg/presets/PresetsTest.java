@@ -12,6 +12,7 @@ import ai.fishleg.curvature.RecordingLinear;
 import ai.fishleg.fishleg.Estimator;
 import ai.fishleg.fishleg.Hyperparameters;
 import ai.fishleg.kfac.Kfac;
+import ai.fishleg.kfac.KfacSettings;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.NllFunction;
@@ -60,8 +61,8 @@ class PresetsTest {
                     Kfac preset = TaskPreset.CURVES_AUTOENCODER.kfac().configure(Kfac.builder(
                             model, DrawFunction.of(lik), NllFunction.of(lik), mgr -> null))
                             .build()) {
-                Kfac.Settings d = defaults.getSettings();
-                Kfac.Settings expected = new Kfac.Settings(1e-3, 0.03, d.statDecay(),
+                KfacSettings d = defaults.getSettings();
+                KfacSettings expected = new KfacSettings(1e-3, 0.03, d.statDecay(),
                         d.covEvery(), d.invEvery(), d.klClip(), d.momentum(), d.weightDecay(),
                         d.momentumForm(), d.factorInit(), d.dampingForm(), d.fisherSamples(), d.fisherLabels(),
                         d.nonFinitePolicy(), d.moduleNames(), d.skipNames());

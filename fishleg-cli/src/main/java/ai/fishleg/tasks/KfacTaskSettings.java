@@ -24,12 +24,12 @@ import ai.fishleg.kfac.Kfac;
  * @param fisherLabels the labels of the statistics pass (drawn: the true Fisher; observed: the
  *     empirical Fisher)
  */
-public record KfacSettings(double lr, double damping, double statDecay, int covEvery, int invEvery,
+public record KfacTaskSettings(double lr, double damping, double statDecay, int covEvery, int invEvery,
         double klClip, double momentum, double weightDecay, FactorInit factorInit,
         DampingForm dampingForm, int fisherSamples, FisherLabels fisherLabels) {
 
     /** Validates the values; each message names the command-line option. */
-    public KfacSettings {
+    public KfacTaskSettings {
         check(lr > 0 && Double.isFinite(lr), "--lr must be a finite number > 0, got " + lr);
         check(damping > 0 && Double.isFinite(damping),
                 "--damping must be a finite number > 0, got " + damping);
@@ -62,8 +62,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      *     momentum 0.9, weightDecay 1e-5, the factors starting at their first estimate and the
      *     factored damping, one label drawn per example
      */
-    public static KfacSettings standard() {
-        return new KfacSettings(3e-3, 0.03, 0.95, 10, 100, 0.01, 0.9, 1e-5,
+    public static KfacTaskSettings standard() {
+        return new KfacTaskSettings(3e-3, 0.03, 0.95, 10, 100, 0.01, 0.9, 1e-5,
                 FactorInit.FIRST_ESTIMATE, DampingForm.FACTORED, 1,
                 FisherLabels.DRAWN);
     }
@@ -73,8 +73,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      * @param damping the damping
      * @return these settings with another learning rate and damping
      */
-    public KfacSettings with(double lr, double damping) {
-        return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
+    public KfacTaskSettings with(double lr, double damping) {
+        return new KfacTaskSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
                 weightDecay, factorInit, dampingForm, fisherSamples, fisherLabels);
     }
 
@@ -83,8 +83,8 @@ public record KfacSettings(double lr, double damping, double statDecay, int covE
      * @param form the damping form
      * @return these settings with another start and damping form
      */
-    public KfacSettings with(FactorInit init, DampingForm form) {
-        return new KfacSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
+    public KfacTaskSettings with(FactorInit init, DampingForm form) {
+        return new KfacTaskSettings(lr, damping, statDecay, covEvery, invEvery, klClip, momentum,
                 weightDecay, init, form, fisherSamples, fisherLabels);
     }
 
