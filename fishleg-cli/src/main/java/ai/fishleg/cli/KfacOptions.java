@@ -2,7 +2,7 @@ package ai.fishleg.cli;
 
 import ai.fishleg.kfac.DampingForm;
 import ai.fishleg.kfac.FactorInit;
-import ai.fishleg.kfac.FisherLabels;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.tasks.KfacTaskSettings;
 import picocli.CommandLine.Option;
 

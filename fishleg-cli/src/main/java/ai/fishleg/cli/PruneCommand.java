@@ -9,9 +9,11 @@ import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.datasets.ImageDataset;
 import ai.fishleg.curvature.Inverses;
+import ai.fishleg.fishleg.AuxMode;
 import ai.fishleg.kfac.KroneckerEstimate;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.core.Checkpoint;
 import ai.fishleg.fishleg.FishLeg;
@@ -336,7 +338,7 @@ final class PruneCommand implements Callable<Integer> {
         private void refine(Method method) {
             if (method == Method.FISHLEG) {
                 for (int i = 0; i < refineSteps; i++) {
-                    opt.updateAux(true, true);
+                    opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN);
                 }
             }
         }

@@ -2,7 +2,7 @@ package ai.fishleg.tasks;
 
 import ai.fishleg.kfac.DampingForm;
 import ai.fishleg.kfac.FactorInit;
-import ai.fishleg.kfac.FisherLabels;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.kfac.Kfac;
 
 /**
@@ -24,8 +24,8 @@ import ai.fishleg.kfac.Kfac;
  * @param fisherLabels the labels of the statistics pass (drawn: the true Fisher; observed: the
  *     empirical Fisher)
  */
-public record KfacTaskSettings(double lr, double damping, double statDecay, int covEvery, int invEvery,
-        double klClip, double momentum, double weightDecay, FactorInit factorInit,
+public record KfacTaskSettings(double lr, double damping, double statDecay, int covEvery,
+        int invEvery, double klClip, double momentum, double weightDecay, FactorInit factorInit,
         DampingForm dampingForm, int fisherSamples, FisherLabels fisherLabels) {
 
     /** Validates the values; each message names the command-line option. */

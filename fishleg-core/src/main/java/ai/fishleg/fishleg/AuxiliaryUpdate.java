@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
@@ -108,17 +109,18 @@ final class AuxiliaryUpdate {
     /**
      * One update.
      *
-     * @param train take the Adam step (false only evaluates)
-     * @param fisher targets drawn from the model (true) or the batch's own
+     * @param mode whether to take the Adam step or only evaluate
+     * @param labels targets drawn from the model or the batch's own
      * @param keepProducts where to keep V = Q(λ)u for reuse when the update is known beforehand to
      *     leave λ as it is and u is the stored gradient, or null not to keep it
      * @return the loss and, when kept, V
      */
-    Result update(boolean train, boolean fisher, NDManager keepProducts) {
+    Result update(AuxMode mode, FisherLabels labels, NDManager keepProducts) {
+        boolean train = mode == AuxMode.LEARN;
         boolean keep = keepProducts != null && hp.uSampling() == USampling.GRADIENT
                 && (!train || currentLr() == 0);
         try (Scope scope = Scope.open(manager)) {
-            Evaluation eval = evaluate(scope, fisher, train, keep);
+            Evaluation eval = evaluate(scope, labels, train, keep);
             stats.setLastAuxInfo(eval.info());
             String bad = nonFinite(eval);
             if (bad != null) {
@@ -187,15 +189,16 @@ final class AuxiliaryUpdate {
      * Gaussian u) the optimizer's random state.
      *
      * @param scope owns the results
-     * @param fisher targets drawn from the model (true) or the batch's own
+     * @param labels targets drawn from the model or the batch's own
      * @param withGradient also compute the λ-gradient
      * @param keepProducts also return copies of V = Q(λ)u
      * @return the evaluation
      */
-    Evaluation evaluate(Scope scope, boolean fisher, boolean withGradient, boolean keepProducts) {
+    Evaluation evaluate(
+            Scope scope, FisherLabels labels, boolean withGradient, boolean keepProducts) {
         try (ModelPasses.Isolation isolated = model.isolate(scope, false)) {
             LabeledBatch batch = auxData.nextNonEmpty(scope.manager(), "auxiliary");
-            LabeledBatch samples = model.samples(batch, fisher);
+            LabeledBatch samples = model.samples(batch, labels);
             List<NDList> us = directions(scope);
             NDList all = new NDList();
             us.forEach(all::addAll);

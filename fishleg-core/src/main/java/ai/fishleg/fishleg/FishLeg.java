@@ -11,6 +11,7 @@ import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.fishleg.blocks.LayerRegistry;
 import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
@@ -148,15 +149,17 @@ public final class FishLeg implements CurvatureOptimizer {
 
     /**
      * One auxiliary update of λ ({@link AuxiliaryUpdate}): on a random auxiliary batch, the
-     * auxiliary loss ½(γ⟨V,V⟩ + ⟨V,F̂V⟩) − ⟨u,V⟩ with V = Q(λ)u; if {@code train}, one Adam step on
-     * λ. The model's parameters, gradients and running statistics are left as they were.
+     * auxiliary loss ½(γ⟨V,V⟩ + ⟨V,F̂V⟩) − ⟨u,V⟩ with V = Q(λ)u; under {@link AuxMode#LEARN},
+     * one Adam step on λ. The model's parameters, gradients and running statistics are left as
+     * they were.
      *
-     * @param train whether to update λ (false only evaluates)
-     * @param fisher true: targets drawn from the model; false: the batch's targets
+     * @param mode LEARN (one Adam step on λ) or EVALUATE (only the loss)
+     * @param labels DRAWN (targets drawn from the model, the reference's) or OBSERVED (the
+     *     batch's targets)
      * @return the loss and its terms
      */
-    public AuxInfo updateAux(boolean train, boolean fisher) {
-        return p.aux.update(train, fisher, null).info();
+    public AuxInfo updateAux(AuxMode mode, FisherLabels labels) {
+        return p.aux.update(mode, labels, null).info();
     }
 
     /** @return the learning rate of the next auxiliary Adam step (linear decay when numSteps > 0) */
@@ -178,31 +181,24 @@ public final class FishLeg implements CurvatureOptimizer {
 
     /**
      * Learns λ without moving the parameters (docs/ALGORITHM.md §14; {@link Pretraining}): each
-     * iteration stores u ← ∇loss on a random batch (minus the gradient on a second batch when
-     * {@code difference}) and runs one auxiliary update.
+     * iteration stores u ← ∇loss on a random batch (minus the gradient on a second batch under
+     * {@link PretrainOptions.Direction#GRADIENT_DIFFERENCE}) and runs one auxiliary update.
      *
      * @param data batches for u
      * @param loss the loss whose gradient is u
      * @param iterations number of auxiliary updates
-     * @param difference use the difference of two minibatch gradients as u
-     * @param verbose log progress every {@code reportEvery} iterations
-     * @param testData if not null and verbose, also report the average check over 100 evaluation
-     *     updates on this data
-     * @param reportEvery report interval in iterations (the reference's {@code batch_size})
-     * @param fisher sample targets from the model (true) or use the batch's targets
+     * @param options the direction u, the auxiliary updates' labels, the progress logged
      * @return per iteration, auxLoss + ½·linearTerm (0 at the optimum; with normalization the
      *     linear term is normalised too, docs/ALGORITHM.md §14 [FIX])
      */
-    public List<Double> pretrainFish(BatchSource data, NllFunction loss, int iterations,
-            boolean difference, boolean verbose, BatchSource testData, int reportEvery,
-            boolean fisher) {
-        return p.pretraining.run(
-                data, loss, iterations, difference, verbose, testData, reportEvery, fisher);
+    public List<Double> pretrainFish(
+            BatchSource data, NllFunction loss, int iterations, PretrainOptions options) {
+        return p.pretraining.run(data, loss, iterations, options);
     }
 
     /**
-     * {@link #pretrainFish(BatchSource, NllFunction, int, boolean, boolean, BatchSource, int,
-     * boolean)} with the reference's defaults (no difference, quiet, Fisher sampling).
+     * {@link #pretrainFish(BatchSource, NllFunction, int, PretrainOptions)} with the reference's
+     * defaults ({@link PretrainOptions#defaults()}: one batch's gradient, labels drawn, quiet).
      *
      * @param data batches for u
      * @param loss the loss whose gradient is u
@@ -210,7 +206,7 @@ public final class FishLeg implements CurvatureOptimizer {
      * @return per iteration, auxLoss + ½·linearTerm
      */
     public List<Double> pretrainFish(BatchSource data, NllFunction loss, int iterations) {
-        return pretrainFish(data, loss, iterations, false, false, null, 500, true);
+        return pretrainFish(data, loss, iterations, PretrainOptions.defaults());
     }
 
     /**

@@ -4,8 +4,10 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.fishleg.core.ParameterStep;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.util.Rng;
+import ai.fishleg.util.RngOwner;
 import ai.fishleg.util.Scope;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -95,7 +97,7 @@ final class FishLegParts {
             owners.put("draw", b.draw);
             owners.put("likelihood", b.likelihood);
             this.state = new FishLegState(model, hp, blocks, parameterStep, aux.adam(), stats,
-                    FishLegState.generators(owners));
+                    RngOwner.generators(owners));
             ok = true;
         } finally {
             if (!ok) {
@@ -129,7 +131,7 @@ final class FishLegParts {
                 }
                 BlockState.storeAll(blocks, grads, factors, manager);
                 for (int i = 0; i < updates; i++) {
-                    reusable = aux.update(true, true, scope.manager()).products();
+                    reusable = aux.update(AuxMode.LEARN, FisherLabels.DRAWN, scope.manager()).products();
                 }
             }
             NDList[] naturals =

@@ -8,7 +8,6 @@ import ai.djl.util.Pair;
 import ai.fishleg.core.CheckpointState;
 import ai.fishleg.core.ParameterStep;
 import ai.fishleg.util.Rng;
-import ai.fishleg.util.RngOwner;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParseException;
@@ -70,24 +69,6 @@ final class FishLegState implements CheckpointState {
         this.stats = stats;
         this.rngs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(rngs));
         this.fishLr = hp.fishLr();
-    }
-
-    /**
-     * The distinct generators reachable from some objects (an {@link Rng} itself, or an {@link
-     * RngOwner}'s), each under the first name that reaches it.
-     *
-     * @param owners name to object (null or generator-less objects are skipped)
-     * @return name to generator, in the given order
-     */
-    static Map<String, Rng> generators(Map<String, Object> owners) {
-        Map<String, Rng> out = new LinkedHashMap<>();
-        owners.forEach((name, owner) -> {
-            Rng r = owner instanceof Rng g ? g : owner instanceof RngOwner o ? o.getRng() : null;
-            if (r != null && out.values().stream().noneMatch(x -> x == r)) {
-                out.put(name, r);
-            }
-        });
-        return out;
     }
 
     Counters counters() {

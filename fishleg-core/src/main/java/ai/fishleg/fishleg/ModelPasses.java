@@ -13,6 +13,7 @@ import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
@@ -162,11 +163,11 @@ final class ModelPasses {
 
     /**
      * @param batch an auxiliary batch
-     * @param fisher draw the labels from the model (true) or keep the batch's
+     * @param labels draw the labels from the model or keep the batch's
      * @return the batch with the labels the Fisher is estimated with
      */
-    LabeledBatch samples(LabeledBatch batch, boolean fisher) {
-        return fisher ? draw.draw(model, batch.data()) : batch;
+    LabeledBatch samples(LabeledBatch batch, FisherLabels labels) {
+        return labels == FisherLabels.DRAWN ? draw.draw(model, batch.data()) : batch;
     }
 
     /**

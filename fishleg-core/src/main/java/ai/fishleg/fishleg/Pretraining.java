@@ -3,6 +3,7 @@ package ai.fishleg.fishleg;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.fishleg.data.BatchSource;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
@@ -44,49 +45,43 @@ final class Pretraining {
     }
 
     /**
-     * See {@link FishLeg#pretrainFish(BatchSource, NllFunction, int, boolean, boolean,
-     * BatchSource, int, boolean)}.
+     * See {@link FishLeg#pretrainFish(BatchSource, NllFunction, int, PretrainOptions)}.
      *
      * @param data batches for u
      * @param loss the loss whose gradient is u
      * @param iterations number of auxiliary updates, >= 0
-     * @param difference use the difference of two minibatch gradients as u
-     * @param verbose log progress every {@code reportEvery} iterations
-     * @param testData if not null and verbose, also report the average check over 100 evaluation
-     *     updates on this data
-     * @param reportEvery report interval in iterations, > 0
-     * @param fisher sample targets from the model (true) or use the batch's targets
+     * @param options the direction u, the labels, the progress logged
      * @return per iteration, auxLoss + ½·linearTerm
      */
-    List<Double> run(BatchSource data, NllFunction loss, int iterations, boolean difference,
-            boolean verbose, BatchSource testData, int reportEvery, boolean fisher) {
-        if (iterations < 0 || reportEvery <= 0) {
-            throw new IllegalArgumentException(
-                    "iterations must be >= 0 and reportEvery > 0, got " + iterations + " and "
-                            + reportEvery);
+    List<Double> run(BatchSource data, NllFunction loss, int iterations, PretrainOptions options) {
+        if (iterations < 0) {
+            throw new IllegalArgumentException("iterations must be >= 0, got " + iterations);
         }
+        PretrainOptions.Direction direction = options.direction();
+        FisherLabels labels = options.labels();
         List<Double> out = new ArrayList<>(iterations);
         double checkSum = 0;
         for (int it = 0; it < iterations; it++) {
-            storeBatchGradient(data, loss, difference);
-            AuxInfo info = aux.update(true, fisher, null).info();
+            storeBatchGradient(data, loss, direction);
+            AuxInfo info = aux.update(AuxMode.LEARN, labels, null).info();
             double lin = hp.normalization() && info.g2() > 0
                     ? info.linearTerm() / info.g2() : info.linearTerm();
             out.add(info.auxLoss() + 0.5 * lin);
             checkSum += info.check();
-            if (verbose && it % reportEvery == 0) {
+            if (options.progress().isPresent() && it % options.progress().get().every() == 0) {
+                PretrainOptions.Progress progress = options.progress().get();
                 String test = "";
-                if (testData != null) {
+                if (progress.testData().isPresent()) {
                     double testCheck = 0;
                     for (int t = 0; t < 100; t++) {
-                        storeBatchGradient(testData, loss, difference);
-                        testCheck += aux.update(false, fisher, null).info().check();
+                        storeBatchGradient(progress.testData().get(), loss, direction);
+                        testCheck += aux.update(AuxMode.EVALUATE, labels, null).info().check();
                     }
                     test = String.format(", test check %.6g", testCheck / 100);
                 }
                 LOG.info(
                         "pretrainFish {}: train check {}{}; last {}",
-                        it, checkSum / (it == 0 ? 1 : reportEvery), test, info);
+                        it, checkSum / (it == 0 ? 1 : progress.every()), test, info);
                 checkSum = 0;
             }
         }
@@ -94,13 +89,15 @@ final class Pretraining {
     }
 
     /** u ← ∇loss(batch) [− ∇loss(batch')], leaving the model's gradients as they were. */
-    private void storeBatchGradient(BatchSource data, NllFunction loss, boolean difference) {
+    private void storeBatchGradient(
+            BatchSource data, NllFunction loss, PretrainOptions.Direction direction) {
+        int passes = direction == PretrainOptions.Direction.GRADIENT_DIFFERENCE ? 2 : 1;
         for (BlockState g : blocks) {
             g.forgetFactors();
         }
         try (Scope scope = Scope.open(manager);
                 ModelPasses.Isolation isolated = model.isolate(scope, true)) {
-            for (int pass = 0; pass < (difference ? 2 : 1); pass++) {
+            for (int pass = 0; pass < passes; pass++) {
                 model.backward(loss, data.next(scope.manager()), scope);
                 for (BlockState g : blocks) {
                     List<NDArray> params = g.block().getParameterArrays();

@@ -6,6 +6,7 @@ import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.curvature.Inverses;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.fishleg.blocks.KroneckerBlock;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
@@ -98,7 +99,7 @@ public final class QualityProbe {
             for (Rng r : saved.keySet()) {
                 r.setState(seed + 7919 * ++k); // the same labels at every measurement
             }
-            LabeledBatch samples = p.passes.samples(heldOut, true);
+            LabeledBatch samples = p.passes.samples(heldOut, FisherLabels.DRAWN);
             FisherEstimator estimator = p.hp.estimator().create(p.hp);
             List<List<NDList>> damped = new ArrayList<>(vs.size()); // (F̂ + γI)v
             for (List<NDList> v : vs) {

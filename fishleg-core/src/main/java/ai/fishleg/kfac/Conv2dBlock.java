@@ -1,17 +1,12 @@
 package ai.fishleg.kfac;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.fishleg.curvature.WeightMatrix;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The K-FAC block of a 2-d convolution (Grosse and Martens 2016, "KFC"): with weight W (out, C,
@@ -25,11 +20,6 @@ import java.util.List;
 public final class Conv2dBlock extends KroneckerFactoredBlock {
 
     private final Conv2d conv;
-    private final Parameter weight;
-    private final Parameter bias;
-    /** The layout [W | b] of the layer's parameters as one matrix, as FishLeg's blocks use it. */
-    private final WeightMatrix layout;
-    private final Shape weightShape;
     private final int patch;
     private final int filters;
     private final NDArray patchKernel;
@@ -40,27 +30,15 @@ public final class Conv2dBlock extends KroneckerFactoredBlock {
      * @param parent manager under which the state lives
      */
     public Conv2dBlock(String name, Conv2d layer, NDManager parent) {
-        this(name, layer, layer.getParameters().get("weight"),
-                layer.getParameters().contains("bias") ? layer.getParameters().get("bias") : null,
-                parent);
-    }
-
-    private Conv2dBlock(
-            String name, Conv2d layer, Parameter weight, Parameter bias, NDManager parent) {
-        super(name, layer, parent, weight.getArray().getDataType(),
-                patchSize(weight.getArray().getShape()) + (bias != null ? 1 : 0),
-                (int) weight.getArray().getShape().get(0));
+        super(name, layer, WeightMatrix.of(layer, "weight"), parent);
         if (layer.getGroups() != 1) {
             throw new IllegalArgumentException(
                     "layer " + name + " is a grouped convolution (groups = " + layer.getGroups()
                             + "); the K-FAC convolution block needs groups = 1");
         }
         this.conv = layer;
-        this.weight = weight;
-        this.bias = bias;
-        this.layout = WeightMatrix.of(layer, "weight");
-        this.weightShape = weight.getArray().getShape();
-        this.patch = patchSize(weightShape);
+        Shape weightShape = layer.getParameters().get("weight").getArray().getShape();
+        this.patch = (int) (weightShape.get(1) * weightShape.get(2) * weightShape.get(3));
         this.filters = (int) weightShape.get(0);
         int channels = (int) weightShape.get(1);
         int kh = (int) weightShape.get(2);
@@ -77,54 +55,20 @@ public final class Conv2dBlock extends KroneckerFactoredBlock {
         this.patchKernel = Tensors.create(manager, k, new Shape(patch, channels, kh, kw), dataType);
     }
 
-    private static int patchSize(Shape w) {
-        return (int) (w.get(1) * w.get(2) * w.get(3));
-    }
-
-    @Override
-    public List<NDArray> getParameterArrays() {
-        List<NDArray> out = new ArrayList<>(2);
-        out.add(weight.getArray());
-        if (bias != null) {
-            out.add(bias.getArray());
-        }
-        return out;
-    }
-
-    @Override
-    public List<String> getParameterNames() {
-        return layout.order();
-    }
-
-    @Override
-    protected NDArray gradientMatrix(NDList gradient) {
-        return layout.toMatrix(gradient);
-    }
-
-    @Override
-    protected NDList fromMatrix(NDArray u) {
-        return layout.fromMatrix(u);
-    }
-
     /**
      * @param input (B, C, H, W)
      * @param scope owns the result
      * @return the patches, one row per example and output position (B·H'·W', C·kh·kw)
      */
-    NDArray patches(NDArray input, Scope scope) {
+    @Override
+    protected NDArray inputRows(NDArray input, Scope scope) {
         NDArray p = Conv2d.conv2d(input, scope.use(patchKernel), null, conv.getStride(),
                 conv.getPadding(), conv.getDilation(), 1).singletonOrThrow();
         return p.transpose(0, 2, 3, 1).reshape(-1, patch);
     }
 
     @Override
-    protected Rows rowsOf(NDArray input, NDArray outputGradient, Scope scope) {
-        NDArray x = patches(input, scope);
-        NDArray g = outputGradient.transpose(0, 2, 3, 1).reshape(-1, filters);
-        if (bias == null) {
-            return new Rows(x, g);
-        }
-        NDArray ones = scope.manager().ones(new Shape(x.getShape().get(0), 1), x.getDataType());
-        return new Rows(NDArrays.concat(new NDList(x, ones), 1), g);
+    protected NDArray outputRows(NDArray outputGradient) {
+        return outputGradient.transpose(0, 2, 3, 1).reshape(-1, filters);
     }
 }

@@ -30,7 +30,7 @@ final class EigenInverse {
      * @return Q_A, Q_G and the scale in A's element type, or empty when a decomposition failed
      *     (not converged or not finite)
      */
-    static Optional<KroneckerFactoredBlock.EigenBases> of(
+    static Optional<DampedInverse.EigenBases> of(
             NDArray a, NDArray g, double damping, Scope scope) {
         int k = (int) a.getShape().get(0);
         int o = (int) g.getShape().get(0);
@@ -52,7 +52,7 @@ final class EigenInverse {
             }
         }
         DataType type = a.getDataType();
-        return Optional.of(new KroneckerFactoredBlock.EigenBases(
+        return Optional.of(new DampedInverse.EigenBases(
                 scope.own(Tensors.create(scope.manager(), aEigen.get().vectors(), new Shape(k, k),
                         type)),
                 scope.own(Tensors.create(scope.manager(), gDone.get().vectors(), new Shape(o, o),

@@ -7,7 +7,6 @@ import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.fishleg.core.Checkpoint;
-import ai.fishleg.kfac.KroneckerFactoredBlock.Inverses;
 import ai.fishleg.core.CurvatureOptimizer;
 import ai.fishleg.core.GuardedPass;
 import ai.fishleg.core.NonFiniteException;
@@ -17,6 +16,7 @@ import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.kfac.LayerGroups.Group;
 import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
@@ -112,7 +112,7 @@ public final class Kfac implements CurvatureOptimizer {
     /** The groups of {@link #layers}; the index of each is its group in {@link #parameterStep}. */
     private final List<Group> groups;
     private final RecordedPasses passes;
-    private final Map<String, Rng> rngs = new LinkedHashMap<>();
+    private final Map<String, Rng> rngs;
     /** Momentum, decoupled weight decay and klClip: the parameter update FishLeg uses too. */
     private final ParameterStep parameterStep;
 
@@ -146,8 +146,6 @@ public final class Kfac implements CurvatureOptimizer {
                 }
             }
             built.setRecording(true);
-            addRng("curvatureData", curvatureData);
-            addRng("draw", draw);
             ok = true;
         } finally {
             if (!ok) {
@@ -160,6 +158,10 @@ public final class Kfac implements CurvatureOptimizer {
         this.layers = built;
         this.groups = built.list;
         this.passes = new RecordedPasses(model, draw, nll, curvatureData, built);
+        Map<String, Object> owners = new LinkedHashMap<>();
+        owners.put("curvatureData", curvatureData);
+        owners.put("draw", draw);
+        this.rngs = RngOwner.generators(owners);
     }
 
     /**
@@ -176,15 +178,6 @@ public final class Kfac implements CurvatureOptimizer {
     public static Builder builder(
             Block model, DrawFunction draw, NllFunction nll, BatchSource curvatureData) {
         return new Builder(model, draw, nll, curvatureData);
-    }
-
-    /** Keeps the generator of a source or draw function, once, for checkpoints. */
-    private void addRng(String name, Object owner) {
-        Rng r = owner instanceof Rng ? (Rng) owner
-                : owner instanceof RngOwner ? ((RngOwner) owner).getRng() : null;
-        if (r != null && rngs.values().stream().noneMatch(x -> x == r)) {
-            rngs.put(name, r);
-        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -220,7 +213,7 @@ public final class Kfac implements CurvatureOptimizer {
             boolean cov = stepCount % settings.covEvery() == 0;
             boolean inv = stepCount % settings.invEvery() == 0;
             NDList[] factors = new NDList[groups.size()];
-            Inverses[] inverses = new Inverses[groups.size()];
+            DampedInverse[] inverses = new DampedInverse[groups.size()];
             if (cov) {
                 passes.curvatureStatistics(factors, settings.statDecay(), settings.factorInit(),
                         settings.fisherSamples(), settings.fisherLabels(), scope);
@@ -239,15 +232,15 @@ public final class Kfac implements CurvatureOptimizer {
                 if (inv) {
                     NDList f = factors[gi] != null ? factors[gi] : new NDList(
                             scope.use(block.getInputFactor()), scope.use(block.getOutputFactor()));
-                    Optional<KroneckerFactoredBlock.Inverses> fresh =
-                            block.inverses(f, settings.damping(), settings.dampingForm(), scope);
+                    Optional<DampedInverse> fresh =
+                            DampedInverse.of(f, settings.damping(), settings.dampingForm(), scope);
                     if (fresh.isPresent()) {
                         inverses[gi] = fresh.get();
                     } else {
                         keptInverses(block);
                     }
                 }
-                Inverses use =
+                DampedInverse use =
                         inverses[gi] != null ? inverses[gi] : block.currentInverses();
                 if (trainingRows[gi] != null) {
                     naturals[gi] = block.precondition(use, trainingRows[gi], scope);

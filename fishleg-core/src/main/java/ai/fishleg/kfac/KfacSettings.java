@@ -2,6 +2,7 @@ package ai.fishleg.kfac;
 
 import ai.fishleg.core.NonFinitePolicy;
 import ai.fishleg.core.ParameterStep;
+import ai.fishleg.likelihood.FisherLabels;
 import java.util.List;
 
 /**

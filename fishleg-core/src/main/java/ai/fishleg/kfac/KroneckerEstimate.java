@@ -7,6 +7,7 @@ import ai.djl.nn.Block;
 import ai.fishleg.curvature.Inverses;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
@@ -72,8 +73,7 @@ public final class KroneckerEstimate {
                     try (Scope scope = Scope.open(manager)) {
                         NDList factors = new NDList(
                                 scope.use(block.getInputFactor()), scope.use(block.getOutputFactor()));
-                        KroneckerFactoredBlock.FactoredInverses inv =
-                                block.factoredInverses(factors, damping, scope);
+                        Inverses inv = DampedInverse.factored(factors, damping, scope);
                         out.put(block.getName(), new Inverses(Scope.keep(inv.input(), target),
                                 Scope.keep(inv.output(), target), inv.pi()));
                     }

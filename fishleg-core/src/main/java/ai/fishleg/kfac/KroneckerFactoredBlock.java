@@ -7,12 +7,16 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.fishleg.curvature.Inverses;
 import ai.fishleg.curvature.LayerRecords;
+import ai.fishleg.curvature.WeightMatrix;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * The K-FAC curvature block of one layer whose gradient is a matrix U (o x k) formed from the
@@ -46,6 +50,9 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
 
     private final String name;
     private final Block layer;
+    /** The layout [W | b] of the layer's parameters as one matrix, as FishLeg's blocks use it. */
+    private final WeightMatrix layout;
+    private final List<Supplier<NDArray>> parameters;
     /** Owns the block's state. */
     protected final NDManager manager;
     /** Element type of the layer's parameters and of the state. */
@@ -65,20 +72,20 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
 
     /**
      * @param name the layer's dotted name
-     * @param layer the layer
+     * @param layer the layer, initialised
+     * @param layout how its weight and bias form U (o = its rows, k = its columns)
      * @param parent manager under which the state lives
-     * @param dataType element type
-     * @param inDim k, columns of U (input features, plus one for a bias)
-     * @param outDim o, rows of U
      */
     protected KroneckerFactoredBlock(
-            String name, Block layer, NDManager parent, DataType dataType, int inDim, int outDim) {
+            String name, Block layer, WeightMatrix layout, NDManager parent) {
         this.name = name;
         this.layer = layer;
+        this.layout = layout;
+        this.parameters = layout.parameters(layer);
         this.manager = parent.newSubManager();
-        this.dataType = dataType;
-        this.inDim = inDim;
-        this.outDim = outDim;
+        this.dataType = parameters.get(0).get().getDataType();
+        this.inDim = layout.cols();
+        this.outDim = layout.rows();
         this.inputFactor = manager.zeros(new Shape(inDim, inDim), dataType);
         this.outputFactor = manager.zeros(new Shape(outDim, outDim), dataType);
         this.inputInverse = manager.eye(inDim, inDim, 0, dataType);
@@ -102,22 +109,49 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
     // structure
 
     /** @return the layer's parameters, in the order of {@link #getParameterNames()} */
-    public abstract List<NDArray> getParameterArrays();
+    public final List<NDArray> getParameterArrays() {
+        List<NDArray> out = new ArrayList<>(parameters.size());
+        for (Supplier<NDArray> p : parameters) {
+            out.add(p.get());
+        }
+        return out;
+    }
 
     /** @return the names of the layer's parameters ({@code weight}, {@code bias}) */
-    public abstract List<String> getParameterNames();
+    public final List<String> getParameterNames() {
+        return layout.order();
+    }
 
     /**
      * @param gradient one array per parameter
      * @return U (o x k), in the gradient's manager
      */
-    protected abstract NDArray gradientMatrix(NDList gradient);
+    final NDArray gradientMatrix(NDList gradient) {
+        return layout.toMatrix(gradient);
+    }
 
     /**
      * @param u a matrix shaped as U
      * @return one array per parameter, shaped as the parameters, in u's manager
      */
-    protected abstract NDList fromMatrix(NDArray u);
+    final NDList fromMatrix(NDArray u) {
+        return layout.fromMatrix(u);
+    }
+
+    /**
+     * The input rows of one pass, one per row of U's gradient sum, without the bias column.
+     *
+     * @param input the layer's input
+     * @param scope owns the result
+     * @return n x (k, less one with a bias)
+     */
+    protected abstract NDArray inputRows(NDArray input, Scope scope);
+
+    /**
+     * @param outputGradient the gradient of the loss with respect to the layer's output
+     * @return its rows, Ĝ (n x o), in the order of {@link #inputRows}
+     */
+    protected abstract NDArray outputRows(NDArray outputGradient);
 
     /**
      * The rows of one pass: Â (n x k, with the column of ones for a bias) and Ĝ (n x o).
@@ -127,7 +161,15 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
      * @param scope owns the results
      * @return the rows
      */
-    protected abstract Rows rowsOf(NDArray input, NDArray outputGradient, Scope scope);
+    final Rows rowsOf(NDArray input, NDArray outputGradient, Scope scope) {
+        NDArray x = inputRows(input, scope);
+        NDArray g = outputRows(outputGradient);
+        if (!layout.bias()) {
+            return new Rows(x, g);
+        }
+        NDArray ones = scope.manager().ones(new Shape(x.getShape().get(0), 1), x.getDataType());
+        return new Rows(NDArrays.concat(new NDList(x, ones), 1), g);
+    }
 
     /**
      * Rows of inputs and output gradients whose product Ĝᵀ Â is the gradient U.
@@ -186,7 +228,7 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------------------------------
-    // statistics and inverses
+    // statistics
 
     /**
      * The factors after one more statistics update, out of place: statDecay·old + (1 −
@@ -234,160 +276,23 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
     }
 
     /**
-     * π for two factors: √((tr A / k) / (tr G / o)), or 1 when a trace is not positive and finite.
-     *
-     * @param a A
-     * @param g G
-     * @return π
-     */
-    static double pi(NDArray a, NDArray g) {
-        double[] traces;
-        try (Scope s = Scope.open(a.getManager())) {
-            NDArray both = NDArrays.stack(new NDList(trace(a, s), trace(g, s)));
-            traces = both.toType(DataType.FLOAT64, false).toDoubleArray();
-        }
-        double ra = traces[0] / a.getShape().get(0);
-        double rg = traces[1] / g.getShape().get(0);
-        if (!(ra > 0) || !(rg > 0) || Double.isInfinite(ra) || Double.isInfinite(rg)) {
-            return 1;
-        }
-        return Math.sqrt(ra / rg);
-    }
-
-    private static NDArray trace(NDArray m, Scope s) {
-        int n = (int) m.getShape().get(0);
-        return s.manager().eye(n, n, 0, m.getDataType()).muli(m).sum();
-    }
-
-    /**
-     * The damped inverses of two factors in a damping form.
-     *
-     * @param factors A and G
-     * @param damping γ
-     * @param form the damping form
-     * @param scope owns the results
-     * @return the inverses, or empty when an eigendecomposition failed (the caller keeps the
-     *     current ones)
-     */
-    Optional<Inverses> inverses(NDList factors, double damping, DampingForm form, Scope scope) {
-        if (form == DampingForm.EIGEN) {
-            return EigenInverse.of(factors.get(0), factors.get(1), damping, scope).map(e -> e);
-        }
-        return Optional.of(factoredInverses(factors, damping, scope));
-    }
-
-    /**
-     * The damped inverses of two factors in the factored form.
-     *
-     * @param factors A and G
-     * @param damping γ
-     * @param scope owns the results
-     * @return (A + π√γ I)⁻¹, (G + √γ/π I)⁻¹ and π
-     */
-    FactoredInverses factoredInverses(NDList factors, double damping, Scope scope) {
-        NDArray a = factors.get(0);
-        NDArray g = factors.get(1);
-        double p = pi(a, g);
-        double root = Math.sqrt(damping);
-        NDManager m = scope.manager();
-        NDArray da = a.add(Tensors.mulConst(m.eye(inDim, inDim, 0, dataType), p * root));
-        NDArray dg = g.add(Tensors.mulConst(m.eye(outDim, outDim, 0, dataType), root / p));
-        return new FactoredInverses(da.inverse(), dg.inverse(), p);
-    }
-
-    /** What a natural gradient is computed with: the damped curvature's inverse in one form. */
-    sealed interface Inverses permits FactoredInverses, EigenBases {
-        /** @return every array, for the finiteness check */
-        NDList arrays();
-
-        /**
-         * @param u a matrix shaped as U
-         * @return the damped inverse applied to u
-         */
-        NDArray apply(NDArray u);
-
-        /**
-         * @param outputGradients Ĝ (n x o)
-         * @param inputs Â (n x k)
-         * @return the damped inverse applied to U = Ĝᵀ Â, without forming U when cheaper
-         */
-        NDArray applyToRows(NDArray outputGradients, NDArray inputs);
-    }
-
-    /**
-     * Inverses of the damped factors ({@link DampingForm#FACTORED}).
-     *
-     * @param input (A + π√γ I)⁻¹
-     * @param output (G + √γ/π I)⁻¹
-     * @param pi π
-     */
-    record FactoredInverses(NDArray input, NDArray output, double pi) implements Inverses {
-        @Override
-        public NDList arrays() {
-            return new NDList(input, output);
-        }
-
-        @Override
-        public NDArray apply(NDArray u) {
-            return output.matMul(u).matMul(input);
-        }
-
-        @Override
-        public NDArray applyToRows(NDArray outputGradients, NDArray inputs) {
-            return output.matMul(outputGradients.transpose()).matMul(inputs.matMul(input));
-        }
-    }
-
-    /**
-     * The exact damped inverse through the factors' eigendecompositions ({@link
-     * DampingForm#EIGEN}).
-     *
-     * @param inputBasis Q_A (k x k)
-     * @param outputBasis Q_G (o x o)
-     * @param scale 1/(d_G d_Aᵀ + γ) (o x k)
-     */
-    record EigenBases(NDArray inputBasis, NDArray outputBasis, NDArray scale)
-            implements Inverses {
-        @Override
-        public NDList arrays() {
-            return new NDList(inputBasis, outputBasis, scale);
-        }
-
-        @Override
-        public NDArray apply(NDArray u) {
-            return back(outputBasis.transpose().matMul(u).matMul(inputBasis));
-        }
-
-        @Override
-        public NDArray applyToRows(NDArray outputGradients, NDArray inputs) {
-            return back(outputGradients.matMul(outputBasis).transpose()
-                    .matMul(inputs.matMul(inputBasis)));
-        }
-
-        /** Q_G (v ∘ scale) Q_Aᵀ for v in the eigenbasis. */
-        private NDArray back(NDArray v) {
-            return outputBasis.matMul(v.mul(scale)).matMul(inputBasis.transpose());
-        }
-    }
-
-    /**
      * Writes a new state (the values were checked to be finite).
      *
      * @param factors new A and G, or null if unchanged
      * @param inverses new inverses, or null if unchanged
      */
-    void commit(NDList factors, Inverses inverses) {
+    void commit(NDList factors, DampedInverse inverses) {
         if (factors != null) {
             Tensors.assign(inputFactor, factors.get(0));
             Tensors.assign(outputFactor, factors.get(1));
             factorUpdates++;
         }
-        if (inverses instanceof FactoredInverses f) {
-            Tensors.assign(inputInverse, f.input());
-            Tensors.assign(outputInverse, f.output());
-            pi = f.pi();
+        if (inverses instanceof DampedInverse.Factored f) {
+            Tensors.assign(inputInverse, f.inverses().input());
+            Tensors.assign(outputInverse, f.inverses().output());
+            pi = f.inverses().pi();
             inversions++;
-        } else if (inverses instanceof EigenBases e) {
+        } else if (inverses instanceof DampedInverse.EigenBases e) {
             Tensors.assign(inputInverse, e.inputBasis());
             Tensors.assign(outputInverse, e.outputBasis());
             Tensors.assign(eigenScale.orElseThrow(() -> new IllegalStateException(
@@ -421,7 +326,7 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
      * @param scope owns the result
      * @return one array per parameter
      */
-    NDList precondition(Inverses inverses, NDList gradient, Scope scope) {
+    NDList precondition(DampedInverse inverses, NDList gradient, Scope scope) {
         scope.use(gradient);
         scope.use(inverses.arrays());
         return fromMatrix(inverses.apply(gradientMatrix(gradient)));
@@ -435,18 +340,18 @@ public abstract class KroneckerFactoredBlock implements AutoCloseable {
      * @param scope owns the result
      * @return one array per parameter
      */
-    NDList precondition(Inverses inverses, Rows rows, Scope scope) {
+    NDList precondition(DampedInverse inverses, Rows rows, Scope scope) {
         scope.use(inverses.arrays());
         return fromMatrix(inverses.applyToRows(scope.use(rows.outputGradients()),
                 scope.use(rows.inputs())));
     }
 
     /** @return the current inverses (live arrays) */
-    Inverses currentInverses() {
+    DampedInverse currentInverses() {
         if (eigenScale.isPresent()) {
-            return new EigenBases(inputInverse, outputInverse, eigenScale.get());
+            return new DampedInverse.EigenBases(inputInverse, outputInverse, eigenScale.get());
         }
-        return new FactoredInverses(inputInverse, outputInverse, pi);
+        return new DampedInverse.Factored(new Inverses(inputInverse, outputInverse, pi));
     }
 
     /** @return 1/(d_G d_Aᵀ + γ) of the last inversion under EIGEN damping (live), else empty */

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.fishleg.core.NonFiniteException;
 import ai.fishleg.core.ParameterStep;
-import ai.fishleg.kfac.KroneckerFactoredBlock.Inverses;
 import ai.fishleg.kfac.LayerGroups.Group;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.util.Tensors;
@@ -48,7 +47,7 @@ final class NonFiniteCheck {
     }
 
     /** Whether the new factors, inverses and the proposed step are all finite. */
-    static boolean allFinite(NDList[] factors, Inverses[] inverses,
+    static boolean allFinite(NDList[] factors, DampedInverse[] inverses,
             ParameterStep.Proposal proposal) {
         List<NDArray> arrays = new ArrayList<>();
         for (int gi = 0; gi < factors.length; gi++) {
@@ -68,7 +67,7 @@ final class NonFiniteCheck {
      *     when all are finite, the klClip inner product, which overflowed)
      */
     static Bad firstBad(List<Group> groups, NDList[] grads, NDList[] factors,
-            Inverses[] inverses, NDList[] naturals,
+            DampedInverse[] inverses, NDList[] naturals,
             ParameterStep.Proposal proposal) {
         for (int gi = 0; gi < groups.size(); gi++) {
             Group g = groups.get(gi);

@@ -10,6 +10,7 @@ import ai.fishleg.curvature.LayerRecords;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.util.Scope;

@@ -16,6 +16,7 @@ import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.GaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.testing.Dense;
@@ -31,8 +32,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The analytic gradient of the auxiliary loss with respect to every aux tensor (L, R, A of each
  * linear layer, and λ of a learnable likelihood) equals central finite differences of the loss.
  *
- * <p>Both through the public API: the loss is {@link FishLeg#updateAux(boolean, boolean)} without
- * training; the gradient g is read back from the first auxiliary Adam step, which moves each entry
+ * <p>Both through the public API: the loss is {@link FishLeg#updateAux(AuxMode, FisherLabels)} under
+ * EVALUATE; the gradient g is read back from the first auxiliary Adam step, which moves each entry
  * by Δ = lr·g/(|g| + ε) on the entries the block's mask lets through (PyTorch's Adam at t = 1: m̂ = g, v̂ = g²), so g = ε·Δ/(lr − |Δ|). With lr = ε
  * large against |g| this inversion is well conditioned.
  */
@@ -77,7 +78,7 @@ class AuxGradientTest {
                         before.put(a, Dense.values(a));
                     }
                 }
-                opt.updateAux(true, true); // one Adam step along the analytic gradient
+                opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN); // one Adam step along the analytic gradient
                 int checked = 0;
                 for (CurvatureBlock block : opt.getBlocks()) {
                     for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
@@ -128,7 +129,7 @@ class AuxGradientTest {
     }
 
     private static double auxLoss(FishLeg opt) {
-        return opt.updateAux(false, true).auxLoss();
+        return opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN).auxLoss();
     }
 
     private static double[] finiteDifference(FishLeg opt, CurvatureBlock block, NDArray tensor) {

@@ -17,6 +17,7 @@ import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.testing.BlockMatrices;
@@ -88,7 +89,7 @@ class EstimatorTest {
                 .estimator(estimator).preconditionAux(precondition)
                 .uSampling(USampling.GAUSSIAN).seed(22).build()) {
             for (int k = 0; k < updates; k++) {
-                opt.updateAux(true, true);
+                opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN);
             }
             return BlockMatrices.operator(m, opt.getBlock(""));
         }
@@ -157,7 +158,7 @@ class EstimatorTest {
 
                 CurvatureBlock block = opt.getBlock("");
                 NDList u = opt.getStoredGradient("");
-                AuxInfo info = opt.updateAux(false, true);
+                AuxInfo info = opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN);
 
                 // nll = ½/B Σ‖y − W x − b‖², so H acts on U = [V_W | V_b] as U ↦ U ÂᵀÂ/B.
                 double[] v = Dense.flatten(block.qv(u));
@@ -210,8 +211,8 @@ class EstimatorTest {
                     .uSampling("gaussian").build()) {
                 trainStep(opt, nll, LabeledBatch.of(p.x(), p.y()));
                 double stored = Tensors.dot(opt.getStoredGradient(""), opt.getStoredGradient(""));
-                AuxInfo a = opt.updateAux(false, true);
-                AuxInfo b = opt.updateAux(false, true);
+                AuxInfo a = opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN);
+                AuxInfo b = opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN);
                 assertThat(a.g2()).isNotEqualTo(stored).isNotEqualTo(b.g2()).isPositive();
             }
         }

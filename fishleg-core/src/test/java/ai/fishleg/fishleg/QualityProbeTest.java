@@ -14,6 +14,7 @@ import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
 import ai.fishleg.curvature.RecordingLinear;
 import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.testing.BlockMatrices;
@@ -71,7 +72,7 @@ class QualityProbeTest {
                         .isGreaterThan(1e-3);
 
                 for (int k = 0; k < 20; k++) {
-                    opt.updateAux(true, true);
+                    opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN);
                 }
                 double[] lambda = Dense.flatten(new NDList(block.getAuxParameters().values()));
                 QualityProbe.Report later = probe.measure(directions(m, block, dirs));

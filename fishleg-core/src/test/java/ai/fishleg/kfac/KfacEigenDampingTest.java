@@ -13,6 +13,7 @@ import ai.fishleg.data.BatchSources;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.kfac.KfacLinearTest.Params;
 import ai.fishleg.kfac.KfacLinearTest.Rows;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.FixedGaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.testing.Dense;

@@ -202,14 +202,14 @@ class KroneckerStartTest {
                 }
                 KroneckerFactoredBlock conv = kfac.getBlocks().get(0);
                 Inverses e = expected.get(conv.getName());
-                double pi = KroneckerFactoredBlock.pi(conv.getInputFactor(), conv.getOutputFactor());
                 double root = Math.sqrt(DAMPING);
                 int k = (int) conv.getInputFactor().getShape().get(0);
                 int o = (int) conv.getOutputFactor().getShape().get(0);
-                double[][] nInv = inverse(plusIdentity(
-                        Dense.matrix(Dense.values(conv.getInputFactor()), k, k), pi * root));
-                double[][] mInv = inverse(plusIdentity(
-                        Dense.matrix(Dense.values(conv.getOutputFactor()), o, o), root / pi));
+                double[][] a = Dense.matrix(Dense.values(conv.getInputFactor()), k, k);
+                double[][] g = Dense.matrix(Dense.values(conv.getOutputFactor()), o, o);
+                double pi = pi(a, g);
+                double[][] nInv = inverse(plusIdentity(a, pi * root));
+                double[][] mInv = inverse(plusIdentity(g, root / pi));
                 assertThat(Dense.maxAbsDiff(Dense.matrix(Dense.values(e.input()), k, k), nInv))
                         .as("(A + π√γ I)⁻¹").isLessThan(1e-10);
                 assertThat(Dense.maxAbsDiff(Dense.matrix(Dense.values(e.output()), o, o), mInv))
