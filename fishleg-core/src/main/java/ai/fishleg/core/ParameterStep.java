@@ -19,7 +19,7 @@ import java.util.function.Supplier;
  * <pre>
  *   m ← β·m + (1−β)·n
  *   p ← p − ν·η·m − wd·p                (decoupled weight decay)
- *   p ← p − η·(ν·m + wd·(p − p₀))       (fineTune: the decay pulls towards the start p₀)
+ *   p ← p − η·(ν·m + wd·(p − p₀))       (decay towards START: it pulls towards p₀)
  *   ν = min(1, √(κ / (η²·|⟨m, g⟩|)))     (klClip κ > 0, over all groups together; else ν = 1)
  * </pre>
  *
@@ -28,7 +28,7 @@ import java.util.function.Supplier;
  *
  * <pre>
  *   ν = min(1, √(κ / (η²·|⟨n, g⟩|)))     (klClip κ > 0, over all groups together; else ν = 1)
- *   m ← β·m + ν·n + wd·p                 (fineTune: wd·(p − p₀))
+ *   m ← β·m + ν·n + wd·p                 (towards START: wd·(p − p₀))
  *   p ← p − η·m
  * </pre>
  *
@@ -58,35 +58,53 @@ public final class ParameterStep {
         HEAVY_BALL
     }
 
+    /** What the weight decay pulls the parameters towards. */
+    public enum DecayTowards {
+        /** 0: plain weight decay. */
+        ZERO,
+        /** The start values p₀ of each group (fine-tuning; the pull is then scaled by η). */
+        START
+    }
+
+    /** Whether a group keeps a copy of its parameters' values when it is added, as p₀. */
+    public enum StartValues {
+        /** Keep p₀ (needed when the decay pulls towards {@link DecayTowards#START}). */
+        KEEP,
+        /** Keep nothing. */
+        DISCARD
+    }
+
     /**
      * The settings of the update.
      *
      * @param beta momentum coefficient β of the natural gradient, in [0, 1)
      * @param weightDecay weight decay wd per step, >= 0 (decoupled with {@link Momentum#AVERAGE},
      *     added to the step before the momentum with {@link Momentum#HEAVY_BALL})
-     * @param fineTune pull the parameters towards their start values p₀ rather than towards 0
-     *     (the pull is then scaled by η)
+     * @param decayTowards what the decay pulls the parameters towards: 0, or their start values
+     *     p₀ (fine-tuning; the pull is then scaled by η)
      * @param klClip trust-region bound κ, >= 0 (0: no clipping)
      * @param form how the momentum accumulates
      */
-    public record Settings(double beta, double weightDecay, boolean fineTune, double klClip,
-            Momentum form) {
+    public record Settings(double beta, double weightDecay, DecayTowards decayTowards,
+            double klClip, Momentum form) {
 
         /**
          * Settings with the {@link Momentum#AVERAGE} form.
          *
          * @param beta momentum coefficient β, in [0, 1)
          * @param weightDecay decoupled weight decay per step, >= 0
-         * @param fineTune pull towards p₀ rather than 0
+         * @param decayTowards what the decay pulls towards: 0 or p₀
          * @param klClip trust-region bound κ, >= 0
          */
-        public Settings(double beta, double weightDecay, boolean fineTune, double klClip) {
-            this(beta, weightDecay, fineTune, klClip, Momentum.AVERAGE);
+        public Settings(
+                double beta, double weightDecay, DecayTowards decayTowards, double klClip) {
+            this(beta, weightDecay, decayTowards, klClip, Momentum.AVERAGE);
         }
 
         /** Validates the settings; the message names the setting and its range. */
         public Settings {
             Objects.requireNonNull(form, "form");
+            Objects.requireNonNull(decayTowards, "decayTowards");
             if (!(beta >= 0 && beta < 1)) {
                 throw new IllegalArgumentException("beta must be in [0, 1), got " + beta);
             }
@@ -124,25 +142,30 @@ public final class ParameterStep {
      *
      * @param parameters supplies the live parameter arrays (read at every step, so that a model
      *     whose arrays are replaced stays attached)
-     * @param keepStart keep a copy of the current values as p₀ (needed with {@code fineTune})
+     * @param start whether to keep a copy of the current values as p₀ (needed when the decay
+     *     pulls towards {@link DecayTowards#START})
      * @return the group's index: the position of its vectors in every per-group array
      */
-    public int addGroup(Supplier<List<NDArray>> parameters, boolean keepStart) {
+    public int addGroup(Supplier<List<NDArray>> parameters, StartValues start) {
         NDList momentum = new NDList();
-        NDList start = new NDList();
+        NDList starts = new NDList();
         for (NDArray p : parameters.get()) {
             momentum.add(own(p.zerosLike()));
-            if (keepStart) {
-                start.add(own(p.duplicate()));
+            if (start == StartValues.KEEP) {
+                starts.add(own(p.duplicate()));
             }
         }
-        groups.add(new Group(parameters, momentum, start));
+        groups.add(new Group(parameters, momentum, starts));
         return groups.size() - 1;
     }
 
     /** @return the settings */
     public Settings settings() {
         return settings;
+    }
+
+    private boolean towardsStart() {
+        return settings.decayTowards() == DecayTowards.START;
     }
 
     /** @return the number of groups */
@@ -264,7 +287,7 @@ public final class ParameterStep {
                 NDArray d = nu == 1 ? naturals[gi].get(i) : naturals[gi].get(i).muli(nu);
                 NDArray mi = scope.own(g.momentum().get(i).mul(beta)).addi(d);
                 if (wd != 0) { // wd·p in one operation (the same value as (1·p)·wd)
-                    mi.addi(settings.fineTune() ? p.sub(g.start().get(i)).muli(wd) : p.mul(wd));
+                    mi.addi(towardsStart() ? p.sub(g.start().get(i)).muli(wd) : p.mul(wd));
                 }
                 m.add(mi);
                 out.add(mi.mul(-lr).addi(p));
@@ -306,7 +329,7 @@ public final class ParameterStep {
             for (int i = 0; i < params.size(); i++) {
                 NDArray p = scope.use(params.get(i));
                 NDArray m = momenta[gi].get(i);
-                if (settings.fineTune()) {
+                if (towardsStart()) {
                     NDArray pull = p.sub(g.start().get(i)).muli(wd);
                     NDArray dir = nu == 1 ? pull.addi(m) : pull.addi(m.mul(nu));
                     out.add(p.sub(dir.muli(lr)));

@@ -69,12 +69,15 @@ final class FishLegParts {
         try {
             Rng rng = new Rng(hp.seed());
             this.blocks = BlockState.createAll(model, b.likelihood, hp, rng, manager);
+            ParameterStep.DecayTowards decay = hp.fineTune() ? ParameterStep.DecayTowards.START
+                    : ParameterStep.DecayTowards.ZERO;
             this.parameterStep = new ParameterStep(new ParameterStep.Settings(
-                    hp.beta(), hp.weightDecay(), hp.fineTune(), hp.klClip(), hp.momentumForm()),
-                    manager);
+                    hp.beta(), hp.weightDecay(), decay, hp.klClip(), hp.momentumForm()), manager);
             for (BlockState g : blocks) { // θ0 is kept for the likelihood even without fineTune
                 parameterStep.addGroup(g.block()::getParameterArrays,
-                        hp.fineTune() || g.owner() == BlockState.Owner.LIKELIHOOD);
+                        hp.fineTune() || g.owner() == BlockState.Owner.LIKELIHOOD
+                                ? ParameterStep.StartValues.KEEP
+                                : ParameterStep.StartValues.DISCARD);
             }
             this.speedup = new BatchSpeedup(blocks, hp.batchSpeedup(), stats);
             this.passes = new ModelPasses(model, b.draw, b.nll, b.likelihood, speedup, manager);

@@ -133,14 +133,14 @@ public final class Kfac implements CurvatureOptimizer {
         NDManager parent = ManagedLayers.parameterManager(model, "Kfac");
         this.manager = parent.newSubManager();
         this.parameterStep = new ParameterStep(new ParameterStep.Settings(
-                settings.momentum(), settings.weightDecay(), false, settings.klClip(),
-                settings.momentumForm()), manager);
+                settings.momentum(), settings.weightDecay(), ParameterStep.DecayTowards.ZERO,
+                settings.klClip(), settings.momentumForm()), manager);
         LayerGroups built = null;
         boolean ok = false;
         try {
             built = new LayerGroups(model, settings.moduleNames(), settings.skipNames(), manager);
             for (Group g : built.list) {
-                parameterStep.addGroup(() -> g.params, false);
+                parameterStep.addGroup(() -> g.params, ParameterStep.StartValues.DISCARD);
                 if (g.block != null) {
                     g.block.prepareFor(settings.dampingForm());
                 }

@@ -1,5 +1,7 @@
 package ai.fishleg.core;
 
+import static ai.fishleg.core.ParameterStep.DecayTowards.START;
+import static ai.fishleg.core.ParameterStep.DecayTowards.ZERO;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.data.Offset.offset;
@@ -45,8 +47,11 @@ class ParameterStepTest {
         NDArray p = array(p0.clone());
         NDArray q = array(q0.clone());
         ParameterStep step = new ParameterStep(s, m);
-        step.addGroup(() -> List.of(p), s.fineTune());
-        step.addGroup(() -> List.of(q), s.fineTune());
+        boolean towardsStart = s.decayTowards() == START;
+        ParameterStep.StartValues keep = towardsStart ? ParameterStep.StartValues.KEEP
+                : ParameterStep.StartValues.DISCARD;
+        step.addGroup(() -> List.of(p), keep);
+        step.addGroup(() -> List.of(q), keep);
         double[][] n = {{0.1, 0.2, -0.3}, {1.5, -0.5}};
         double[][] g = {{1.0, -2.0, 0.5}, {0.25, 4.0}};
         double[][] params = {p0.clone(), q0.clone()};
@@ -72,7 +77,7 @@ class ParameterStepTest {
                 // torch.optim.SGD (no dampening) on the clipped natural gradient plus wd·p
                 for (int i = 0; i < n[b].length; i++) {
                     double x = params[b][i];
-                    double decay = s.fineTune() ? x - start[b][i] : x;
+                    double decay = towardsStart ? x - start[b][i] : x;
                     mom[b][i] = s.beta() * mom[b][i] + nu * n[b][i] + s.weightDecay() * decay;
                     params[b][i] = x - lr * mom[b][i];
                 }
@@ -80,7 +85,7 @@ class ParameterStepTest {
             for (int b = 0; b < 2 && !heavy; b++) {
                 for (int i = 0; i < n[b].length; i++) {
                     double x = params[b][i];
-                    params[b][i] = s.fineTune()
+                    params[b][i] = towardsStart
                             ? x - lr * (nu * mom[b][i] + s.weightDecay() * (x - start[b][i]))
                             : x - nu * lr * mom[b][i] - s.weightDecay() * x;
                 }
@@ -110,53 +115,53 @@ class ParameterStepTest {
 
     @Test
     void momentumAndDecoupledWeightDecay() {
-        checkTwoSteps(new ParameterStep.Settings(0.9, 1e-2, false, 0), 0.1);
+        checkTwoSteps(new ParameterStep.Settings(0.9, 1e-2, ZERO, 0), 0.1);
     }
 
     @Test
     void withoutWeightDecay() {
-        checkTwoSteps(new ParameterStep.Settings(0.5, 0, false, 0), 0.3);
+        checkTwoSteps(new ParameterStep.Settings(0.5, 0, ZERO, 0), 0.3);
     }
 
     @Test
     void fineTuningPullsTowardsTheStart() {
-        checkTwoSteps(new ParameterStep.Settings(0.9, 0.2, true, 0), 0.1);
+        checkTwoSteps(new ParameterStep.Settings(0.9, 0.2, START, 0), 0.1);
     }
 
     @Test
     void klClipScalesTheStepAndCountsClippedSteps() {
-        ParameterStep plain = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, false, 1e-4), 0.5);
+        ParameterStep plain = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, ZERO, 1e-4), 0.5);
         assertThat(plain.clippedSteps()).isEqualTo(2);
         assertThat(plain.lastClipFactor()).isLessThan(1);
-        ParameterStep tuned = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, true, 1e-4), 0.5);
+        ParameterStep tuned = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, START, 1e-4), 0.5);
         assertThat(tuned.clippedSteps()).isEqualTo(2);
-        ParameterStep wide = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, false, 1e9), 0.5);
+        ParameterStep wide = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, ZERO, 1e9), 0.5);
         assertThat(wide.clippedSteps()).isZero();
     }
 
     @Test
     void heavyBallMomentumWithWeightDecayAndClip() {
         var heavy = ParameterStep.Momentum.HEAVY_BALL;
-        checkTwoSteps(new ParameterStep.Settings(0.9, 1e-2, false, 0, heavy), 0.1);
-        checkTwoSteps(new ParameterStep.Settings(0.5, 0, false, 0, heavy), 0.3);
-        checkTwoSteps(new ParameterStep.Settings(0.9, 0.2, true, 0, heavy), 0.1);
-        ParameterStep clipped = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, false, 1e-4, heavy), 0.5);
+        checkTwoSteps(new ParameterStep.Settings(0.9, 1e-2, ZERO, 0, heavy), 0.1);
+        checkTwoSteps(new ParameterStep.Settings(0.5, 0, ZERO, 0, heavy), 0.3);
+        checkTwoSteps(new ParameterStep.Settings(0.9, 0.2, START, 0, heavy), 0.1);
+        ParameterStep clipped = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, ZERO, 1e-4, heavy), 0.5);
         assertThat(clipped.clippedSteps()).isEqualTo(2);
-        ParameterStep wide = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, false, 1e9, heavy), 0.5);
+        ParameterStep wide = checkTwoSteps(new ParameterStep.Settings(0.9, 1e-3, ZERO, 1e9, heavy), 0.5);
         assertThat(wide.clippedSteps()).isZero();
     }
 
     @Test
     void theFourArgumentSettingsAreTheAverageForm() {
-        assertThat(new ParameterStep.Settings(0.9, 0, false, 0).form())
+        assertThat(new ParameterStep.Settings(0.9, 0, ZERO, 0).form())
                 .isEqualTo(ParameterStep.Momentum.AVERAGE);
     }
 
     @Test
     void aNonFiniteProposalIsReportedAndAnUncommittedOneChangesNothing() {
         NDArray p = array(1, 2);
-        ParameterStep step = new ParameterStep(new ParameterStep.Settings(0.9, 0, false, 0), m);
-        step.addGroup(() -> List.of(p), false);
+        ParameterStep step = new ParameterStep(new ParameterStep.Settings(0.9, 0, ZERO, 0), m);
+        step.addGroup(() -> List.of(p), ParameterStep.StartValues.DISCARD);
         try (Scope scope = Scope.open(m)) {
             NDList[] naturals = {new NDList(scope.own(array(1, Double.NaN)))};
             ParameterStep.Proposal proposal = step.propose(naturals, null, 0.1, scope);
@@ -169,11 +174,11 @@ class ParameterStepTest {
 
     @Test
     void badSettingsAreRejected() {
-        assertThatThrownBy(() -> new ParameterStep.Settings(1.0, 0, false, 0))
+        assertThatThrownBy(() -> new ParameterStep.Settings(1.0, 0, ZERO, 0))
                 .hasMessageContaining("beta");
-        assertThatThrownBy(() -> new ParameterStep.Settings(0.9, -1, false, 0))
+        assertThatThrownBy(() -> new ParameterStep.Settings(0.9, -1, ZERO, 0))
                 .hasMessageContaining("weightDecay");
-        assertThatThrownBy(() -> new ParameterStep.Settings(0.9, 0, false, Double.NaN))
+        assertThatThrownBy(() -> new ParameterStep.Settings(0.9, 0, ZERO, Double.NaN))
                 .hasMessageContaining("klClip");
     }
 }
