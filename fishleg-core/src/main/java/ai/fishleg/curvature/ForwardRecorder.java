@@ -52,13 +52,19 @@ final class ForwardRecorder {
     }
 
     /**
-     * @param on whether training-mode forward passes are recorded from now on
+     * Records the training-mode forward passes from now on.
+     *
      * @param rowLimit passes of at least this many rows (input elements over the input's last
      *     dimension) are only counted ({@link #skippedRows}); Long.MAX_VALUE records every pass
      */
-    void setRecording(boolean on, long rowLimit) {
-        this.recording = on;
+    void startRecording(long rowLimit) {
+        this.recording = true;
         this.rowLimit = rowLimit;
+    }
+
+    /** Records no more passes. */
+    void stopRecording() {
+        this.recording = false;
     }
 
     /** @return the rows of the passes counted but not recorded since the last clear */

@@ -32,26 +32,38 @@ public final class LayerRecords {
     }
 
     /**
+     * Records every training-mode forward pass from now on.
+     *
      * @param layer a recording layer (others are ignored)
-     * @param on whether training-mode forward passes are recorded from now on
      */
-    public static void setRecording(Block layer, boolean on) {
-        setRecording(layer, on, Long.MAX_VALUE);
+    public static void startRecording(Block layer) {
+        startRecording(layer, Long.MAX_VALUE);
     }
 
     /**
-     * Recording of the passes that are small enough only: a pass of {@code rowLimit} rows or more
-     * (input elements over the input's last dimension) adds no probe and keeps nothing; its rows
-     * are counted ({@link #skippedRows}).
+     * Records the training-mode forward passes that are small enough from now on: a pass of
+     * {@code rowLimit} rows or more (input elements over the input's last dimension) adds no
+     * probe and keeps nothing; its rows are counted ({@link #skippedRows}).
      *
      * @param layer a recording layer (others are ignored)
-     * @param on whether training-mode forward passes are recorded from now on
      * @param rowLimit the row count from which a pass is only counted
      */
-    public static void setRecording(Block layer, boolean on, long rowLimit) {
+    public static void startRecording(Block layer, long rowLimit) {
         ForwardRecorder r = recorder(layer);
         if (r != null) {
-            r.setRecording(on, rowLimit);
+            r.startRecording(rowLimit);
+        }
+    }
+
+    /**
+     * Records no more passes (those recorded so far are kept until {@link #clear}).
+     *
+     * @param layer a recording layer (others are ignored)
+     */
+    public static void stopRecording(Block layer) {
+        ForwardRecorder r = recorder(layer);
+        if (r != null) {
+            r.stopRecording();
         }
     }
 

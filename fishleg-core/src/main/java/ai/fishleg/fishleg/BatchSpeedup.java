@@ -38,7 +38,7 @@ final class BatchSpeedup implements AutoCloseable {
         this.stats = stats;
         if (batchSpeedup) {
             for (FactoredBlock fl : recordingBlocks(false)) {
-                fl.setRecording(true);
+                fl.startRecording();
             }
         }
     }
@@ -60,11 +60,11 @@ final class BatchSpeedup implements AutoCloseable {
     Paused pauseRecording() {
         List<FactoredBlock> paused = recordingBlocks(true);
         for (FactoredBlock fl : paused) {
-            fl.setRecording(false);
+            fl.stopRecording();
         }
         return () -> {
             for (FactoredBlock fl : paused) {
-                fl.setRecording(true);
+                fl.startRecording();
             }
         };
     }
@@ -175,7 +175,7 @@ final class BatchSpeedup implements AutoCloseable {
     @Override
     public void close() {
         for (FactoredBlock fl : recordingBlocks(false)) {
-            fl.setRecording(false);
+            fl.stopRecording();
             fl.clearRecord();
         }
     }

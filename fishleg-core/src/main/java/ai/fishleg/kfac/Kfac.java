@@ -145,12 +145,12 @@ public final class Kfac implements CurvatureOptimizer {
                     g.block.prepareFor(settings.dampingForm());
                 }
             }
-            built.setRecording(true);
+            built.startRecording();
             ok = true;
         } finally {
             if (!ok) {
                 if (built != null) {
-                    built.setRecording(false);
+                    built.stopRecording();
                 }
                 manager.close();
             }
@@ -464,7 +464,7 @@ public final class Kfac implements CurvatureOptimizer {
     /** Switches recording off and frees the optimizer's state. The model is not touched. */
     @Override
     public void close() {
-        layers.setRecording(false);
+        layers.stopRecording();
         manager.close();
     }
 

@@ -62,7 +62,7 @@ public final class KroneckerEstimate {
         }
         try (NDManager manager = target.newSubManager()) {
             LayerGroups groups = new LayerGroups(model, moduleNames, skipNames, manager, false);
-            groups.setRecording(true);
+            groups.startRecording();
             try {
                 RecordedPasses passes = new RecordedPasses(model, draw, nll, data, groups);
                 for (int k = 0; k < batches; k++) {
@@ -80,7 +80,7 @@ public final class KroneckerEstimate {
                 }
                 return out;
             } finally {
-                groups.setRecording(false);
+                groups.stopRecording();
             }
         }
     }

@@ -205,14 +205,21 @@ final class LayerGroups {
         return out;
     }
 
-    /** Switches the recording of every K-FAC layer on or off (off also forgets its records). */
-    void setRecording(boolean on) {
+    /** Records every pass of every K-FAC layer from now on. */
+    void startRecording() {
         for (Group g : list) {
             if (g.block != null) {
-                LayerRecords.setRecording(g.block.getLayer(), on);
-                if (!on) {
-                    LayerRecords.clear(g.block.getLayer());
-                }
+                LayerRecords.startRecording(g.block.getLayer());
+            }
+        }
+    }
+
+    /** Stops the recording of every K-FAC layer and forgets its records. */
+    void stopRecording() {
+        for (Group g : list) {
+            if (g.block != null) {
+                LayerRecords.stopRecording(g.block.getLayer());
+                LayerRecords.clear(g.block.getLayer());
             }
         }
     }

@@ -64,7 +64,7 @@ public interface RemoteStatistics extends NllFunction {
         Map<String, Sums> out = new LinkedHashMap<>();
         try (NDManager sub = manager.newSubManager(); Scope scope = Scope.open(sub)) {
             LayerGroups groups = new LayerGroups(model, layers, List.of(), sub, false);
-            groups.setRecording(true);
+            groups.startRecording();
             try (ai.fishleg.core.GuardedPass pass =
                     ai.fishleg.core.GuardedPass.open(model, groups.trainable, scope)) {
                 LabeledBatch samples = draw.draw(model, batch.data());
@@ -87,7 +87,7 @@ public interface RemoteStatistics extends NllFunction {
                     out.put(block.getName(), new Sums(a, rows.count(), gg, n));
                 }
             } finally {
-                groups.setRecording(false);
+                groups.stopRecording();
                 groups.clearRecords();
             }
         }

@@ -24,7 +24,7 @@ class LayerRecordsTest {
             NDArray plainSmall = layer.forward(store, new NDList(small), true).head();
             NDArray plainLarge = layer.forward(store, new NDList(large), true).head();
 
-            LayerRecords.setRecording(layer, true, 5);
+            LayerRecords.startRecording(layer, 5);
             NDArray recordedSmall = layer.forward(store, new NDList(small), true).head();
             NDArray countedLarge = layer.forward(store, new NDList(large), true).head();
 
@@ -38,7 +38,7 @@ class LayerRecordsTest {
             assertThat(LayerRecords.passes(layer)).isEmpty();
             assertThat(LayerRecords.skippedRows(layer)).isZero();
 
-            LayerRecords.setRecording(layer, true); // no limit
+            LayerRecords.startRecording(layer); // no limit
             layer.forward(store, new NDList(large), true);
             assertThat(LayerRecords.passes(layer)).hasSize(1);
             assertThat(LayerRecords.skippedRows(layer)).isZero();

@@ -168,9 +168,9 @@ class RecordingLinearTest {
                     }
                 }
                 block.auxChanged();
-                // every pass, also where the factors do not pay off (block.setRecording would
+                // every pass, also where the factors do not pay off (block.startRecording would
                 // record only passes small enough for them to pay off)
-                ai.fishleg.curvature.LayerRecords.setRecording(layer, true);
+                ai.fishleg.curvature.LayerRecords.startRecording(layer);
                 NDArray x = m.create(rng.gaussians(n * in), new Shape(n, in));
                 NDArray w = m.create(rng.gaussians(n * out), new Shape(n, out));
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {

@@ -20,13 +20,11 @@ public interface FactoredBlock {
     /** @return whether the layer records its passes (batchSpeedup can factor U) */
     boolean canRecord();
 
-    /**
-     * Switches recording of the layer's training passes on or off (no-op unless {@link
-     * #canRecord()}).
-     *
-     * @param on whether to record
-     */
-    void setRecording(boolean on);
+    /** Records the layer's training passes from now on (no-op unless {@link #canRecord()}). */
+    void startRecording();
+
+    /** Records no more of the layer's training passes (no-op unless {@link #canRecord()}). */
+    void stopRecording();
 
     /** @return whether the layer is recording */
     boolean isRecording();

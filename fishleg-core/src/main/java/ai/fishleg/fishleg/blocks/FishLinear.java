@@ -211,16 +211,19 @@ public final class FishLinear extends KroneckerBlock implements FactoredBlock {
     }
 
     /**
-     * Switches recording of the layer's training passes on or off (no-op unless {@link
-     * #canRecord()}).
-     *
-     * @param on whether to record
+     * Records the layer's training passes from now on (no-op unless {@link #canRecord()}), those
+     * small enough for their factors to pay off.
      */
     @Override
-    public void setRecording(boolean on) {
+    public void startRecording() {
         // a pass of n rows makes the step's rows at least n: from the first n at which the
         // factors do not pay off, the pass is only counted (its factors would not be used)
-        LayerRecords.setRecording(getLayer(), on, firstRowsNotPayingOff());
+        LayerRecords.startRecording(getLayer(), firstRowsNotPayingOff());
+    }
+
+    @Override
+    public void stopRecording() {
+        LayerRecords.stopRecording(getLayer());
     }
 
     /** @return the least n ≥ 1 for which {@link #factorsPayOff} is false (it is for all larger n) */
