@@ -55,7 +55,7 @@ public class QvBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         subject = new LayerUnderTest(
-                layer, CurvatureOptions.DEFAULT.withBatchSpeedup(batchSpeedup), DataType.FLOAT32);
+                layer, CurvatureOptions.DEFAULT.with(batchSpeedup ? CurvatureOptions.Form.KRONECKER : CurvatureOptions.Form.RESCALED), DataType.FLOAT32);
     }
 
     /** Frees the native memory. */

@@ -79,7 +79,9 @@ final class BlockState {
     static List<BlockState> createAll(Block model, FishLikelihood likelihood, Hyperparameters hp,
             Rng rng, NDManager manager) {
         List<BlockState> out = new ArrayList<>();
-        CurvatureOptions options = CurvatureOptions.DEFAULT.withFull(hp.full()).withBatchSpeedup(hp.batchSpeedup());
+        CurvatureOptions options = new CurvatureOptions(
+                hp.full() ? CurvatureOptions.Rescaling.LEARNED : CurvatureOptions.Rescaling.FROZEN,
+                hp.batchSpeedup() ? CurvatureOptions.Form.KRONECKER : CurvatureOptions.Form.RESCALED);
         for (NamedLayer layer : ManagedLayers.select(
                 model, hp.moduleNames(), hp.strictModuleNames(), hp.skipNames())) {
             CurvatureBlock block = LayerRegistry.factoryFor(layer.layer())

@@ -135,7 +135,7 @@ class BatchSpeedupTest {
     @Test
     void warmupWithoutAUsesTheFactorsAndNeverProducesNaN() {
         try (NDManager m = NDManager.newBaseManager()) {
-            CurvatureOptions speedup = CurvatureOptions.DEFAULT.withBatchSpeedup(true);
+            CurvatureOptions speedup = CurvatureOptions.DEFAULT.with(CurvatureOptions.Form.KRONECKER);
             FishLinear block = new FishLinear(3, 2, Bias.WITH, m, DataType.FLOAT64, speedup);
             block.warmup(null, 5.0);
             NDList v = new NDList(m.create(new Rng(1).gaussians(6), new Shape(2, 3)),
@@ -192,7 +192,7 @@ class BatchSpeedupTest {
             Conv2d conv = Conv2d.builder().setFilters(2).setKernelShape(new Shape(2, 2)).build();
             conv.initialize(m, DataType.FLOAT64, new Shape(1, 1, 4, 4));
             FishConvolution block = (FishConvolution) LayerRegistry.factoryFor(conv)
-                    .create("c", conv, m, CurvatureOptions.DEFAULT.withBatchSpeedup(true));
+                    .create("c", conv, m, CurvatureOptions.DEFAULT.with(CurvatureOptions.Form.KRONECKER));
             assertThat(block.usesA()).isTrue();
             assertThat(block.isTrainable("A")).isTrue();
         }

@@ -158,7 +158,8 @@ class RecordingLinearTest {
                 Block layer = RecordingLinear.builder().setUnits(out).build();
                 layer.initialize(m, DataType.FLOAT64, new Shape(1, in));
                 FishLinear block = (FishLinear) ai.fishleg.fishleg.blocks.LayerRegistry.factoryFor(layer)
-                        .create("", layer, m, ai.fishleg.fishleg.blocks.CurvatureOptions.DEFAULT.withBatchSpeedup(true));
+                        .create("", layer, m, ai.fishleg.fishleg.blocks.CurvatureOptions.DEFAULT.with(
+                                ai.fishleg.fishleg.blocks.CurvatureOptions.Form.KRONECKER));
                 Rng rng = new Rng(17);
                 for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
                     NDArray a = e.getValue();

@@ -49,18 +49,18 @@ public record CurvatureOptions(Rescaling rescaling, Form form) {
     }
 
     /**
-     * @param learned whether A is learned (the optimizer's {@code full} setting)
+     * @param rescaling whether A is learned (the optimizer's {@code full} setting)
      * @return these options with that rescaling
      */
-    public CurvatureOptions withFull(boolean learned) {
-        return new CurvatureOptions(learned ? Rescaling.LEARNED : Rescaling.FROZEN, form);
+    public CurvatureOptions with(Rescaling rescaling) {
+        return new CurvatureOptions(rescaling, form);
     }
 
     /**
-     * @param speedup whether to use the batchSpeedup form
+     * @param form the form of Q (KRONECKER: the batchSpeedup form)
      * @return these options with that form
      */
-    public CurvatureOptions withBatchSpeedup(boolean speedup) {
-        return new CurvatureOptions(rescaling, speedup ? Form.KRONECKER : Form.RESCALED);
+    public CurvatureOptions with(Form form) {
+        return new CurvatureOptions(rescaling, form);
     }
 }

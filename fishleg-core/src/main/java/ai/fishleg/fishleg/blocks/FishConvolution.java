@@ -37,7 +37,7 @@ public final class FishConvolution extends KroneckerBlock {
             DataType dataType,
             CurvatureOptions options) {
         super(name, layout, layout.parameters(layer), layer, parent, dataType,
-                options.withBatchSpeedup(false), InFactor.LT_L, OutFactor.MATRIX);
+                options.with(CurvatureOptions.Form.RESCALED), InFactor.LT_L, OutFactor.MATRIX);
     }
 
     /**

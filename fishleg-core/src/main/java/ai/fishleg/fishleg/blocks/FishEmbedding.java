@@ -29,7 +29,7 @@ public final class FishEmbedding extends KroneckerBlock {
             String name, WeightMatrix layout, Embedding<?> layer, NDManager parent,
             DataType dataType, CurvatureOptions options) {
         super(name, layout, layout.parameters(layer), layer, parent, dataType,
-                options.withBatchSpeedup(false), InFactor.L_LT, OutFactor.DIAGONAL);
+                options.with(CurvatureOptions.Form.RESCALED), InFactor.L_LT, OutFactor.DIAGONAL);
     }
 
     /**

@@ -34,8 +34,8 @@ class FishLinearQvTest {
                 for (CurvatureOptions o :
                         new CurvatureOptions[] {
                             CurvatureOptions.DEFAULT,
-                            CurvatureOptions.DEFAULT.withFull(false),
-                            CurvatureOptions.DEFAULT.withBatchSpeedup(true)
+                            CurvatureOptions.DEFAULT.with(CurvatureOptions.Rescaling.FROZEN),
+                            CurvatureOptions.DEFAULT.with(CurvatureOptions.Form.KRONECKER)
                         }) {
                     b.add(Arguments.of(in, out, bias, o, 1000L + trial));
                 }

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class FlopReportTest {
 
-    private static final CurvatureOptions SPEEDUP = CurvatureOptions.DEFAULT.withBatchSpeedup(true);
+    private static final CurvatureOptions SPEEDUP = CurvatureOptions.DEFAULT.with(CurvatureOptions.Form.KRONECKER);
 
     @Test
     void smallFishLinearCountsPlainProductsAndTriangularNecessaryWork() {

@@ -45,8 +45,8 @@ class QvPropertiesTest {
     Arbitrary<Layer> layers() {
         Arbitrary<Integer> small = Arbitraries.integers().between(1, 5);
         Arbitrary<Layer> linear = Combinators.combine(small, small, Arbitraries.of(true, false),
-                Arbitraries.of(CurvatureOptions.DEFAULT, CurvatureOptions.DEFAULT.withFull(false),
-                        CurvatureOptions.DEFAULT.withBatchSpeedup(true)))
+                Arbitraries.of(CurvatureOptions.DEFAULT, CurvatureOptions.DEFAULT.with(CurvatureOptions.Rescaling.FROZEN),
+                        CurvatureOptions.DEFAULT.with(CurvatureOptions.Form.KRONECKER)))
                 .as((in, out, bias, options) -> new Layer("Linear bias=" + bias + " " + options,
                         (m, d) -> new FishLinear(d[0], d[1], Bias.of(bias), m, DataType.FLOAT64, options),
                         new int[] {in, out}));
@@ -81,7 +81,7 @@ class QvPropertiesTest {
                         (m, d) -> {
                             var layer = LayerModels.embedding(d[0], d[1]);
                             layer.initialize(m, DataType.FLOAT64, new Shape(2));
-                            return FishEmbedding.forLayer("emb", layer, m, CurvatureOptions.DEFAULT.withFull(full));
+                            return FishEmbedding.forLayer("emb", layer, m, CurvatureOptions.DEFAULT.with(full ? CurvatureOptions.Rescaling.LEARNED : CurvatureOptions.Rescaling.FROZEN));
                         },
                         new int[] {rows, dim}));
         return Arbitraries.oneOf(linear, conv, batchNorm, layerNorm, embedding);
