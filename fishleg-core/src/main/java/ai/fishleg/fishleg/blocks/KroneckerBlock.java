@@ -70,6 +70,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
     private final int rows;
     private final int cols;
     private final CurvatureOptions options;
+    private final InFactor inFactor;
+    private final OutFactor outFactor;
     private final boolean inFactorTransposed;
     private final boolean outFactorDiagonal;
     /** Columns of the padded U that every product works on ({@link WeightMatrix#paddedCols}). */
@@ -101,6 +103,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         this.rows = layout.rows();
         this.cols = layout.cols();
         this.options = options;
+        this.inFactor = inFactor;
+        this.outFactor = outFactor;
         this.inFactorTransposed = inFactor == InFactor.LT_L;
         this.outFactorDiagonal = outFactor == OutFactor.DIAGONAL;
         this.width = layout.paddedCols(dataType);
@@ -354,30 +358,17 @@ public abstract class KroneckerBlock extends CurvatureBlock {
             NDArray d = toMatrix(v);
             if (usesA()) {
                 state().assign(A, d);
-            } else {
-                nearestKroneckerWarmup(d);
+            } else { // diag(M ⊗ N) ≈ D ⊙ D with diagonal R and L (docs/ALGORITHM.md §6.2 [FIX])
+                assignFactors(KroneckerTargets.diagonalWarmup(d, outFactor));
             }
         }
     }
 
-    /**
-     * Warm-up without A (docs/ALGORITHM.md §6.2 [FIX]): makes diag(M ⊗ N) ≈ D ⊙ D with diagonal R and L
-     * ({@link KroneckerWarmup}).
-     */
-    private void nearestKroneckerWarmup(NDArray d) {
-        double[] p = d.toType(DataType.FLOAT64, true).square().toDoubleArray();
-        double[][] diagonals = KroneckerWarmup.diagonals(p, rows, cols);
-        double[] rDiag = new double[outFactorDiagonal ? rows : rows * rows];
-        for (int i = 0; i < rows; i++) {
-            rDiag[outFactorDiagonal ? i : i * rows + i] = diagonals[0][i];
-        }
-        double[] lDiag = new double[cols * cols];
-        for (int j = 0; j < cols; j++) {
-            lDiag[j * cols + j] = diagonals[1][j];
-        }
+    /** Writes R and L. */
+    private void assignFactors(KroneckerTargets.Factors f) {
         Shape rShape = outFactorDiagonal ? new Shape(rows) : new Shape(rows, rows);
-        try (NDArray r = Tensors.create(manager, rDiag, rShape, dataType);
-                NDArray l = Tensors.create(manager, lDiag, new Shape(cols, cols), dataType)) {
+        try (NDArray r = Tensors.create(manager, f.r(), rShape, dataType);
+                NDArray l = Tensors.create(manager, f.l(), new Shape(cols, cols), dataType)) {
             state().assign(R, r);
             state().assign(L, l);
         }
@@ -407,49 +398,17 @@ public abstract class KroneckerBlock extends CurvatureBlock {
                     + " factors of shapes (" + rows + ", " + rows + ") and (" + cols + ", " + cols
                     + "), got " + outInverse.getShape() + " and " + inInverse.getShape());
         }
-        double[] m = symmetric(outInverse, rows);
-        double[] n = symmetric(inInverse, cols);
-        Optional<TriangularRoots.Root> r;
-        if (outFactorDiagonal) {
-            double[] diagonal = new double[rows];
-            for (int i = 0; i < rows; i++) {
-                diagonal[i] = Math.sqrt(Math.max(m[i * rows + i], 0));
-            }
-            r = Optional.of(new TriangularRoots.Root(diagonal, TriangularRoots.Outcome.SET));
-        } else {
-            r = TriangularRoots.upper(m, rows, TriangularRoots.Gram.COLUMNS);
-        }
-        Optional<TriangularRoots.Root> l = TriangularRoots.upper(n, cols,
-                inFactorTransposed ? TriangularRoots.Gram.COLUMNS : TriangularRoots.Gram.ROWS);
-        if (r.isEmpty() || l.isEmpty()) {
+        Optional<KroneckerTargets.Factors> f =
+                KroneckerTargets.kroneckerStart(outInverse, inInverse, outFactor, inFactor);
+        if (f.isEmpty()) {
             return TriangularRoots.Outcome.KEPT;
         }
-        Shape rShape = outFactorDiagonal ? new Shape(rows) : new Shape(rows, rows);
-        try (NDArray rArray = Tensors.create(manager, r.get().root(), rShape, dataType);
-                NDArray lArray = Tensors.create(manager, l.get().root(), new Shape(cols, cols),
-                        dataType);
-                NDArray ones = Tensors.create(
-                        manager, ones(rows * cols), new Shape(rows, cols), dataType)) {
-            state().assign(R, rArray);
-            state().assign(L, lArray);
+        assignFactors(f.get());
+        try (NDArray ones = Tensors.create(
+                manager, ones(rows * cols), new Shape(rows, cols), dataType)) {
             state().assign(A, ones);
         }
-        return r.get().outcome().and(l.get().outcome());
-    }
-
-    /** (S + Sᵀ)/2 in float64, row-major. */
-    private static double[] symmetric(NDArray s, int n) {
-        double[] v;
-        try (NDArray d = s.toType(DataType.FLOAT64, true)) {
-            v = d.toDoubleArray();
-        }
-        double[] out = new double[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                out[i * n + j] = 0.5 * (v[i * n + j] + v[j * n + i]);
-            }
-        }
-        return out;
+        return f.get().outcome();
     }
 
     // ---------------------------------------------------------------------------------------
