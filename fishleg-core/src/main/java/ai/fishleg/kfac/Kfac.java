@@ -103,9 +103,6 @@ public final class Kfac implements CurvatureOptimizer {
     private static final Logger LOG = LoggerFactory.getLogger(Kfac.class);
 
     private final Block model;
-    private final DrawFunction draw;
-    private final NllFunction nll;
-    private final BatchSource curvatureData;
     private final KfacSettings settings;
     private final NDManager manager;
     private final LayerGroups layers;
@@ -125,9 +122,6 @@ public final class Kfac implements CurvatureOptimizer {
 
     private Kfac(Builder b) {
         this.model = b.model;
-        this.draw = b.draw;
-        this.nll = b.nll;
-        this.curvatureData = b.curvatureData;
         this.settings = b.settings();
         this.lr = settings.lr();
         NDManager parent = ManagedLayers.parameterManager(model, "Kfac");
@@ -157,10 +151,10 @@ public final class Kfac implements CurvatureOptimizer {
         }
         this.layers = built;
         this.groups = built.list;
-        this.passes = new RecordedPasses(model, draw, nll, curvatureData, built);
+        this.passes = new RecordedPasses(model, b.draw, b.nll, b.curvatureData, built);
         Map<String, Object> owners = new LinkedHashMap<>();
-        owners.put("curvatureData", curvatureData);
-        owners.put("draw", draw);
+        owners.put("curvatureData", b.curvatureData);
+        owners.put("draw", b.draw);
         this.rngs = RngOwner.generators(owners);
     }
 
