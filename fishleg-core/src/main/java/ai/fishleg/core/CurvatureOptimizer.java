@@ -42,14 +42,25 @@ public interface CurvatureOptimizer extends AutoCloseable {
     Optional<? extends StepReport> lastStep();
 
     /**
-     * Saves the complete state of the optimizer and its model in a {@link Checkpoint}, atomically,
-     * with the caller's own entries, which {@link #load} hands back.
+     * @return everything a run of this optimizer changes (the model's parameters and running
+     *     statistics included), as {@link #save} writes it and {@link #load} restores it through
+     *     it; each optimizer's own (FishLeg's, K-FAC's, Muon's)
+     */
+    CheckpointState checkpointState();
+
+    /**
+     * Saves the complete state of the optimizer and its model ({@link #checkpointState()}) in a
+     * {@link Checkpoint}, atomically, with the caller's own entries (for example a data loader's
+     * position), which {@link #load} hands back. Resuming from it continues bit for bit as the
+     * uninterrupted run would.
      *
      * @param file the checkpoint file
      * @param metadata string entries stored with the state (may be empty)
      * @throws IOException if writing fails; a previous file is then left intact
      */
-    void save(Path file, Map<String, String> metadata) throws IOException;
+    default void save(Path file, Map<String, String> metadata) throws IOException {
+        Checkpoint.save(checkpointState(), file, metadata);
+    }
 
     /**
      * {@link #save(Path, Map)} without metadata.
@@ -62,14 +73,17 @@ public interface CurvatureOptimizer extends AutoCloseable {
     }
 
     /**
-     * Restores a state written by {@link #save}; nothing is changed when it does not match.
+     * Restores a state written by {@link #save}: the optimizer must manage the same layers and
+     * groups of a model of the same shapes; nothing is changed when it does not match.
      *
      * @param file the checkpoint file
-     * @return the caller's entries saved with it
+     * @return the caller's entries saved with it (empty for {@link #save(Path)})
      * @throws IOException if the file cannot be read
      * @throws IllegalArgumentException if it is not a valid checkpoint of this optimizer and model
      */
-    Map<String, String> load(Path file) throws IOException;
+    default Map<String, String> load(Path file) throws IOException {
+        return Checkpoint.load(checkpointState(), file);
+    }
 
     /** Frees the optimizer's state. */
     @Override

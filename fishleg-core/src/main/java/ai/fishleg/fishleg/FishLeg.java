@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
-import ai.fishleg.core.Checkpoint;
+import ai.fishleg.core.CheckpointState;
 import ai.fishleg.core.CurvatureOptimizer;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.data.LabeledBatch;
@@ -16,10 +16,7 @@ import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.select.LayerSelection;
 import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.util.Scope;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -209,33 +206,10 @@ public final class FishLeg implements CurvatureOptimizer {
         return pretrainFish(data, loss, iterations, PretrainOptions.defaults());
     }
 
-    /**
-     * Saves the complete state of this optimizer and its model ({@link FishLegState}) in a
-     * {@link Checkpoint}, atomically, with the caller's own entries (for example a data loader's
-     * position), which {@link #load} hands back.
-     *
-     * @param file the checkpoint file
-     * @param metadata string entries stored with the state
-     * @throws IOException if writing fails; a previous file is then left intact
-     */
+    /** @return everything a run changes ({@link FishLegState}), for {@link #save} and {@link #load} */
     @Override
-    public void save(Path file, Map<String, String> metadata) throws IOException {
-        Checkpoint.save(p.state, file, metadata);
-    }
-
-    /**
-     * Restores a state written by {@link #save}; the optimizer must manage the same layers of a
-     * model of the same shapes.
-     *
-     * @param file the checkpoint file
-     * @return the caller's entries saved with it (empty for {@link #save(Path)})
-     * @throws IOException if the file cannot be read
-     * @throws IllegalArgumentException if it is not a valid checkpoint or does not match (nothing
-     *     is changed then)
-     */
-    @Override
-    public Map<String, String> load(Path file) throws IOException {
-        return Checkpoint.load(p.state, file);
+    public CheckpointState checkpointState() {
+        return p.state;
     }
 
     /**

@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
-import ai.fishleg.core.Checkpoint;
+import ai.fishleg.core.CheckpointState;
 import ai.fishleg.core.CurvatureOptimizer;
 import ai.fishleg.core.GuardedPass;
 import ai.fishleg.core.NonFiniteException;
@@ -23,8 +23,6 @@ import ai.fishleg.select.ManagedLayers;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.RngOwner;
 import ai.fishleg.util.Scope;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -312,33 +310,13 @@ public final class Kfac implements CurvatureOptimizer {
     }
 
     /**
-     * Saves the complete state of this optimizer and its model (the model's parameters, running
-     * statistics included, the factors, inverses and momenta, the counters and the random
-     * generators' states), atomically, in the shared checkpoint format ({@link Checkpoint}).
-     * Resuming from it continues bit for bit as the uninterrupted run would.
-     *
-     * @param file the checkpoint file
-     * @param metadata the caller's own entries (may be empty)
-     * @throws IOException if writing fails; a previous file is then left intact
+     * @return the model's parameters (running statistics included), the factors, inverses and
+     *     momenta, the counters and the random generators' states ({@link KfacState}), for {@link
+     *     #save} and {@link #load}
      */
     @Override
-    public void save(Path file, Map<String, String> metadata) throws IOException {
-        Checkpoint.save(new KfacState(this), file, metadata);
-    }
-
-    /**
-     * Restores a state written by {@link #save}: the optimizer must have the same layers and
-     * groups, of a model of the same shapes.
-     *
-     * @param file the checkpoint file
-     * @return the caller's metadata saved with it
-     * @throws IOException if the file cannot be read
-     * @throws IllegalArgumentException if it is not a valid K-FAC checkpoint of this model (nothing
-     *     is changed then)
-     */
-    @Override
-    public Map<String, String> load(Path file) throws IOException {
-        return Checkpoint.load(new KfacState(this), file);
+    public CheckpointState checkpointState() {
+        return new KfacState(this);
     }
 
     // ---------------------------------------------------------------------------------------

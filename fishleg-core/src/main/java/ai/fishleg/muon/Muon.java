@@ -5,12 +5,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.fishleg.core.Checkpoint;
+import ai.fishleg.core.CheckpointState;
 import ai.fishleg.core.CurvatureOptimizer;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -344,14 +342,10 @@ public final class Muon implements CurvatureOptimizer {
         return steps == 0 ? Optional.empty() : Optional.of(new MuonStep(steps - 1));
     }
 
+    /** @return the parameters, momenta, AdamW moments and step count ({@link MuonState}) */
     @Override
-    public void save(Path file, Map<String, String> metadata) throws IOException {
-        Checkpoint.save(new MuonState(this), file, metadata);
-    }
-
-    @Override
-    public Map<String, String> load(Path file) throws IOException {
-        return Checkpoint.load(new MuonState(this), file);
+    public CheckpointState checkpointState() {
+        return new MuonState(this);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package ai.fishleg.prune;
 
 import ai.djl.ndarray.NDArray;
+import ai.fishleg.core.CheckpointState;
 import ai.fishleg.core.CurvatureOptimizer;
 import ai.fishleg.core.StepReport;
 import java.io.IOException;
@@ -71,8 +72,8 @@ public final class MaskedOptimizer implements CurvatureOptimizer {
     }
 
     @Override
-    public void save(Path file, Map<String, String> metadata) throws IOException {
-        optimizer.save(file, metadata);
+    public CheckpointState checkpointState() {
+        return optimizer.checkpointState();
     }
 
     /** Loads the wrapped optimizer's checkpoint, then applies the masks. */
