@@ -32,8 +32,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The analytic gradient of the auxiliary loss with respect to every aux tensor (L, R, A of each
  * linear layer, and λ of a learnable likelihood) equals central finite differences of the loss.
  *
- * <p>Both through the public API: the loss is {@link FishLeg#updateAux(AuxMode, FisherLabels)} under
- * EVALUATE; the gradient g is read back from the first auxiliary Adam step, which moves each entry
+ * <p>Both through the public API: the loss is {@link FishLeg#updateAux(AuxMode, FisherLabels)}
+ * under EVALUATE; the gradient g is read back from the first auxiliary Adam step, which moves each entry
  * by Δ = lr·g/(|g| + ε) on the entries the block's mask lets through (PyTorch's Adam at t = 1: m̂ = g, v̂ = g²), so g = ε·Δ/(lr − |Δ|). With lr = ε
  * large against |g| this inversion is well conditioned.
  */
