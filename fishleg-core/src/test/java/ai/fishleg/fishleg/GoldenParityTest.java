@@ -185,8 +185,10 @@ class GoldenParityTest {
                 JsonObject hyper = JsonParser.parseString(
                         "{\"initialization\": \"" + name + "\"}").getAsJsonObject();
                 applyHyper(b, hyper, gm);
-                assertThat(b.toHyperparameters().initialization())
-                        .isEqualTo(Initialization.parse(name));
+                try (FishLeg opt = b.build()) {
+                    assertThat(opt.getHyperparameters().initialization())
+                            .isEqualTo(Initialization.parse(name));
+                }
             }
             FishLeg.Builder b = FishLeg.builder(gm.model, DrawFunction.of(likelihood),
                     NllFunction.of(likelihood), m -> null);

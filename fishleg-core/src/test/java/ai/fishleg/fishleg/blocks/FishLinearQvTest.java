@@ -286,7 +286,7 @@ class FishLinearQvTest {
                     }
                 }
                 NDArray mat = Tensors.create(m, rankOne, new Shape(rows, cols), DataType.FLOAT64);
-                NDList dv = block.fromMatrix(mat);
+                NDList dv = block.getLayout().fromMatrix(mat);
                 try (FishLinear fresh = new FishLinear(in, out, Bias.of(bias), m, DataType.FLOAT64, options)) {
                     fresh.warmup(dv, 1.0);
                     double[] diag2 = vecU(fresh, fresh.diagQ());

@@ -18,63 +18,71 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The factor gradients of FishLinear's triangular L and R computed block-wise (five half-size
- * products for the part the upper-triangular mask keeps, {@link TriangularProducts#upperOfProduct}),
- * at sizes where that path is taken ({@link KroneckerBlock#TRIANGULAR_SPLIT_FROM} and more): against the plain product, and end to end
- * against central finite differences of λ ↦ ⟨D, Q(λ)u⟩ on the entries the mask keeps.
+ * The factor gradients of FishLinear's triangular L and R, which the tape computes block-wise (five
+ * half-size products for the part the upper-triangular mask keeps) at sizes where that path is
+ * taken ({@link KroneckerBlock#TRIANGULAR_SPLIT_FROM} and more): on every entry the mask keeps
+ * against plain products (also for dense factors, which take the plain product), and against
+ * central finite differences of λ ↦ ⟨D, Q(λ)u⟩. Through the blocks' public API.
  */
 class TriangularFactorGradientTest {
 
-    @ParameterizedTest(name = "n = split size + {0}, factor on the left: {1}")
-    @CsvSource({"0, true", "0, false", "61, true", "61, false"})
-    void upperTriangleEqualsThePlainProduct(int extra, boolean factorLeft) {
-        int n = KroneckerBlock.TRIANGULAR_SPLIT_FROM + extra;
+    @ParameterizedTest(name = "L and R upper triangular: {0}")
+    @CsvSource({"true", "false"})
+    void maskedFactorGradientsOfALargeLinearLayerEqualThePlainProducts(boolean triangular) {
         try (NDManager m = NDManager.newBaseManager()) {
-            Rng rng = new Rng(n);
-            double[][] f = Dense.matrix(rng.gaussians(n * n), n, n);
-            for (int i = 0; i < n; i++) {
-                for (int j = 0; j < i; j++) {
-                    f[i][j] = 0; // upper triangular
+            // L is (in + 1) x (in + 1) and R is out x out, both beyond the split size; a dense
+            // factor (no zero block) takes the plain product
+            int in = KroneckerBlock.TRIANGULAR_SPLIT_FROM + 61;
+            int out = KroneckerBlock.TRIANGULAR_SPLIT_FROM;
+            Linear layer = Linear.builder().setUnits(out).build();
+            layer.initialize(m, DataType.FLOAT64, new Shape(2, in));
+            FishLinear block = FishLinear.forLayer("big", layer, m, CurvatureOptions.DEFAULT);
+            Rng rng = new Rng(triangular ? 5 : 6);
+            for (String name : new String[] {KroneckerBlock.L, KroneckerBlock.R, KroneckerBlock.A}) {
+                NDArray aux = block.getAuxParameters().get(name);
+                long cols = aux.getShape().get(1);
+                double[] v = Dense.values(aux);
+                double[] z = rng.gaussians(v.length);
+                for (int i = 0; i < v.length; i++) {
+                    boolean kept = !triangular || KroneckerBlock.A.equals(name)
+                            || i % cols >= i / cols;
+                    v[i] += kept ? 0.3 * z[i] : 0;
                 }
+                LayerBlocksTest.setAux(block, aux, v);
             }
-            double[][] g = Dense.matrix(rng.gaussians(n * n), n, n);
-            double[][] sym = symmetric(g);
-            NDArray fa = array(m, f);
-            NDArray sa = array(m, sym);
-            double[][] expected = factorLeft ? Dense.mul(f, sym) : Dense.mul(sym, f);
-            double[][] got = Dense.matrix(
-                    Dense.values(TriangularProducts.upperOfProduct(fa, sa, factorLeft)), n, n);
-            double scale = Dense.maxAbs(expected);
-            int h = n / 2;
-            for (int i = 0; i < n; i++) {
-                for (int j = i; j < n; j++) {
-                    assertThat(Math.abs(got[i][j] - expected[i][j]))
-                            .as("(%d, %d)", i, j).isLessThan(1e-12 * scale);
-                }
+            int size = Math.toIntExact(block.parameterSize());
+            NDList u = BlockMatrices.unflatten(m, block, rng.gaussians(size));
+            NDList d = BlockMatrices.unflatten(m, block, rng.gaussians(size));
+            Map<String, NDArray> grads;
+            try (CurvatureBlock.Tape tape = block.qvTape(u)) {
+                grads = tape.vjp(d);
             }
-            for (int i = h; i < n; i++) {
-                for (int j = 0; j < h; j++) {
-                    assertThat(got[i][j]).as("lower-left (%d, %d)", i, j).isZero();
-                }
-            }
-        }
-    }
-
-    @Test
-    void aFactorWithoutItsZeroBlockGetsThePlainProduct() {
-        int n = KroneckerBlock.TRIANGULAR_SPLIT_FROM + 20;
-        try (NDManager m = NDManager.newBaseManager()) {
-            Rng rng = new Rng(5);
-            double[][] f = Dense.matrix(rng.gaussians(n * n), n, n); // dense: no zero block
-            double[][] g = Dense.matrix(rng.gaussians(n * n), n, n);
-            double[][] sym = symmetric(g);
-            double[][] expected = Dense.mul(f, sym);
-            double[][] got = Dense.matrix(Dense.values(
-                    TriangularProducts.upperOfProduct(array(m, f), array(m, sym), true)), n, n);
-            double scale = Dense.maxAbs(expected);
-            for (int i = 0; i < n; i++) {
-                for (int j = 0; j < n; j++) {
-                    assertThat(Math.abs(got[i][j] - expected[i][j])).isLessThan(1e-12 * scale);
+            // ⟨D, A ⊙ (M (A ⊙ U) N)⟩ with M = RᵀR, N = LLᵀ: with X = A ⊙ U and P = D ⊙ A, the
+            // gradient of N is Xᵀ M P, that of M is P N Xᵀ; of L (∂N + ∂Nᵀ) L, of R R(∂M + ∂Mᵀ),
+            // here by plain products
+            NDArray l = block.getL();
+            NDArray r = block.getR();
+            NDArray a = block.getA();
+            NDArray x = block.getLayout().toMatrix(u).mul(a);
+            NDArray p = block.getLayout().toMatrix(d).mul(a);
+            NDArray bigM = r.transpose().matMul(r);
+            NDArray bigN = l.matMul(l.transpose());
+            NDArray dn = x.transpose().matMul(bigM).matMul(p);
+            NDArray dm = p.matMul(bigN).matMul(x.transpose());
+            Map<String, NDArray> expected = Map.of(
+                    KroneckerBlock.L, dn.add(dn.transpose()).matMul(l),
+                    KroneckerBlock.R, r.matMul(dm.add(dm.transpose())));
+            for (var e : expected.entrySet()) {
+                int n = Math.toIntExact(e.getValue().getShape().get(0));
+                assertThat(grads.get(e.getKey()).getShape()).isEqualTo(e.getValue().getShape());
+                double[][] want = Dense.matrix(Dense.values(e.getValue()), n, n);
+                double[][] got = Dense.matrix(Dense.values(grads.get(e.getKey())), n, n);
+                double scale = Dense.maxAbs(want);
+                for (int i = 0; i < n; i++) {
+                    for (int j = i; j < n; j++) { // the part the upper-triangular mask keeps
+                        assertThat(Math.abs(got[i][j] - want[i][j]))
+                                .as("%s(%d, %d)", e.getKey(), i, j).isLessThan(1e-11 * scale);
+                    }
                 }
             }
         }
@@ -157,25 +165,5 @@ class TriangularFactorGradientTest {
         double f = Tensors.dot(d, q);
         q.close();
         return f;
-    }
-
-    private static NDArray array(NDManager m, double[][] a) {
-        int n = a.length;
-        double[] flat = new double[n * a[0].length];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(a[i], 0, flat, i * a[0].length, a[0].length);
-        }
-        return Tensors.create(m, flat, new Shape(n, a[0].length), DataType.FLOAT64);
-    }
-
-    private static double[][] symmetric(double[][] g) {
-        double[][] t = Dense.transpose(g);
-        double[][] s = new double[g.length][g.length];
-        for (int i = 0; i < g.length; i++) {
-            for (int j = 0; j < g.length; j++) {
-                s[i][j] = g[i][j] + t[i][j];
-            }
-        }
-        return s;
     }
 }
