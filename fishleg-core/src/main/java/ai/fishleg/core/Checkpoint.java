@@ -72,8 +72,9 @@ import java.util.zip.CRC32;
  * <p>Neither a save nor a load holds the whole file in memory: both stream it, and a load reads it
  * twice through one open handle (the header and the checksum of the data first, then the tensors
  * one at a time, in the order of the file). What is held at once is one tensor's elements, as a
- * Java array of its type; so a single tensor is limited to 2<sup>31</sup>−1 elements, the file is
- * not.
+ * Java array of its type. A single tensor is limited to 2<sup>31</sup>−1 bytes (DJL moves a tensor's
+ * data through one Java buffer; a save refuses a larger one before it writes anything); the file
+ * is not.
  */
 public final class Checkpoint {
 
@@ -96,6 +97,8 @@ public final class Checkpoint {
     private static final int BUFFER = 1 << 20;
     /** The longest header a safetensors reader accepts (100 MB, the reference's limit). */
     private static final long MAX_HEADER = 100_000_000L;
+    /** The largest tensor DJL hands over as one buffer (its {@code toByteBuffer}, {@code create}). */
+    private static final long MAX_TENSOR = Integer.MAX_VALUE;
 
     private Checkpoint() {}
 
@@ -125,6 +128,11 @@ public final class Checkpoint {
         for (CheckpointState.Entry e : entries) {
             NDArray a = e.array();
             long bytes = a.size() * a.getDataType().getNumOfBytes();
+            if (bytes > MAX_TENSOR) {
+                throw new IllegalArgumentException("cannot checkpoint tensor " + e.name() + " of "
+                        + bytes + " bytes: DJL moves a tensor's data through one Java buffer, so a"
+                        + " tensor is limited to " + MAX_TENSOR + " bytes (the file is not)");
+            }
             JsonObject t = new JsonObject();
             t.addProperty("dtype", dtypeName(a.getDataType(), e.name()));
             t.add("shape", GSON.toJsonTree(a.getShape().getShape()));
