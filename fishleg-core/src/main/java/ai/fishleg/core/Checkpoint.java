@@ -11,8 +11,10 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -53,16 +55,26 @@ import java.util.zip.CRC32;
  * The header maps each tensor name to {@code {"dtype": "F32"|"F64"|"I32"|"I64", "shape": [...],
  * "data_offsets": [begin, end]}} (byte offsets into the data) and holds the string-to-string map
  * {@code __metadata__}: {@code format} ({@value #FORMAT}), {@code formatVersion}, {@code crc32}
- * (the CRC-32 of the data, 8 hex digits), the state's own entries under {@code state.} and the
- * caller's under {@code user.}. DJL's own safetensors encoder ({@code NDList.Encoding.SAFETENSORS})
- * is not used: it writes no {@code __metadata__}, and its decoder drops it, while the scalar state
- * and the checksum live there.
+ * (the CRC-32 of the data, 8 hex digits), the state's own entries under {@code state.} (for the
+ * optimizers of this library one entry, {@code state.fishleg}, {@code state.kfac} or {@code
+ * state.muon}: a JSON object of the optimizer's scalar state, see {@link StateMetadata}) and the
+ * caller's under {@code user.}. Nothing precedes or follows the safetensors layout, so any
+ * safetensors reader opens the file, DJL's {@code NDList.decode} among them. DJL's own safetensors
+ * encoder ({@code NDList.Encoding.SAFETENSORS}) is not used: it writes no {@code __metadata__}, and
+ * its decoder drops it, while the scalar state and the checksum live there.
  *
  * <p>A save is atomic: the file is written beside the target, flushed to disk, then moved over the
  * target in one step, so an interrupted save never leaves a half-written file in place of a good
  * one. A load checks everything (the header, the format and its version, the length, the
  * checksum, that every tensor name, shape and type matches the state, and the saved scalar state)
  * before it changes anything, and its error says exactly what is wrong.
+ *
+ * <p>Neither a save nor a load holds the whole file in memory: both stream it, and a load reads it
+ * twice through one open handle (the header and the checksum of the data first, then the tensors
+ * one at a time, in the order of the file). What is held at once is one tensor's elements, as a
+ * Java array of its type. A single tensor is limited to 2<sup>31</sup>−1 bytes (DJL moves a tensor's
+ * data through one Java buffer; a save refuses a larger one before it writes anything); the file
+ * is not.
  */
 public final class Checkpoint {
 
@@ -79,6 +91,14 @@ public final class Checkpoint {
     /** The first bytes of a version 1 file. */
     private static final byte[] OLD_MAGIC = "FLG4JCKP".getBytes(StandardCharsets.US_ASCII);
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+    /** Bytes moved between a tensor and the file at a time. */
+    private static final int CHUNK = 1 << 16;
+    /** The buffer of the file streams. */
+    private static final int BUFFER = 1 << 20;
+    /** The longest header a safetensors reader accepts (100 MB, the reference's limit). */
+    private static final long MAX_HEADER = 100_000_000L;
+    /** The largest tensor DJL hands over as one buffer (its {@code toByteBuffer}, {@code create}). */
+    private static final long MAX_TENSOR = Integer.MAX_VALUE;
 
     private Checkpoint() {}
 
@@ -108,6 +128,11 @@ public final class Checkpoint {
         for (CheckpointState.Entry e : entries) {
             NDArray a = e.array();
             long bytes = a.size() * a.getDataType().getNumOfBytes();
+            if (bytes > MAX_TENSOR) {
+                throw new IllegalArgumentException("cannot checkpoint tensor " + e.name() + " of "
+                        + bytes + " bytes: DJL moves a tensor's data through one Java buffer, so a"
+                        + " tensor is limited to " + MAX_TENSOR + " bytes (the file is not)");
+            }
             JsonObject t = new JsonObject();
             t.addProperty("dtype", dtypeName(a.getDataType(), e.name()));
             t.add("shape", GSON.toJsonTree(a.getShape().getShape()));
@@ -136,14 +161,13 @@ public final class Checkpoint {
         try {
             CRC32 crc = new CRC32();
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20);
+                OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), BUFFER);
                 out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
                         .putLong(padded.length).array());
                 out.write(padded);
+                byte[] chunk = new byte[CHUNK];
                 for (CheckpointState.Entry e : entries) {
-                    byte[] data = toLittleEndian(e.array());
-                    crc.update(data);
-                    out.write(data);
+                    writeTensor(e.array(), out, crc, chunk);
                 }
                 out.flush();
                 byte[] sum = String.format(Locale.ROOT, "%08x", crc.getValue())
@@ -178,65 +202,67 @@ public final class Checkpoint {
      *     mismatch); nothing has been changed then
      */
     public static Map<String, String> load(CheckpointState state, Path file) throws IOException {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("checkpoint file " + file + " does not exist", e);
-        }
         String what = "checkpoint " + file;
-        Parsed parsed = parse(bytes, what);
-        Map<String, String> md = parsed.metadata();
+        try (FileChannel channel = open(file)) {
+            Parsed parsed = parse(channel, what);
+            Map<String, String> md = parsed.metadata();
 
-        List<CheckpointState.Entry> entries = state.tensors();
-        List<String> problems = new ArrayList<>();
-        for (CheckpointState.Entry e : entries) {
-            TensorInfo t = parsed.tensors().get(e.name());
-            if (t == null) {
-                problems.add(e.name() + ": missing from the checkpoint (optimizer has "
-                        + e.array().getShape() + " " + e.array().getDataType().name() + ")");
-            } else if (!t.shape().equals(e.array().getShape())
-                    || t.dataType() != e.array().getDataType()) {
-                problems.add(e.name() + ": checkpoint has " + t.shape() + " " + t.dataType().name()
-                        + ", this optimizer has " + e.array().getShape() + " "
-                        + e.array().getDataType().name());
+            List<CheckpointState.Entry> entries = state.tensors();
+            Map<String, CheckpointState.Entry> byName = new LinkedHashMap<>();
+            entries.forEach(e -> byName.put(e.name(), e));
+            List<String> problems = new ArrayList<>();
+            for (CheckpointState.Entry e : entries) {
+                TensorInfo t = parsed.tensors().get(e.name());
+                if (t == null) {
+                    problems.add(e.name() + ": missing from the checkpoint (optimizer has "
+                            + e.array().getShape() + " " + e.array().getDataType().name() + ")");
+                } else if (!t.shape().equals(e.array().getShape())
+                        || t.dataType() != e.array().getDataType()) {
+                    problems.add(e.name() + ": checkpoint has " + t.shape() + " "
+                            + t.dataType().name() + ", this optimizer has " + e.array().getShape()
+                            + " " + e.array().getDataType().name());
+                }
             }
-        }
-        for (String name : parsed.tensors().keySet()) {
-            if (entries.stream().noneMatch(e -> e.name().equals(name))) {
-                problems.add(name + ": in the checkpoint but not in this optimizer/model");
+            for (String name : parsed.tensors().keySet()) {
+                if (!byName.containsKey(name)) {
+                    problems.add(name + ": in the checkpoint but not in this optimizer/model");
+                }
             }
-        }
-        if (!problems.isEmpty()) {
-            throw new IllegalArgumentException(
-                    what + " does not match this optimizer and model:\n  "
-                            + String.join("\n  ", problems));
-        }
-        Map<String, String> saved = new LinkedHashMap<>();
-        Map<String, String> user = new LinkedHashMap<>();
-        md.forEach((k, v) -> {
-            if (k.startsWith(STATE)) {
-                saved.put(k.substring(STATE.length()), v);
-            } else if (k.startsWith(USER)) {
-                user.put(k.substring(USER.length()), v);
+            if (!problems.isEmpty()) {
+                throw new IllegalArgumentException(
+                        what + " does not match this optimizer and model:\n  "
+                                + String.join("\n  ", problems));
             }
-        });
-        Runnable restoreScalars;
-        try {
-            restoreScalars = state.restorer(saved);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(what + " cannot be restored: " + e.getMessage(), e);
-        }
+            Map<String, String> saved = new LinkedHashMap<>();
+            Map<String, String> user = new LinkedHashMap<>();
+            md.forEach((k, v) -> {
+                if (k.startsWith(STATE)) {
+                    saved.put(k.substring(STATE.length()), v);
+                } else if (k.startsWith(USER)) {
+                    user.put(k.substring(USER.length()), v);
+                }
+            });
+            Runnable restoreScalars;
+            try {
+                restoreScalars = state.restorer(saved);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(what + " cannot be restored: " + e.getMessage(), e);
+            }
 
-        // Everything is consistent: restore.
-        for (CheckpointState.Entry e : entries) {
-            TensorInfo t = parsed.tensors().get(e.name());
-            try (NDArray value = fromLittleEndian(bytes, parsed.dataStart() + t.begin(), e.array())) {
-                e.restore().accept(value);
+            // Everything is consistent: a second pass over the data restores the tensors, in the
+            // order of the file (they tile it, checked above).
+            channel.position(parsed.dataStart());
+            InputStream in = new BufferedInputStream(Channels.newInputStream(channel), BUFFER);
+            byte[] chunk = new byte[CHUNK];
+            for (Map.Entry<String, TensorInfo> t : inFileOrder(parsed.tensors())) {
+                CheckpointState.Entry e = byName.get(t.getKey());
+                try (NDArray value = readTensor(in, chunk, e.array(), what)) {
+                    e.restore().accept(value);
+                }
             }
+            restoreScalars.run();
+            return user;
         }
-        restoreScalars.run();
-        return user;
     }
 
     /**
@@ -250,19 +276,23 @@ public final class Checkpoint {
      *     this version
      */
     public static Map<String, String> readMetadata(Path file) throws IOException {
-        byte[] bytes;
+        Map<String, String> user = new LinkedHashMap<>();
+        try (FileChannel channel = open(file)) {
+            parse(channel, "checkpoint " + file).metadata().forEach((k, v) -> {
+                if (k.startsWith(USER)) {
+                    user.put(k.substring(USER.length()), v);
+                }
+            });
+        }
+        return user;
+    }
+
+    private static FileChannel open(Path file) throws IOException {
         try {
-            bytes = Files.readAllBytes(file);
+            return FileChannel.open(file, StandardOpenOption.READ);
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("checkpoint file " + file + " does not exist", e);
         }
-        Map<String, String> user = new LinkedHashMap<>();
-        parse(bytes, "checkpoint " + file).metadata().forEach((k, v) -> {
-            if (k.startsWith(USER)) {
-                user.put(k.substring(USER.length()), v);
-            }
-        });
-        return user;
     }
 
     /** One tensor of a file: type, shape and its byte range in the data. */
@@ -270,31 +300,46 @@ public final class Checkpoint {
 
     /** A validated file: its metadata, tensors and where the data starts. */
     private record Parsed(Map<String, String> metadata, Map<String, TensorInfo> tensors,
-            int dataStart) {}
+            long dataStart) {}
 
-    /** Checks the container, the format, the version and the checksum. */
-    private static Parsed parse(byte[] bytes, String what) {
-        if (bytes.length >= OLD_MAGIC.length
-                && Arrays.equals(Arrays.copyOf(bytes, OLD_MAGIC.length), OLD_MAGIC)) {
+    /**
+     * Reads the header from the start of the file and checks the container, the format, the
+     * version, the layout of the data and its checksum (streaming the data once).
+     */
+    private static Parsed parse(FileChannel channel, String what) throws IOException {
+        long size = channel.size();
+        channel.position(0);
+        InputStream in = new BufferedInputStream(Channels.newInputStream(channel), BUFFER);
+        byte[] start = in.readNBytes(9);
+        if (start.length >= OLD_MAGIC.length
+                && Arrays.equals(Arrays.copyOf(start, OLD_MAGIC.length), OLD_MAGIC)) {
             throw new IllegalArgumentException(what + " has format version 1 (FishLeg4J's own"
                     + " container) but this FishLeg4J reads version " + FORMAT_VERSION
                     + " (safetensors); save it again with the version that wrote it");
         }
-        if (bytes.length < 9 || bytes[8] != '{') {
+        if (start.length < 9 || start[8] != '{') {
             throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (a safetensors"
                     + " file starts with an 8-byte header length and a JSON header)");
         }
-        long headerLength = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (headerLength < 0 || headerLength > bytes.length - 8L) {
+        long headerLength = ByteBuffer.wrap(start, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (headerLength < 0 || headerLength > size - 8L) {
             throw new IllegalArgumentException(
                     what + " is truncated: its header needs " + Long.toUnsignedString(headerLength)
-                            + " bytes but the file has " + bytes.length + " bytes in all");
+                            + " bytes but the file has " + size + " bytes in all");
         }
-        int dataStart = 8 + (int) headerLength;
+        if (headerLength > MAX_HEADER) {
+            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (its header"
+                    + " length " + headerLength + " exceeds safetensors' limit of " + MAX_HEADER
+                    + " bytes)");
+        }
+        byte[] json = new byte[(int) headerLength];
+        json[0] = start[8];
+        readFully(in, json, 1, json.length - 1, what);
+        long dataStart = 8 + headerLength;
         JsonObject header;
         try {
-            header = JsonParser.parseString(new String(bytes, 8, (int) headerLength,
-                    StandardCharsets.UTF_8)).getAsJsonObject();
+            header = JsonParser.parseString(new String(json, StandardCharsets.UTF_8))
+                    .getAsJsonObject();
         } catch (JsonParseException | IllegalStateException e) {
             throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (its header"
                     + " is not a safetensors JSON header: " + e.getMessage() + ")", e);
@@ -325,28 +370,47 @@ public final class Checkpoint {
             }
         }
         // The tensors must tile the data exactly (as safetensors readers require).
-        long dataLength = bytes.length - (long) dataStart;
+        long dataLength = size - dataStart;
         long end = 0;
-        for (TensorInfo t : tensors.values().stream()
-                .sorted(Comparator.comparingLong(TensorInfo::begin)).toList()) {
-            if (t.begin() != end) {
+        for (Map.Entry<String, TensorInfo> t : inFileOrder(tensors)) {
+            if (t.getValue().begin() != end) {
                 throw new IllegalArgumentException(what + " has a malformed header: its tensors"
                         + " do not tile the data (a gap or an overlap at data byte " + end + ")");
             }
-            end = t.end();
+            end = t.getValue().end();
         }
         if (end != dataLength) {
             throw new IllegalArgumentException(what + " is truncated or has trailing bytes: its"
                     + " tensors hold " + end + " bytes of data, the file has " + dataLength);
         }
         CRC32 crc = new CRC32();
-        crc.update(bytes, dataStart, bytes.length - dataStart);
+        byte[] chunk = new byte[CHUNK];
+        for (long left = dataLength; left > 0; ) {
+            int n = (int) Math.min(left, chunk.length);
+            readFully(in, chunk, 0, n, what);
+            crc.update(chunk, 0, n);
+            left -= n;
+        }
         String sum = String.format(Locale.ROOT, "%08x", crc.getValue());
         if (!sum.equals(md.get("crc32"))) {
             throw new IllegalArgumentException(what + " is corrupt: the CRC-32 checksum of its data ("
                     + sum + ") does not match the one it was saved with (" + md.get("crc32") + ")");
         }
         return new Parsed(md, tensors, dataStart);
+    }
+
+    /** The tensors of a file in the order of their data. */
+    private static List<Map.Entry<String, TensorInfo>> inFileOrder(Map<String, TensorInfo> tensors) {
+        return tensors.entrySet().stream()
+                .sorted(Comparator.comparingLong(e -> e.getValue().begin())).toList();
+    }
+
+    /** Reads exactly {@code n} bytes, or says that the file ended early. */
+    private static void readFully(InputStream in, byte[] into, int at, int n, String what)
+            throws IOException {
+        if (in.readNBytes(into, at, n) != n) {
+            throw new IllegalArgumentException(what + " is truncated (it ended while being read)");
+        }
     }
 
     private static TensorInfo tensorInfo(String name, JsonElement json, String what) {
@@ -403,49 +467,92 @@ public final class Checkpoint {
         throw new IllegalStateException("checksum field not found in the header");
     }
 
-    private static byte[] toLittleEndian(NDArray a) {
-        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(a.size() * a.getDataType().getNumOfBytes()))
-                .order(ByteOrder.LITTLE_ENDIAN);
+    /**
+     * Writes an array's elements, raw little-endian, a chunk at a time (no array of the whole
+     * tensor's bytes).
+     */
+    private static void writeTensor(NDArray a, OutputStream out, CRC32 crc, byte[] chunk)
+            throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
         switch (a.getDataType()) {
-            case FLOAT32 -> b.asFloatBuffer().put(a.toFloatArray());
-            case FLOAT64 -> b.asDoubleBuffer().put(a.toDoubleArray());
-            case INT32 -> b.asIntBuffer().put(a.toIntArray());
-            case INT64 -> b.asLongBuffer().put(a.toLongArray());
+            case FLOAT32 -> {
+                float[] v = a.toFloatArray();
+                writeChunks(v.length, 4, chunk, (at, n) -> b.asFloatBuffer().put(v, at, n), out, crc);
+            }
+            case FLOAT64 -> {
+                double[] v = a.toDoubleArray();
+                writeChunks(v.length, 8, chunk, (at, n) -> b.asDoubleBuffer().put(v, at, n), out, crc);
+            }
+            case INT32 -> {
+                int[] v = a.toIntArray();
+                writeChunks(v.length, 4, chunk, (at, n) -> b.asIntBuffer().put(v, at, n), out, crc);
+            }
+            case INT64 -> {
+                long[] v = a.toLongArray();
+                writeChunks(v.length, 8, chunk, (at, n) -> b.asLongBuffer().put(v, at, n), out, crc);
+            }
             default -> throw new IllegalArgumentException("unsupported type " + a.getDataType());
         }
-        return b.array();
     }
 
-    /** A new array shaped like {@code like}, in its manager, from raw little-endian bytes. */
-    private static NDArray fromLittleEndian(byte[] bytes, long offset, NDArray like) {
-        int length = Math.toIntExact(like.size() * like.getDataType().getNumOfBytes());
-        ByteBuffer b = ByteBuffer.wrap(bytes, Math.toIntExact(offset), length).slice()
-                .order(ByteOrder.LITTLE_ENDIAN);
+    /** Moves elements at..at+n−1 between an array and the chunk's buffer. */
+    private interface Elements {
+        void move(int at, int n);
+    }
+
+    private static void writeChunks(int length, int width, byte[] chunk, Elements fill,
+            OutputStream out, CRC32 crc) throws IOException {
+        int per = chunk.length / width;
+        for (int at = 0; at < length; at += per) {
+            int n = Math.min(per, length - at);
+            fill.move(at, n);
+            crc.update(chunk, 0, n * width);
+            out.write(chunk, 0, n * width);
+        }
+    }
+
+    /**
+     * Reads one tensor shaped like {@code like} from the stream (raw little-endian), a chunk at a
+     * time, into a new array in {@code like}'s manager.
+     */
+    private static NDArray readTensor(InputStream in, byte[] chunk, NDArray like, String what)
+            throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
         Shape shape = like.getShape();
         int n = Math.toIntExact(like.size());
         NDManager m = like.getManager();
         switch (like.getDataType()) {
             case FLOAT32 -> {
                 float[] v = new float[n];
-                b.asFloatBuffer().get(v);
+                readChunks(in, n, 4, chunk, (at, k) -> b.asFloatBuffer().get(v, at, k), what);
                 return m.create(v, shape);
             }
             case FLOAT64 -> {
                 double[] v = new double[n];
-                b.asDoubleBuffer().get(v);
+                readChunks(in, n, 8, chunk, (at, k) -> b.asDoubleBuffer().get(v, at, k), what);
                 return m.create(v, shape);
             }
             case INT32 -> {
                 int[] v = new int[n];
-                b.asIntBuffer().get(v);
+                readChunks(in, n, 4, chunk, (at, k) -> b.asIntBuffer().get(v, at, k), what);
                 return m.create(v, shape);
             }
             case INT64 -> {
                 long[] v = new long[n];
-                b.asLongBuffer().get(v);
+                readChunks(in, n, 8, chunk, (at, k) -> b.asLongBuffer().get(v, at, k), what);
                 return m.create(v, shape);
             }
             default -> throw new IllegalArgumentException("unsupported type " + like.getDataType());
+        }
+    }
+
+    private static void readChunks(InputStream in, int length, int width, byte[] chunk,
+            Elements take, String what) throws IOException {
+        int per = chunk.length / width;
+        for (int at = 0; at < length; at += per) {
+            int n = Math.min(per, length - at);
+            readFully(in, chunk, 0, n * width, what);
+            take.move(at, n);
         }
     }
 }

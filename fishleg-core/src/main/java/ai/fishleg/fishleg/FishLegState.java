@@ -7,10 +7,12 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.fishleg.core.CheckpointState;
 import ai.fishleg.core.ParameterStep;
+import ai.fishleg.core.StateMetadata;
 import ai.fishleg.util.Rng;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonParseException;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
 import com.google.gson.reflect.TypeToken;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,8 +30,10 @@ import org.slf4j.LoggerFactory;
  * <p>Tensor names: {@code model/<DJL parameter name>}, {@code aux/<layer>/<name>}, {@code
  * momentum/<layer>/<param>}, {@code u/<layer>/<param>}, {@code theta0/<layer>/<param>}, {@code
  * param/likelihood/<param>} and {@code adam/<layer>/<name>/m|v}; the root layer is called {@code
- * <root>}. Metadata: {@code hyperparameters}, {@code counters}, {@code rng} (generator name to
- * state) and {@code adamSteps} (aux tensor name to its Adam step count), each a JSON string.
+ * <root>}. Metadata: the entry {@code fishleg} ({@link StateMetadata}), a JSON object of {@link
+ * Saved}: {@code counters}, {@code rng} (generator name to state), {@code adamSteps} (aux tensor
+ * name to its Adam step count) and {@code hyperparameters}. Checkpoints of the earlier layout, with
+ * those four as separate JSON strings, are read too.
  */
 final class FishLegState implements CheckpointState {
 
@@ -137,23 +141,41 @@ final class FishLegState implements CheckpointState {
         return out;
     }
 
+    /**
+     * The scalar state as saved ({@link StateMetadata}, entry {@value #NAME}).
+     *
+     * @param counters the counters and η
+     * @param rng each generator's state by name
+     * @param adamSteps each auxiliary tensor's Adam step count, by its tensor name
+     * @param hyperparameters the settings of the run that saved it (compared on load, for the log)
+     */
+    record Saved(Counters counters, Map<String, Long> rng, Map<String, Long> adamSteps,
+            JsonObject hyperparameters) {}
+
+    /** The name of FishLeg's entry in a checkpoint's metadata. */
+    static final String NAME = "fishleg";
+
     @Override
     public Map<String, String> metadata() {
-        Map<String, String> rng = new LinkedHashMap<>();
-        rngStates().forEach((k, v) -> rng.put(k, Long.toString(v)));
-        Map<String, String> out = new LinkedHashMap<>();
-        out.put("hyperparameters", GSON.toJson(hp.asMap()));
-        out.put("counters", GSON.toJson(counters()));
-        out.put("rng", GSON.toJson(rng));
-        out.put("adamSteps", GSON.toJson(adamSteps()));
-        return out;
+        return StateMetadata.write(NAME, new Saved(counters(), rngStates(), adamSteps(),
+                GSON.toJsonTree(hp.asMap()).getAsJsonObject()));
     }
 
     @Override
     public Runnable restorer(Map<String, String> metadata) {
-        Counters c = parse(metadata, "counters", new TypeToken<Counters>() {});
-        Map<String, String> rngText = parse(metadata, "rng", new TypeToken<Map<String, String>>() {});
-        Map<String, Long> steps = parse(metadata, "adamSteps", new TypeToken<Map<String, Long>>() {});
+        Saved saved = StateMetadata.read(metadata, NAME, Saved.class)
+                .orElseGet(() -> legacy(metadata));
+        return () -> restore(saved);
+    }
+
+    /** The scalar state of a checkpoint of the earlier layout: one JSON string per part. */
+    private static Saved legacy(Map<String, String> metadata) {
+        Counters c = StateMetadata.Legacy.jsonEntry(metadata, "counters",
+                new TypeToken<Counters>() {});
+        Map<String, String> rngText = StateMetadata.Legacy.jsonEntry(metadata, "rng",
+                new TypeToken<Map<String, String>>() {});
+        Map<String, Long> steps = StateMetadata.Legacy.jsonEntry(metadata, "adamSteps",
+                new TypeToken<Map<String, Long>>() {});
         Map<String, Long> rngStates = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : rngText.entrySet()) {
             try {
@@ -163,13 +185,14 @@ final class FishLegState implements CheckpointState {
                         + "' is not a number: '" + e.getValue() + "'", ex);
             }
         }
-        String saved = metadata.get("hyperparameters");
-        return () -> restore(c, rngStates, steps, saved);
+        JsonObject hp = StateMetadata.Legacy.jsonEntry(metadata, "hyperparameters",
+                new TypeToken<JsonObject>() {});
+        return new Saved(c, rngStates, steps, hp);
     }
 
     /** Sets the scalar state after the tensors were restored. */
-    private void restore(Counters c, Map<String, Long> rngStates, Map<String, Long> steps,
-            String saved) {
+    private void restore(Saved saved) {
+        Counters c = saved.counters();
         for (BlockState g : blocks) {
             g.forgetFactors(); // u was replaced
         }
@@ -177,37 +200,20 @@ final class FishLegState implements CheckpointState {
                 c.skippedAuxUpdates(), c.auxLoss());
         parameterStep.restoreStatistics(c.clippedSteps(), c.lastClipFactor());
         fishLr = c.fishLr();
-        CheckpointState.restoreGenerators(rngs, rngStates);
+        CheckpointState.restoreGenerators(rngs, saved.rng());
         for (BlockState g : blocks) {
             for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
                 AuxAdam.State st = auxAdam.states().get(e.getValue());
-                Long step = steps.get("aux/" + g.key() + "/" + e.getKey());
+                Long step = saved.adamSteps().get("aux/" + g.key() + "/" + e.getKey());
                 if (st != null && step != null) {
                     st.step = step;
                 }
             }
         }
-        String now = GSON.toJson(hp.asMap());
-        if (saved != null && !saved.equals(now)) {
+        JsonElement now = GSON.toJsonTree(hp.asMap());
+        if (!saved.hyperparameters().equals(now)) {
             LOG.info("resuming with different settings than the checkpoint's: now {}, saved {}",
-                    now, saved);
-        }
-    }
-
-    private static <T> T parse(Map<String, String> metadata, String key, TypeToken<T> type) {
-        String json = metadata.get(key);
-        if (json == null) {
-            throw new IllegalArgumentException("its metadata has no '" + key + "' entry");
-        }
-        try {
-            T value = GSON.fromJson(json, type);
-            if (value == null) {
-                throw new IllegalArgumentException("its metadata entry '" + key + "' is empty");
-            }
-            return value;
-        } catch (JsonParseException e) {
-            throw new IllegalArgumentException(
-                    "its metadata entry '" + key + "' is malformed: " + e.getMessage(), e);
+                    now, saved.hyperparameters());
         }
     }
 }

@@ -3,19 +3,33 @@ package ai.fishleg.muon;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.fishleg.core.CheckpointState;
+import ai.fishleg.core.StateMetadata;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * What a {@link ai.fishleg.core.Checkpoint} saves of a {@link Muon} run: the model's parameters
  * ({@code model/<DJL name>}, running statistics included), Muon's momenta ({@code
- * muon/momentum/<name>}), AdamW's moments ({@code adamw/m|v/<name>}), and as metadata the step
- * count (AdamW's bias correction depends on it) and the settings.
+ * muon/momentum/<name>}), AdamW's moments ({@code adamw/m|v/<name>}), and as metadata (the entry
+ * {@code muon}, a JSON object of {@link Saved}, see {@link StateMetadata}) the step count and the
+ * settings. Checkpoints of the earlier layout ({@code muon.stepCount}, {@code muon.settings}) are
+ * read too.
  */
 final class MuonState implements CheckpointState {
 
+    /** The name of Muon's entry in a checkpoint's metadata. */
+    static final String NAME = "muon";
+
+    /**
+     * The scalar state as saved ({@link StateMetadata}, entry {@value #NAME}).
+     *
+     * @param stepCount completed steps (AdamW's bias correction depends on it)
+     * @param settings the settings of the run that saved it
+     */
+    record Saved(long stepCount, String settings) {}
+
+    /** The flat entries of the earlier layout. */
     private static final String STEPS = "muon.stepCount";
     private static final String SETTINGS = "muon.settings";
 
@@ -37,25 +51,15 @@ final class MuonState implements CheckpointState {
 
     @Override
     public Map<String, String> metadata() {
-        Map<String, String> out = new LinkedHashMap<>();
-        out.put(STEPS, Long.toString(muon.getStepCount()));
-        out.put(SETTINGS, muon.getSettings().toString());
-        return out;
+        return StateMetadata.write(NAME, new Saved(muon.getStepCount(),
+                muon.getSettings().toString()));
     }
 
     @Override
     public Runnable restorer(Map<String, String> saved) {
-        String v = saved.get(STEPS);
-        if (v == null) {
-            throw new IllegalArgumentException("the checkpoint has no entry " + STEPS
-                    + "; it was not written by Muon.save");
-        }
-        long steps;
-        try {
-            steps = Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("checkpoint entry " + STEPS + " is not an integer: '" + v + "'", e);
-        }
-        return () -> muon.restoreSteps(steps);
+        Saved s = StateMetadata.read(saved, NAME, Saved.class).orElseGet(() -> new Saved(
+                StateMetadata.Legacy.longEntry(saved, STEPS),
+                StateMetadata.Legacy.entry(saved, SETTINGS)));
+        return () -> muon.restoreSteps(s.stepCount());
     }
 }

@@ -3,12 +3,23 @@ package ai.fishleg.fishleg;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.GradientCollector;
 import ai.fishleg.core.Checkpoint;
+import ai.fishleg.curvature.RecordingLinear;
 import ai.fishleg.data.BatchSources;
+import ai.fishleg.kfac.DampingForm;
+import ai.fishleg.kfac.Kfac;
+import ai.fishleg.kfac.KroneckerFactoredBlock;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
@@ -19,7 +30,9 @@ import ai.fishleg.util.Rng;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import java.io.BufferedInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -35,7 +48,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The checkpoint file is a standard safetensors file: read back here with a short parser of the
  * format's definition (u64 little-endian header length, JSON header, raw little-endian data), it
- * holds the model's weights and λ with their values, in float64 and float32, and its metadata.
+ * holds the model's weights and λ with their values, in float64 and float32, and its metadata; and
+ * DJL's own safetensors decoder reads it, every tensor (FishLeg's and K-FAC's) equal to what the
+ * optimizer's public API shows.
  */
 class CheckpointFileTest {
 
@@ -160,7 +175,7 @@ class CheckpointFileTest {
                         .containsEntry("format", Checkpoint.FORMAT)
                         .containsEntry("formatVersion", Integer.toString(Checkpoint.FORMAT_VERSION))
                         .containsEntry("user.note", "from a test")
-                        .containsKey("state.counters");
+                        .containsKey("state.fishleg");
                 java.util.zip.CRC32 crc = new java.util.zip.CRC32();
                 crc.update(bytes, 8 + (int) st.headerLength(), bytes.length - 8 - (int) st.headerLength());
                 assertThat(st.metadata().get("crc32")).isEqualTo(String.format("%08x", crc.getValue()));
@@ -176,6 +191,164 @@ class CheckpointFileTest {
     @Test
     void aFloat32CheckpointToo() throws IOException {
         trainAndCheck(DataType.FLOAT32, "F32");
+    }
+
+    /**
+     * Every tensor of a checkpoint as DJL's own safetensors decoder ({@code NDList.decode}) reads
+     * it, by name, in the order of the file. The checkpoint is a plain safetensors file (no prefix,
+     * no trailer: the 8-byte header length, the JSON header, the data), so the decoder reads the
+     * whole file; it ignores the {@code __metadata__} entry.
+     */
+    static Map<String, NDArray> decodeWithDjl(NDManager m, Path file) throws IOException {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(file))) {
+            for (NDArray a : NDList.decode(m, in)) {
+                assertThat(out.put(a.getName(), a)).as("two tensors named " + a.getName()).isNull();
+            }
+        }
+        return out;
+    }
+
+    /** A tensor of the file is the live array: same shape, type and values. */
+    static void assertHolds(Map<String, NDArray> file, String name, NDArray live) {
+        NDArray a = file.get(name);
+        assertThat(a).as(name + " in the file").isNotNull();
+        assertThat(a.getShape()).as(name).isEqualTo(live.getShape());
+        assertThat(a.getDataType()).as(name).isEqualTo(live.getDataType());
+        assertThat(Dense.values(a)).as(name).containsExactly(Dense.values(live));
+    }
+
+    @Test
+    void djlsSafetensorsDecoderReadsEveryTensorOfAFishLegCheckpoint() throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Rng rng = new Rng(4);
+            NDArray x = Models.gaussian(m, rng, 60, 4, DataType.FLOAT32);
+            NDArray y = x.gt(0).toType(DataType.FLOAT32, false);
+            Block model = Models.mlp(m, DataType.FLOAT32, 4, 5, 4);
+            FishLikelihood lik = new BernoulliLikelihood();
+            NllFunction nll = NllFunction.of(lik);
+            var train = BatchSources.randomBatches(x, y, 20, 1);
+            try (FishLeg opt = FishLeg.builder(model, DrawFunction.of(lik), nll,
+                    BatchSources.randomBatches(x, y, 20, 2)).updateAuxEvery(1).auxLr(0.01)
+                    .beta(0.9).build()) {
+                for (int t = 0; t < 3; t++) {
+                    try (NDManager b = m.newSubManager()) {
+                        Models.trainStep(opt, model, nll, train.next(b));
+                    }
+                }
+                Path file = dir.resolve("fishleg.safetensors");
+                opt.save(file);
+                try (NDManager sub = m.newSubManager()) {
+                    Map<String, NDArray> st = decodeWithDjl(sub, file);
+                    List<String> expected = new ArrayList<>();
+                    model.getParameters().forEach(p -> {
+                        assertHolds(st, "model/" + p.getKey(), p.getValue().getArray());
+                        expected.add("model/" + p.getKey());
+                    });
+                    for (var block : opt.getBlocks()) {
+                        String b = block.getName();
+                        for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
+                            String aux = "aux/" + b + "/" + e.getKey();
+                            assertHolds(st, aux, e.getValue());
+                            // The auxiliary Adam's moments have no public reader: their shape is
+                            // λ's, m is not all zero after three updates, v ≥ 0.
+                            NDArray am = st.get("adam/" + b + "/" + e.getKey() + "/m");
+                            NDArray av = st.get("adam/" + b + "/" + e.getKey() + "/v");
+                            assertThat(am.getShape()).isEqualTo(e.getValue().getShape());
+                            assertThat(av.getShape()).isEqualTo(e.getValue().getShape());
+                            assertThat(java.util.Arrays.stream(Dense.values(am))).as(aux + " Adam m")
+                                    .anyMatch(v -> v != 0);
+                            assertThat(java.util.Arrays.stream(Dense.values(av))).as(aux + " Adam v")
+                                    .allMatch(v -> v >= 0);
+                            expected.addAll(List.of(aux, "adam/" + b + "/" + e.getKey() + "/m",
+                                    "adam/" + b + "/" + e.getKey() + "/v"));
+                        }
+                        NDList momentum = opt.getMomentum(b);
+                        NDList u = opt.getStoredGradient(b);
+                        for (int i = 0; i < block.getOrder().size(); i++) {
+                            String p = block.getOrder().get(i);
+                            assertHolds(st, "momentum/" + b + "/" + p, momentum.get(i));
+                            assertHolds(st, "u/" + b + "/" + p, u.get(i));
+                            expected.addAll(List.of("momentum/" + b + "/" + p, "u/" + b + "/" + p));
+                        }
+                    }
+                    assertThat(st.keySet()).as("every tensor of the file is checked")
+                            .containsExactlyInAnyOrderElementsOf(expected);
+                }
+            }
+        }
+    }
+
+    @Test
+    void djlsSafetensorsDecoderReadsEveryTensorOfAKfacCheckpoint() throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = Models.gaussian(m, new Rng(6), 40, 4, DataType.FLOAT32);
+            NDArray y = x.gt(0).toType(DataType.FLOAT32, false);
+            FishLikelihood lik = new BernoulliLikelihood();
+            NllFunction nll = NllFunction.of(lik);
+            var train = BatchSources.randomBatches(x, y, 8, 1);
+            for (DampingForm form : DampingForm.values()) {
+                SequentialBlock model = new SequentialBlock()
+                        .add(RecordingLinear.builder().setUnits(6).build())
+                        .add(Activation::tanh)
+                        .add(Linear.builder().setUnits(5).build())
+                        .add(Activation::tanh)
+                        .add(RecordingLinear.builder().setUnits(4).build());
+                model.initialize(m, DataType.FLOAT32, new Shape(1, 4));
+                try (Kfac opt = Kfac.builder(model, DrawFunction.of(lik), nll,
+                        BatchSources.randomBatches(x, y, 8, 2)).momentum(0.9).dampingForm(form)
+                        .build()) {
+                    for (int t = 0; t < 3; t++) {
+                        try (NDManager b = m.newSubManager()) {
+                            opt.zeroGrad();
+                            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                                gc.backward(nll.nll(model, train.next(b)));
+                            }
+                            opt.step();
+                        }
+                    }
+                    Path file = dir.resolve("kfac-" + form + ".safetensors");
+                    opt.save(file);
+                    try (NDManager sub = m.newSubManager()) {
+                        Map<String, NDArray> st = decodeWithDjl(sub, file);
+                        List<String> expected = new ArrayList<>();
+                        model.getParameters().forEach(p -> {
+                            assertHolds(st, "model/" + p.getKey(), p.getValue().getArray());
+                            expected.add("model/" + p.getKey());
+                        });
+                        List<String> groups = new ArrayList<>(opt.getSgdGroups());
+                        for (KroneckerFactoredBlock b : opt.getBlocks()) {
+                            String k = "kfac/" + b.getName() + "/";
+                            assertHolds(st, k + "A", b.getInputFactor());
+                            assertHolds(st, k + "G", b.getOutputFactor());
+                            assertHolds(st, k + "Ainv", b.getInputInverse());
+                            assertHolds(st, k + "Ginv", b.getOutputInverse());
+                            expected.addAll(List.of(k + "A", k + "G", k + "Ainv", k + "Ginv"));
+                            b.getEigenScale().ifPresent(s -> {
+                                assertHolds(st, k + "scale", s);
+                                expected.add(k + "scale");
+                            });
+                            groups.add(b.getName());
+                        }
+                        assertThat(form == DampingForm.EIGEN).isEqualTo(expected.stream()
+                                .anyMatch(n -> n.endsWith("/scale")));
+                        for (String g : groups) {
+                            // momentum/<group>/<parameter>, in the group's parameter order
+                            List<String> names = st.keySet().stream()
+                                    .filter(n -> n.startsWith("momentum/" + g + "/")).toList();
+                            NDList momentum = opt.getMomentum(g);
+                            assertThat(names).as(g).hasSize(momentum.size());
+                            for (int i = 0; i < names.size(); i++) {
+                                assertHolds(st, names.get(i), momentum.get(i));
+                            }
+                            expected.addAll(names);
+                        }
+                        assertThat(st.keySet()).as("every tensor of the file is checked")
+                                .containsExactlyInAnyOrderElementsOf(expected);
+                    }
+                }
+            }
+        }
     }
 
     @Test

@@ -119,16 +119,18 @@ class CheckpointTest {
     }
 
     /**
-     * @return one JSON entry of a checkpoint's metadata, read from the safetensors header by the
-     *     format's definition (8 bytes of header length, then the header), not by Checkpoint
+     * @return one part of FishLeg's scalar state in a checkpoint (the JSON object of the metadata
+     *     entry {@code state.fishleg}), read from the safetensors header by the format's definition
+     *     (8 bytes of header length, then the header), not by Checkpoint
      */
     static Map<String, Object> metadataEntry(Path file, String key) throws IOException {
         byte[] bytes = Files.readAllBytes(file);
         long n = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
         JsonObject header = JsonParser.parseString(
                 new String(bytes, 8, (int) n, StandardCharsets.UTF_8)).getAsJsonObject();
-        String json = header.getAsJsonObject("__metadata__").get("state." + key).getAsString();
-        return new Gson().fromJson(json, new TypeToken<Map<String, Object>>() {}.getType());
+        String json = header.getAsJsonObject("__metadata__").get("state.fishleg").getAsString();
+        JsonObject state = JsonParser.parseString(json).getAsJsonObject();
+        return new Gson().fromJson(state.get(key), new TypeToken<Map<String, Object>>() {}.getType());
     }
 
     @Test
