@@ -3,6 +3,7 @@ package ai.fishleg.cli;
 import ai.fishleg.fishleg.Estimator;
 import ai.fishleg.fishleg.Hyperparameters;
 import ai.fishleg.fishleg.USampling;
+import ai.fishleg.likelihood.FisherLabels;
 import picocli.CommandLine.Option;
 
 /** FishLeg's settings on the command line; each one left out keeps the task's preset. */
@@ -48,6 +49,22 @@ final class FishLegOptions {
             description = "With --kronecker-start: set Q to K-FAC's damped inverse again after every"
                     + " N steps (0: only at the start).")
     Integer kroneckerEvery;
+
+    @Option(names = "--kronecker-labels", paramLabel = "L",
+            description = "With --kronecker-start: the labels of its statistics passes:"
+                    + " ${COMPLETION-CANDIDATES} (drawn: from the model, the Fisher; observed: the"
+                    + " auxiliary batch's own, the empirical Fisher).")
+    FisherLabels kroneckerLabels;
+
+    @Option(names = "--kronecker-identity-decay", paramLabel = "D",
+            description = "With --kronecker-start: blend its factors with the identity, share"
+                    + " D^(1 + floor(t/E)) at a start after t steps (K-FAC's identity start with"
+                    + " stat-decay D, cov-every E; 0: off).")
+    Double kroneckerIdentityDecay;
+
+    @Option(names = "--kronecker-identity-every", paramLabel = "E",
+            description = "Steps per decay of the identity's share (see --kronecker-identity-decay).")
+    Integer kroneckerIdentityEvery;
 
     @Option(names = "--estimator", paramLabel = "E",
             description = "How the auxiliary loss estimates F·V: ${COMPLETION-CANDIDATES}.")
@@ -115,6 +132,14 @@ final class FishLegOptions {
         set(warmup, b::warmup);
         set(kroneckerStart, b::kroneckerStart);
         set(kroneckerEvery, b::kroneckerEvery);
+        set(kroneckerLabels, b::kroneckerLabels);
+        if (kroneckerIdentityDecay != null || kroneckerIdentityEvery != null) {
+            b.kroneckerIdentityStart(
+                    kroneckerIdentityDecay != null ? kroneckerIdentityDecay
+                            : preset.kroneckerIdentityDecay(),
+                    kroneckerIdentityEvery != null ? kroneckerIdentityEvery
+                            : preset.kroneckerIdentityEvery());
+        }
         set(momentumForm, b::momentumForm);
         set(estimator, b::estimator);
         set(preconditionAux, b::preconditionAux);

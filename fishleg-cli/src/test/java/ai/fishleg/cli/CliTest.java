@@ -162,6 +162,27 @@ class CliTest {
     }
 
     @Test
+    void kroneckerLabelsAndIdentityStartAreOptionsThatReachFishLegsSettings(@TempDir Path out)
+            throws IOException {
+        Run r = run(tiny("train", "--optimizer", "fishleg", "--steps", "2", "--kronecker-labels",
+                "observed", "--kronecker-identity-decay", "0.95", "--kronecker-identity-every", "10",
+                "--out", out.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("kronecker-labels observed, kronecker-identity-decay 0.95,"
+                + " kronecker-identity-every 10");
+        JsonObject hp = summary(out).getAsJsonObject("hyperparameters");
+        assertThat(hp.get("kroneckerLabels").getAsString()).isEqualTo("observed");
+        assertThat(hp.get("kroneckerIdentityDecay").getAsDouble()).isEqualTo(0.95);
+        assertThat(hp.get("kroneckerIdentityEvery").getAsInt()).isEqualTo(10);
+        assertThat(summary(out).get("final_test_loss").getAsDouble()).isFinite();
+
+        Run bad = run(tiny("train", "--optimizer", "fishleg", "--steps", "1",
+                "--kronecker-identity-decay", "1", "--out", out.resolve("bad").toString()));
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("kroneckerIdentityStart").contains("[0, 1)");
+    }
+
+    @Test
     void compareStartsEveryOptimizerFromTheSameWeightsAndBatches(@TempDir Path out) throws IOException {
         Path alone = out.resolve("adam-alone");
         Path both = out.resolve("compare");

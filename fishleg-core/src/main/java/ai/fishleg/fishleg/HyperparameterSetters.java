@@ -3,6 +3,7 @@ package ai.fishleg.fishleg;
 import ai.fishleg.core.NonFinitePolicy;
 import ai.fishleg.core.ParameterStep;
 import ai.fishleg.curvature.RecordingLinear;
+import ai.fishleg.likelihood.FisherLabels;
 import java.util.List;
 
 /**
@@ -262,6 +263,37 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
      */
     public B kroneckerEvery(int v) {
         values.kroneckerEvery = v;
+        return self();
+    }
+
+    /**
+     * @param v the labels at which the Kronecker start's statistics passes differentiate the
+     *     loss: {@link FisherLabels#DRAWN} from the model (the Fisher's factors, the default) or
+     *     {@link FisherLabels#OBSERVED}, the auxiliary batches' own (the empirical Fisher's), as
+     *     K-FAC's {@code fisherLabels}. OBSERVED needs kroneckerStart > 0.
+     * @return this
+     */
+    public B kroneckerLabels(FisherLabels v) {
+        values.kroneckerLabels = v;
+        return self();
+    }
+
+    /**
+     * An extra damping of the Kronecker start that fades as K-FAC's identity start does ({@link
+     * ai.fishleg.kfac.FactorInit#IDENTITY}): a start made after t steps estimates the factors as
+     * s·I + (1 − s)·A and s·I + (1 − s)·G with s = decay^(1 + ⌊t/every⌋), the identity's share of
+     * K-FAC's running averages at step t when they start at I, decay by {@code decay} (K-FAC's
+     * statDecay) and are updated every {@code every} steps (K-FAC's covEvery). Off by default
+     * (decay 0, s = 0). A decay > 0 needs kroneckerStart > 0; renewals ({@link #kroneckerEvery})
+     * let the share fade during the run.
+     *
+     * @param decay in [0, 1), 0: off
+     * @param every >= 1 steps
+     * @return this
+     */
+    public B kroneckerIdentityStart(double decay, int every) {
+        values.kroneckerIdentityDecay = decay;
+        values.kroneckerIdentityEvery = every;
         return self();
     }
 

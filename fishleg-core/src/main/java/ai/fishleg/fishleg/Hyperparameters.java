@@ -2,6 +2,7 @@ package ai.fishleg.fishleg;
 
 import ai.fishleg.core.NonFinitePolicy;
 import ai.fishleg.core.ParameterStep;
+import ai.fishleg.likelihood.FisherLabels;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.Collections;
@@ -42,6 +43,9 @@ public final class Hyperparameters {
         int warmup = 0;
         int kroneckerStart = 0;
         int kroneckerEvery = 0;
+        FisherLabels kroneckerLabels = FisherLabels.DRAWN;
+        double kroneckerIdentityDecay = 0;
+        int kroneckerIdentityEvery = 1;
         long seed = 0;
         boolean verbose = false;
         double klClip = 0;
@@ -101,6 +105,19 @@ public final class Hyperparameters {
             throw new IllegalArgumentException("kroneckerEvery must be >= 0 (a number of steps), and"
                     + " > 0 only with kroneckerStart > 0 (the batches of each estimate), got"
                     + " kroneckerEvery " + v.kroneckerEvery + ", kroneckerStart " + v.kroneckerStart);
+        }
+        notNull("kroneckerLabels", v.kroneckerLabels, FisherLabels.values());
+        if (v.kroneckerLabels != FisherLabels.DRAWN && v.kroneckerStart == 0) {
+            throw new IllegalArgumentException("kroneckerLabels " + v.kroneckerLabels + " needs"
+                    + " kroneckerStart > 0 (they are the labels of its statistics passes)");
+        }
+        if (!(v.kroneckerIdentityDecay >= 0 && v.kroneckerIdentityDecay < 1)
+                || v.kroneckerIdentityEvery < 1
+                || (v.kroneckerIdentityDecay > 0 && v.kroneckerStart == 0)) {
+            throw new IllegalArgumentException("kroneckerIdentityStart needs a decay in [0, 1) (0:"
+                    + " off), every >= 1 (a number of steps), and kroneckerStart > 0 when the"
+                    + " decay is > 0, got decay " + v.kroneckerIdentityDecay + ", every "
+                    + v.kroneckerIdentityEvery + ", kroneckerStart " + v.kroneckerStart);
         }
         if (v.kroneckerStart > 0 && v.damping == 0) {
             throw new IllegalArgumentException("kroneckerStart > 0 needs damping > 0 (the damped"
@@ -274,6 +291,21 @@ public final class Hyperparameters {
     /** @return steps between two Kronecker starts after the first (0: only the first) */
     public int kroneckerEvery() {
         return v.kroneckerEvery;
+    }
+
+    /** @return the labels of the Kronecker start's statistics passes */
+    public FisherLabels kroneckerLabels() {
+        return v.kroneckerLabels;
+    }
+
+    /** @return the decay d of the Kronecker start's identity share d^(1 + ⌊t/every⌋) (0: off) */
+    public double kroneckerIdentityDecay() {
+        return v.kroneckerIdentityDecay;
+    }
+
+    /** @return the steps per decay of the Kronecker start's identity share */
+    public int kroneckerIdentityEvery() {
+        return v.kroneckerIdentityEvery;
     }
 
     /** @return the seed of the optimizer's own generator */

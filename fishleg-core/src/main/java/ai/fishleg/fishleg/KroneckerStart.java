@@ -5,6 +5,7 @@ import ai.djl.nn.Block;
 import ai.fishleg.curvature.Inverses;
 import ai.fishleg.data.BatchSource;
 import ai.fishleg.fishleg.blocks.KroneckerBlock;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.kfac.KroneckerEstimate;
 import ai.fishleg.fishleg.blocks.TriangularRoots;
 import ai.fishleg.likelihood.DrawFunction;
@@ -20,10 +21,12 @@ import org.slf4j.LoggerFactory;
  * The Kronecker start (docs/ALGORITHM.md §18): λ of every Kronecker block whose layer records its
  * inputs and output gradients (RecordingLinear, RecordingConv2d) is set so that Q equals K-FAC's
  * damped inverse, Q = (G + √γ/π I)⁻¹ ⊗ (A + π√γ I)⁻¹, with A and G averaged over {@code
- * kroneckerStart} batches of the auxiliary data with labels drawn from the model, and γ FishLeg's
- * damping: once when the optimizer is built, and again after every {@code kroneckerEvery} steps
- * when that is > 0. Between these, the auxiliary loss refines Q. Every other block keeps the start
- * the warm-up gave it (Q0 = s·I) and is only learned.
+ * kroneckerStart} batches of the auxiliary data with labels drawn from the model (or the batches'
+ * own, {@code kroneckerLabels}), optionally blended with the identity ({@code
+ * kroneckerIdentityStart}), and γ FishLeg's damping: once when the optimizer is built, and again
+ * after every {@code kroneckerEvery} steps when that is > 0. Between these, the auxiliary loss
+ * refines Q. Every other block keeps the start the warm-up gave it (Q0 = s·I) and is only
+ * learned.
  */
 final class KroneckerStart {
 
@@ -65,7 +68,7 @@ final class KroneckerStart {
     /** Sets Q to K-FAC's damped inverse now, if the Kronecker start is on. */
     void start() {
         if (hp.kroneckerStart() > 0) {
-            set(true);
+            set(0);
         }
     }
 
@@ -75,14 +78,16 @@ final class KroneckerStart {
      */
     boolean afterStep(long steps) {
         if (hp.kroneckerStart() > 0 && hp.kroneckerEvery() > 0 && steps % hp.kroneckerEvery() == 0) {
-            set(false);
+            set(steps);
             return true;
         }
         return false;
     }
 
     /**
-     * K-FAC's damped inverse factors at the current parameters, from some batches.
+     * K-FAC's damped inverse factors at the current parameters, from some batches with labels
+     * drawn from the model and no identity share (the damped inverse of the Fisher's Kronecker
+     * approximation, whatever the start's own options).
      *
      * @param source one batch per statistics pass
      * @param batches the number of passes
@@ -91,9 +96,24 @@ final class KroneckerStart {
      */
     Map<String, Inverses> inverses(
             BatchSource source, int batches, NDManager target) {
+        return inverses(source, batches, FisherLabels.DRAWN, 0, target);
+    }
+
+    /**
+     * The identity's share of the factors of a start made after {@code steps} steps: decay^(1 +
+     * ⌊steps/every⌋), that of K-FAC's running averages started at I when it takes that step
+     * (0 when the option is off).
+     */
+    private double identityShare(long steps) {
+        double decay = hp.kroneckerIdentityDecay();
+        return decay == 0 ? 0 : Math.pow(decay, 1 + steps / hp.kroneckerIdentityEvery());
+    }
+
+    private Map<String, Inverses> inverses(BatchSource source, int batches, FisherLabels labels,
+            double identityShare, NDManager target) {
         try (BatchSpeedup.Paused paused = speedup.pauseRecording()) {
             return KroneckerEstimate.dampedInverses(model, draw, nll, source, batches,
-                    hp.damping(), hp.moduleNames(), hp.skipNames(), target);
+                    hp.damping(), hp.moduleNames(), hp.skipNames(), labels, identityShare, target);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("kroneckerStart = " + batches
                     + " could not estimate K-FAC's factors: " + e.getMessage(), e);
@@ -111,10 +131,11 @@ final class KroneckerStart {
         }
     }
 
-    private void set(boolean first) {
+    /** Sets Q from a new estimate, made after {@code steps} steps (0: the first start). */
+    private void set(long steps) {
         try (NDManager scope = manager.newSubManager()) {
-            Map<String, Inverses> estimates =
-                    inverses(data, hp.kroneckerStart(), scope);
+            Map<String, Inverses> estimates = inverses(data, hp.kroneckerStart(),
+                    hp.kroneckerLabels(), identityShare(steps), scope);
             List<String> started = new ArrayList<>();
             List<String> kept = new ArrayList<>();
             for (BlockState g : blocks) {
@@ -131,10 +152,14 @@ final class KroneckerStart {
                     kept.add(LayerSelection.displayName(name));
                 }
             }
-            if (first) {
-                LOG.info("Kronecker start from {} batches: Q0 = K-FAC's damped inverse for {}{}",
-                        hp.kroneckerStart(), started,
-                        kept.isEmpty() ? "" : "; Q0 from the warm-up for " + kept);
+            if (steps == 0) {
+                LOG.info("Kronecker start from {} batches{}{}: Q0 = K-FAC's damped inverse for {}{}",
+                        hp.kroneckerStart(),
+                        hp.kroneckerLabels() == FisherLabels.DRAWN ? "" : ", observed labels",
+                        hp.kroneckerIdentityDecay() == 0 ? ""
+                                : String.format(java.util.Locale.ROOT, ", identity share %.3g",
+                                        identityShare(0)),
+                        started, kept.isEmpty() ? "" : "; Q0 from the warm-up for " + kept);
             }
         }
     }
