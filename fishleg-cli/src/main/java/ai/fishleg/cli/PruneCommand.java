@@ -38,6 +38,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import java.util.function.IntFunction;
 import picocli.CommandLine.Command;
@@ -110,6 +112,11 @@ final class PruneCommand implements Callable<Integer> {
                     + " (may be a fraction; default: ${DEFAULT-VALUE}).")
     double fineTuneEpochs;
 
+    @Option(names = "--fine-tune-lr", paramLabel = "ETA",
+            description = "FishLeg's step size η of the fine-tune, > 0 (default: the dense checkpoint's,"
+                    + " i.e. the step size it was trained with).")
+    Optional<Double> fineTuneLr = Optional.empty();
+
     @Option(names = "--scope", paramLabel = "SCOPE", defaultValue = "per_layer",
             description = "per_layer (every layer to the same sparsity) or global (one ranking over all"
                     + " layers) (default: ${DEFAULT-VALUE}).")
@@ -178,6 +185,15 @@ final class PruneCommand implements Callable<Integer> {
                     + " must be >= 0,"
                     + " --calibration-batches and --train-epochs >= 1");
         }
+        if (fineTuneLr.isPresent()) {
+            double lr = fineTuneLr.get();
+            if (!(lr > 0) || Double.isInfinite(lr)) {
+                throw new IllegalArgumentException("--fine-tune-lr must be a finite number > 0, got " + lr);
+            }
+            if (!(fineTuneEpochs > 0)) {
+                throw new IllegalArgumentException("--fine-tune-lr needs --fine-tune-epochs > 0");
+            }
+        }
         if (from != null && !Files.isRegularFile(from)) {
             throw new IllegalArgumentException("--from " + from + ": no such checkpoint file");
         }
@@ -205,8 +221,9 @@ final class PruneCommand implements Callable<Integer> {
                     return 1;
                 }
             }
-            List<PruneRow> rows = new Session(loaded, optimizer, context, dense, console).run();
-            List<Path> files = PruneFiles.write(dir, context, rows);
+            Session session = new Session(loaded, optimizer, context, dense, console);
+            List<PruneRow> rows = session.run();
+            List<Path> files = PruneFiles.write(dir, context, rows, session.fineTuneStepSize);
             console.println();
             files.forEach(f -> console.println("wrote " + f));
             return 0;
@@ -228,6 +245,8 @@ final class PruneCommand implements Callable<Integer> {
         private final BatchSource calibration;
         private final FishLeg opt;
         private final List<PruneRow> rows = new ArrayList<>();
+        /** The step size of the fine-tunes (none without --fine-tune-epochs), known after the first restore. */
+        private OptionalDouble fineTuneStepSize = OptionalDouble.empty();
 
         Session(LoadedData loaded, OptimizerSpec optimizer, RunContext context, Path dense, PrintWriter console) {
             this.loaded = loaded;
@@ -254,6 +273,11 @@ final class PruneCommand implements Callable<Integer> {
         List<PruneRow> run() throws IOException {
             try {
                 restore();
+                if (fineTuneEpochs > 0) {
+                    fineTuneStepSize = OptionalDouble.of(fineTuneLr.orElse(opt.getFishLr()));
+                    console.printf("fine-tune: %d masked FishLeg steps of step size %s per pruned network%n",
+                            fineTuneSteps(), fineTuneStepSize.getAsDouble());
+                }
                 Evaluation.Metrics base = evaluate();
                 rows.add(new PruneRow("dense", 0, 0, "dense", false, base));
                 console.printf("%n%-10s %8s %8s %-8s %-10s %10s %9s%n", "method", "sparsity", "measured",
@@ -352,8 +376,14 @@ final class PruneCommand implements Callable<Integer> {
             }
         }
 
+        private long fineTuneSteps() {
+            return Math.round(fineTuneEpochs * (loaded.train().size() / context.budget().batchSize()));
+        }
+
+        /** Masked FishLeg steps from the restored optimizer state, at the fine-tune's step size. */
         private void fineTune(Masks masks) {
-            long steps = Math.round(fineTuneEpochs * (loaded.train().size() / context.budget().batchSize()));
+            long steps = fineTuneSteps();
+            opt.setFishLr(fineTuneStepSize.orElseThrow());
             MaskedOptimizer masked = new MaskedOptimizer(opt, masks);
             NllFunction nll = NllFunction.of(likelihood);
             BatchSource train = BatchSources.randomBatches(loaded.train().inputs(), loaded.train().targets(),

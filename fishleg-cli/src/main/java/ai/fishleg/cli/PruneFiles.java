@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalDouble;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
@@ -26,10 +27,12 @@ final class PruneFiles {
      * @param dir the output folder
      * @param context the run
      * @param rows the evaluations, the dense network's first
+     * @param fineTuneLr the fine-tunes' step size (none when there was no fine-tune)
      * @return the files written
      * @throws IOException if a file cannot be written
      */
-    static List<Path> write(Path dir, RunContext context, List<PruneRow> rows) throws IOException {
+    static List<Path> write(Path dir, RunContext context, List<PruneRow> rows, OptionalDouble fineTuneLr)
+            throws IOException {
         List<Path> out = new ArrayList<>();
         StringBuilder csv = new StringBuilder(
                 "method,sparsity,measured_sparsity,mode,fine_tuned,test_loss,test_accuracy\n");
@@ -51,6 +54,7 @@ final class PruneFiles {
         Files.writeString(csvFile, csv);
         out.add(csvFile);
         JsonObject summary = context.toJson();
+        fineTuneLr.ifPresent(lr -> summary.addProperty("fine_tune_lr", lr));
         summary.add("results", results);
         Path json = dir.resolve("summary.json");
         Files.writeString(json, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()

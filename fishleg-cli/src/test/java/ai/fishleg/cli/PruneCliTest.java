@@ -84,4 +84,50 @@ class PruneCliTest {
         assertThat(missing.code()).isEqualTo(2);
         assertThat(missing.err()).contains("no such checkpoint file");
     }
+    @Test
+    void fineTuneLrSetsTheFineTunesStepSize() throws Exception {
+        Path idx = CliTest.writeIdxFolder(temp.resolve("idx"));
+        String[] common = {"prune", "--task", "fmnist-mlp", "--data", idx.toString(), "--batch-size", "40",
+            "--sparsities", "0.8", "--methods", "magnitude", "--fine-tune-epochs", "2", "--no-save-weights"};
+        Path trained = temp.resolve("trained");
+        CliTest.Run r = run(concat(common, "--train-epochs", "1", "--out", trained.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        String dense = trained.resolve("dense.ckpt").toString();
+        // the default is the checkpoint's step size, the preset's 0.01 that trained it
+        JsonObject byDefault = CliTest.summary(trained);
+        assertThat(byDefault.get("fine_tune_lr").getAsDouble()).isEqualTo(0.01);
+        Path same = temp.resolve("same");
+        assertThat(run(concat(common, "--from", dense, "--fine-tune-lr", "0.01", "--out", same.toString())).code())
+                .isZero();
+        Path tiny = temp.resolve("tiny");
+        assertThat(run(concat(common, "--from", dense, "--fine-tune-lr", "1e-9", "--out", tiny.toString())).code())
+                .isZero();
+        assertThat(CliTest.summary(tiny).get("fine_tune_lr").getAsDouble()).isEqualTo(1e-9);
+
+        // rows: dense, pruned, pruned and fine-tuned
+        double pruned = testLoss(byDefault, 1);
+        assertThat(testLoss(CliTest.summary(same), 2)).isEqualTo(testLoss(byDefault, 2));
+        assertThat(Math.abs(testLoss(byDefault, 2) - pruned)).isGreaterThan(1e-3);
+        // steps of size 1e-9 leave the pruned network (almost) where it was
+        assertThat(testLoss(CliTest.summary(tiny), 1)).isEqualTo(pruned);
+        assertThat(testLoss(CliTest.summary(tiny), 2)).isCloseTo(pruned, within(1e-5));
+
+        CliTest.Run zero = run(concat(common, "--from", dense, "--fine-tune-lr", "0"));
+        assertThat(zero.code()).isEqualTo(2);
+        assertThat(zero.err()).contains("--fine-tune-lr must be a finite number > 0");
+        CliTest.Run noFineTune = run("prune", "--task", "fmnist-mlp", "--data", idx.toString(), "--from", dense,
+                "--fine-tune-lr", "0.001");
+        assertThat(noFineTune.code()).isEqualTo(2);
+        assertThat(noFineTune.err()).contains("--fine-tune-lr needs --fine-tune-epochs > 0");
+    }
+
+    private static double testLoss(JsonObject summary, int row) {
+        return summary.getAsJsonArray("results").get(row).getAsJsonObject().get("test_loss").getAsDouble();
+    }
+
+    private static String[] concat(String[] first, String... rest) {
+        String[] out = java.util.Arrays.copyOf(first, first.length + rest.length);
+        System.arraycopy(rest, 0, out, first.length, rest.length);
+        return out;
+    }
 }
