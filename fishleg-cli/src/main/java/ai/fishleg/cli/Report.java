@@ -48,7 +48,8 @@ final class Report implements TrainingLoop.Listener {
                             + " estimator %s, kl-clip %s, scale %s, beta %s, fish-weight-decay %s,"
                             + " normalization %s, precondition-aux %s, u-sampling %s, warmup %d,"
                             + " batch-speedup %s, kronecker-start %d, kronecker-every %d,"
-                            + " momentum-form %s, aux-moments %s, aux-step-scale %s, aux-burst %d%n",
+                            + " momentum-form %s, aux-moments %s, aux-step-scale %s, aux-burst %d,"
+                            + " aux-update %s%n",
                     spec.kind(), trim(s.fishLr()), trim(s.damping()), trim(s.auxLr()), s.updateAuxEvery(),
                     s.estimator().name().toLowerCase(Locale.ROOT), trim(s.klClip()), trim(s.scale()),
                     trim(s.beta()), trim(s.weightDecay()), s.normalization(), s.preconditionAux(),
@@ -56,7 +57,8 @@ final class Report implements TrainingLoop.Listener {
                     s.batchSpeedup(), s.kroneckerStart(), s.kroneckerEvery(),
                     s.momentumForm().name().toLowerCase(Locale.ROOT),
                     s.auxMoments().name().toLowerCase(Locale.ROOT),
-                    s.auxStepScale().name().toLowerCase(Locale.ROOT), s.auxBurst());
+                    s.auxStepScale().name().toLowerCase(Locale.ROOT), s.auxBurst(),
+                    s.auxUpdate().name().toLowerCase(Locale.ROOT));
         } else if (spec.kind() == OptimizerKind.KFAC) {
             var s = spec.kfac();
             out.printf(Locale.ROOT, "%s: lr %s, damping %s, kl-clip %s, stat-decay %s, cov-every %d,"
