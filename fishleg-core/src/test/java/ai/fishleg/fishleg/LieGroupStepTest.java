@@ -21,6 +21,7 @@ import ai.fishleg.fishleg.blocks.FishLinear;
 import ai.fishleg.fishleg.blocks.KroneckerBlock;
 import ai.fishleg.likelihood.BernoulliLikelihood;
 import ai.fishleg.likelihood.DrawFunction;
+import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.util.Rng;
@@ -36,7 +37,8 @@ import org.junit.jupiter.api.Test;
  * batch and fixed "sampled" labels so that the auxiliary loss is a function of λ only.
  *
  * <p>The independent computation: the λ-gradient G by central finite differences of the loss
- * ({@link FishLeg#updateAux} without training), and from it, in plain double arithmetic, the step
+ * ({@link FishLeg#updateAux} with {@link AuxMode#EVALUATE}), and from it, in plain double
+ * arithmetic, the step
  * the rule prescribes: T = triu(G Xᵀ), δX = −η T X/‖T‖_F for R and the convolution's L (Gram of
  * columns); T = triu(Xᵀ G), δX = −η X T/‖T‖_F for the linear layer's L (Gram of rows);
  * H = X ⊙ G, δX = −η X ⊙ H/max|H| for A.
@@ -74,7 +76,7 @@ class LieGroupStepTest {
                         predicted += change;
                     }
                 }
-                opt.updateAux(true, true);
+                opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN);
                 Map<String, double[]> after = snapshot(opt);
                 for (Map.Entry<String, double[]> e : expectedStep.entrySet()) {
                     double[] actual = minus(after.get(e.getKey()), before.get(e.getKey()));
@@ -95,7 +97,7 @@ class LieGroupStepTest {
             try (FishLeg opt = build(m, rng, 0.05)) {
                 double previous = auxLoss(opt);
                 for (int t = 0; t < 10; t++) {
-                    opt.updateAux(true, true);
+                    opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN);
                     double now = auxLoss(opt);
                     assertThat(now).as("auxiliary loss after update " + (t + 1)).isLessThan(previous);
                     previous = now;
@@ -238,7 +240,7 @@ class LieGroupStepTest {
     }
 
     private static double auxLoss(FishLeg opt) {
-        return opt.updateAux(false, true).auxLoss();
+        return opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN).auxLoss();
     }
 
     /** (f(X + sδ) − f(X − sδ)) / 2s, rescaled to δ: the first-order change of the loss along δ. */
