@@ -105,6 +105,12 @@ final class FishLegOptions {
                     + " start (0: none).")
     Integer auxBurst;
 
+    @Option(names = "--aux-update", paramLabel = "U",
+            description = "Rule of the auxiliary step on λ: ${COMPLETION-CANDIDATES} (lie_group:"
+                    + " multiplicative, scale-free steps on each factor, --aux-lr < 1 their"
+                    + " relative size).")
+    ai.fishleg.fishleg.AuxUpdate auxUpdate;
+
     @Option(names = "--quality-every", paramLabel = "N",
             description = "Every N steps, log how close Q is to the damped inverse on held-out"
                     + " directions, beside K-FAC's inverse at the same point (QualityProbe; 0: never).")
@@ -149,6 +155,7 @@ final class FishLegOptions {
         set(auxMoments, b::auxMoments);
         set(auxStepScale, b::auxStepScale);
         set(auxBurst, b::auxBurst);
+        set(auxUpdate, b::auxUpdate);
         return b.build();
     }
 

@@ -50,7 +50,7 @@ final class Report implements TrainingLoop.Listener {
                             + " batch-speedup %s, kronecker-start %d, kronecker-every %d,"
                             + " momentum-form %s, aux-moments %s, aux-step-scale %s, aux-burst %d,"
                             + " kronecker-labels %s, kronecker-identity-decay %s,"
-                            + " kronecker-identity-every %d%n",
+                            + " kronecker-identity-every %d, aux-update %s%n",
                     spec.kind(), trim(s.fishLr()), trim(s.damping()), trim(s.auxLr()), s.updateAuxEvery(),
                     s.estimator().name().toLowerCase(Locale.ROOT), trim(s.klClip()), trim(s.scale()),
                     trim(s.beta()), trim(s.weightDecay()), s.normalization(), s.preconditionAux(),
@@ -60,7 +60,8 @@ final class Report implements TrainingLoop.Listener {
                     s.auxMoments().name().toLowerCase(Locale.ROOT),
                     s.auxStepScale().name().toLowerCase(Locale.ROOT), s.auxBurst(),
                     s.kroneckerLabels().name().toLowerCase(Locale.ROOT),
-                    trim(s.kroneckerIdentityDecay()), s.kroneckerIdentityEvery());
+                    trim(s.kroneckerIdentityDecay()), s.kroneckerIdentityEvery(),
+                    s.auxUpdate().name().toLowerCase(Locale.ROOT));
         } else if (spec.kind() == OptimizerKind.KFAC) {
             var s = spec.kfac();
             out.printf(Locale.ROOT, "%s: lr %s, damping %s, kl-clip %s, stat-decay %s, cov-every %d,"

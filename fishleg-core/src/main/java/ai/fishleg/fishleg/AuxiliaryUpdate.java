@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * auxiliary loss ½(γ⟨V,V⟩ + ⟨V,F̂V⟩) − ⟨u,V⟩ (divided by ‖u‖² with {@code normalization}), its
  * analytic λ-gradient (the vector-Jacobian product of λ ↦ Q(λ)u with D = F̂V + γV − u, or with
  * {@code preconditionAux} Q(λ)D·‖u‖/‖V‖), masked by each block, and one step of the auxiliary Adam
- * with the learning rate of its schedule. An update whose loss or λ-gradient is not finite is
+ * (or, with {@link AuxUpdate#LIE_GROUP}, one multiplicative {@link LieGroupStep}) with the
+ * learning rate of its schedule. An update whose loss or λ-gradient is not finite is
  * skipped (λ keeps its value). The model's parameters, gradients and running statistics are left
  * as they were.
  */
@@ -59,6 +60,7 @@ final class AuxiliaryUpdate {
     private final BatchSource auxData;
     private final FisherEstimator estimator;
     private final AuxAdam adam;
+    private final LieGroupStep lieGroup;
     private final RunStatistics stats;
     private final Rng rng;
     private final NDManager manager;
@@ -82,7 +84,9 @@ final class AuxiliaryUpdate {
         this.stats = stats;
         this.rng = rng;
         this.manager = manager;
+        // The Adam's (zero) moments exist under every rule, so that checkpoints have one format.
         this.adam = new AuxAdam(hp.auxBeta1(), hp.auxBeta2(), hp.auxEps(), manager);
+        this.lieGroup = new LieGroupStep(manager);
         for (BlockState g : blocks) {
             for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
                 if (g.block().isTrainable(e.getKey())) {
@@ -97,7 +101,7 @@ final class AuxiliaryUpdate {
         return adam;
     }
 
-    /** @return the learning rate of the next Adam step (linear decay when numSteps > 0) */
+    /** @return the learning rate of the next auxiliary step (linear decay when numSteps > 0) */
     double currentLr() {
         if (hp.numSteps() <= 0) {
             return hp.auxLr();
@@ -131,7 +135,7 @@ final class AuxiliaryUpdate {
             double lr = currentLr();
             boolean steps = train && eval.gradients() != null;
             if (steps) {
-                adamStep(eval.gradients(), lr);
+                step(eval.gradients(), lr);
                 stats.auxUpdated(eval.info().auxLoss());
             }
             List<NDList> kept = null;
@@ -146,19 +150,27 @@ final class AuxiliaryUpdate {
     }
 
     /**
-     * One auxiliary Adam step on every trainable λ tensor, with its block's gradient mask applied,
-     * written through the block's state (which drops the block's cached products).
+     * One auxiliary step on every trainable λ tensor, with its block's gradient mask applied:
+     * Adam's, or the multiplicative one of {@link AuxUpdate#LIE_GROUP}; written through the
+     * block's state (which drops the block's cached products).
      */
-    private void adamStep(Map<NDArray, NDArray> gradients, double lr) {
+    private void step(Map<NDArray, NDArray> gradients, double lr) {
         for (BlockState g : blocks) {
-            for (Map.Entry<String, NDArray> e : g.block().getAuxParameters().entrySet()) {
+            CurvatureBlock block = g.block();
+            for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
                 NDArray grad = gradients.get(e.getValue());
                 if (grad == null) {
-                    continue; // frozen: Adam leaves it and its state alone
+                    continue; // frozen: the step leaves it (and Adam's state) alone
                 }
+                String name = e.getKey();
                 // the λ-gradients are this update's own temporaries: masked in place
-                adam.step(g.block().state(), e.getKey(), g.block().maskGradient(e.getKey(), grad),
-                        hp.auxStepScale().rate(lr, e.getValue()));
+                NDArray masked = block.maskGradient(name, grad);
+                if (hp.auxUpdate() == AuxUpdate.LIE_GROUP) {
+                    lieGroup.step(block.state(), name, block.factorForm(name), masked, lr);
+                } else {
+                    adam.step(block.state(), name, masked,
+                            hp.auxStepScale().rate(lr, e.getValue()));
+                }
             }
         }
     }

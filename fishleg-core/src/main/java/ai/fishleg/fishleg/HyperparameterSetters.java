@@ -422,4 +422,22 @@ public abstract class HyperparameterSetters<B extends HyperparameterSetters<B>> 
         values.auxBurst = v;
         return self();
     }
+
+    /**
+     * @param v the rule that turns the λ-gradient into a step: {@link AuxUpdate#ADAM} (default,
+     *     the auxiliary Adam) or {@link AuxUpdate#LIE_GROUP} (multiplicative, scale-free steps on
+     *     each factor, as PSGD learns its triangular factors; auxLr, below 1, is then the
+     *     relative size of each step, and auxBetas, auxEps, auxStepScale and auxMoments do not
+     *     apply)
+     * @return this
+     */
+    public B auxUpdate(AuxUpdate v) {
+        values.auxUpdate = v;
+        return self();
+    }
+
+    /** @param v {@code "adam"} or {@code "lie-group"} @return this */
+    public B auxUpdate(String v) {
+        return auxUpdate(AuxUpdate.parse(v));
+    }
 }

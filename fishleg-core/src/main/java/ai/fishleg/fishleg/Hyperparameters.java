@@ -57,6 +57,7 @@ public final class Hyperparameters {
         AuxMoments auxMoments = AuxMoments.KEEP;
         AuxStepScale auxStepScale = AuxStepScale.ABSOLUTE;
         int auxBurst = 0;
+        AuxUpdate auxUpdate = AuxUpdate.ADAM;
 
         Values copy() {
             try {
@@ -140,6 +141,21 @@ public final class Hyperparameters {
             throw new IllegalArgumentException("auxBurst must be >= 0 (a number of steps), and > 0"
                     + " only with kroneckerStart > 0 (it counts the steps after each start), got"
                     + " auxBurst " + v.auxBurst + ", kroneckerStart " + v.kroneckerStart);
+        }
+        notNull("auxUpdate", v.auxUpdate, AuxUpdate.values());
+        if (v.auxUpdate == AuxUpdate.LIE_GROUP) {
+            if (!(v.auxLr < 1)) {
+                throw new IllegalArgumentException("auxLr must be < 1 with auxUpdate LIE_GROUP (it"
+                        + " is the fraction by which a step may change each factor), got "
+                        + v.auxLr);
+            }
+            if (v.auxStepScale != AuxStepScale.ABSOLUTE
+                    || v.auxMoments != AuxMoments.KEEP) {
+                throw new IllegalArgumentException("auxStepScale and auxMoments shape the"
+                        + " auxiliary Adam's step; auxUpdate LIE_GROUP has no Adam step (its"
+                        + " step is relative and has no moments): leave them at ABSOLUTE and"
+                        + " KEEP, got " + v.auxStepScale + " and " + v.auxMoments);
+            }
         }
         if (!(v.antitheticEps > 0) || Double.isInfinite(v.antitheticEps)) {
             throw new IllegalArgumentException(
@@ -361,6 +377,11 @@ public final class Hyperparameters {
     /** @return steps after each Kronecker start with an auxiliary update on every step */
     public int auxBurst() {
         return v.auxBurst;
+    }
+
+    /** @return the rule of the auxiliary step: Adam's or the multiplicative one */
+    public AuxUpdate auxUpdate() {
+        return v.auxUpdate;
     }
 
     /**

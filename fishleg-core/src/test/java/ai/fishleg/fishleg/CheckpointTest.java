@@ -15,6 +15,7 @@ import ai.fishleg.likelihood.DrawFunction;
 import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.GaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.testing.Dense;
 import ai.fishleg.testing.Models;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.RngOwner;
@@ -34,6 +35,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Checkpoints: exact round trip, exact resume, atomic saves, and rejection of bad files. */
 class CheckpointTest {
@@ -68,10 +71,14 @@ class CheckpointTest {
         final FishLeg opt;
 
         Run() {
+            this(AuxUpdate.ADAM);
+        }
+
+        Run(AuxUpdate auxUpdate) {
             lik.setSeed(3);
             opt = FishLeg.builder(model, DrawFunction.of(lik), nll, BatchSources.randomBatches(x, y, 20, 12))
                     .likelihood(learnable).updateAuxEvery(3).auxLr(1e-2).fineTune(true)
-                    .weightDecay(1e-3).build();
+                    .weightDecay(1e-3).auxUpdate(auxUpdate).build();
         }
 
         void steps(int n) {
@@ -149,16 +156,55 @@ class CheckpointTest {
         }
     }
 
-    @Test
-    void resumingContinuesExactlyLikeAnUninterruptedRun() throws IOException {
+    @ParameterizedTest
+    @EnumSource(AuxUpdate.class)
+    void resumingContinuesExactlyLikeAnUninterruptedRun(AuxUpdate auxUpdate) throws IOException {
         Path file = dir.resolve("resume.ckpt");
-        try (Run straight = new Run(); Run first = new Run(); Run second = new Run()) {
+        try (Run straight = new Run(auxUpdate); Run first = new Run(auxUpdate);
+                Run second = new Run(auxUpdate)) {
             straight.steps(16);
             first.steps(8);
             first.opt.save(file, first.position());
             second.seek(second.opt.load(file));
             second.steps(8);
             assertSameState(straight.opt, second.opt);
+        }
+    }
+
+    /**
+     * The auxiliary rule does not change the format (the Adam's moments are kept, at zero, under
+     * LIE_GROUP): a checkpoint of either rule resumes under the other, with the same tensors.
+     */
+    @Test
+    void aCheckpointResumesUnderEitherAuxiliaryRule() throws IOException {
+        Path file = dir.resolve("rule.ckpt");
+        try (Run adam = new Run(AuxUpdate.ADAM); Run lie = new Run(AuxUpdate.LIE_GROUP);
+                Run back = new Run(AuxUpdate.ADAM)) {
+            adam.steps(4);
+            adam.opt.save(file);
+            lie.opt.load(file);
+            assertSameTensors(adam, lie);
+            lie.steps(4);
+            lie.opt.save(file);
+            back.opt.load(file);
+            assertSameTensors(lie, back);
+        }
+    }
+
+    /** The model's parameters and every block's λ are equal (the settings may differ). */
+    static void assertSameTensors(Run a, Run b) {
+        var pa = a.model.getParameters();
+        var pb = b.model.getParameters();
+        for (int i = 0; i < pa.size(); i++) {
+            assertThat(Dense.values(pb.get(i).getValue().getArray())).as(pa.get(i).getKey())
+                    .containsExactly(Dense.values(pa.get(i).getValue().getArray()));
+        }
+        for (int i = 0; i < a.opt.getBlocks().size(); i++) {
+            var block = a.opt.getBlocks().get(i);
+            var other = b.opt.getBlocks().get(i).getAuxParameters();
+            block.getAuxParameters().forEach((name, t) ->
+                    assertThat(Dense.values(other.get(name))).as(block.getName() + "." + name)
+                            .containsExactly(Dense.values(t)));
         }
     }
 

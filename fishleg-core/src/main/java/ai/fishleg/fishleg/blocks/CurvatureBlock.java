@@ -230,6 +230,15 @@ public abstract class CurvatureBlock implements AutoCloseable {
     }
 
     /**
+     * @param auxName a registered name
+     * @return how the tensor enters Q, for the multiplicative auxiliary step (by default
+     *     {@link FactorForm#ENTRYWISE}: Q scales entry by entry with it)
+     */
+    public FactorForm factorForm(String auxName) {
+        return FactorForm.ENTRYWISE;
+    }
+
+    /**
      * A tape for blocks whose vector-Jacobian product needs nothing but u and λ.
      *
      * @param v V = Q(λ)u, closed with the tape

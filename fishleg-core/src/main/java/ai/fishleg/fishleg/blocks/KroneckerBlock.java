@@ -177,6 +177,21 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         return true;
     }
 
+    /**
+     * R of M = RᵀR is a column Gram factor (a diagonal R scales entrywise); L is a row Gram
+     * factor for N = LLᵀ and a column Gram factor for N = LᵀL; A scales entrywise.
+     */
+    @Override
+    public FactorForm factorForm(String auxName) {
+        if (R.equals(auxName)) {
+            return outFactorDiagonal ? FactorForm.ENTRYWISE : FactorForm.COLUMN_GRAM;
+        }
+        if (L.equals(auxName)) {
+            return inFactorTransposed ? FactorForm.COLUMN_GRAM : FactorForm.ROW_GRAM;
+        }
+        return FactorForm.ENTRYWISE;
+    }
+
     /** @return how the parameters form U */
     public WeightMatrix getLayout() {
         return layout;
