@@ -2,15 +2,11 @@ package ai.fishleg.core;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -29,7 +25,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -84,19 +79,19 @@ public final class Checkpoint {
     /** The value of the {@code format} metadata entry. */
     public static final String FORMAT = "fishleg4j-checkpoint";
 
-    private static final String METADATA = "__metadata__";
+    static final String METADATA = "__metadata__";
     private static final String STATE = "state.";
     private static final String USER = "user.";
     private static final String CRC_PLACEHOLDER = "00000000";
     /** The first bytes of a version 1 file. */
-    private static final byte[] OLD_MAGIC = "FLG4JCKP".getBytes(StandardCharsets.US_ASCII);
-    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+    static final byte[] OLD_MAGIC = "FLG4JCKP".getBytes(StandardCharsets.US_ASCII);
+    static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
     /** Bytes moved between a tensor and the file at a time. */
-    private static final int CHUNK = 1 << 16;
+    static final int CHUNK = 1 << 16;
     /** The buffer of the file streams. */
-    private static final int BUFFER = 1 << 20;
+    static final int BUFFER = 1 << 20;
     /** The longest header a safetensors reader accepts (100 MB, the reference's limit). */
-    private static final long MAX_HEADER = 100_000_000L;
+    static final long MAX_HEADER = 100_000_000L;
     /** The largest tensor DJL hands over as one buffer (its {@code toByteBuffer}, {@code create}). */
     private static final long MAX_TENSOR = Integer.MAX_VALUE;
 
@@ -134,7 +129,7 @@ public final class Checkpoint {
                         + " tensor is limited to " + MAX_TENSOR + " bytes (the file is not)");
             }
             JsonObject t = new JsonObject();
-            t.addProperty("dtype", dtypeName(a.getDataType(), e.name()));
+            t.addProperty("dtype", CheckpointHeader.dtypeName(a.getDataType(), e.name()));
             t.add("shape", GSON.toJsonTree(a.getShape().getShape()));
             JsonArray offsets = new JsonArray();
             offsets.add(offset);
@@ -204,7 +199,7 @@ public final class Checkpoint {
     public static Map<String, String> load(CheckpointState state, Path file) throws IOException {
         String what = "checkpoint " + file;
         try (FileChannel channel = open(file)) {
-            Parsed parsed = parse(channel, what);
+            CheckpointHeader.Parsed parsed = CheckpointHeader.parse(channel, what);
             Map<String, String> md = parsed.metadata();
 
             List<CheckpointState.Entry> entries = state.tensors();
@@ -212,7 +207,7 @@ public final class Checkpoint {
             entries.forEach(e -> byName.put(e.name(), e));
             List<String> problems = new ArrayList<>();
             for (CheckpointState.Entry e : entries) {
-                TensorInfo t = parsed.tensors().get(e.name());
+                CheckpointHeader.TensorInfo t = parsed.tensors().get(e.name());
                 if (t == null) {
                     problems.add(e.name() + ": missing from the checkpoint (optimizer has "
                             + e.array().getShape() + " " + e.array().getDataType().name() + ")");
@@ -254,7 +249,8 @@ public final class Checkpoint {
             channel.position(parsed.dataStart());
             InputStream in = new BufferedInputStream(Channels.newInputStream(channel), BUFFER);
             byte[] chunk = new byte[CHUNK];
-            for (Map.Entry<String, TensorInfo> t : inFileOrder(parsed.tensors())) {
+            for (Map.Entry<String, CheckpointHeader.TensorInfo> t
+                    : CheckpointHeader.inFileOrder(parsed.tensors())) {
                 CheckpointState.Entry e = byName.get(t.getKey());
                 try (NDArray value = readTensor(in, chunk, e.array(), what)) {
                     e.restore().accept(value);
@@ -278,7 +274,7 @@ public final class Checkpoint {
     public static Map<String, String> readMetadata(Path file) throws IOException {
         Map<String, String> user = new LinkedHashMap<>();
         try (FileChannel channel = open(file)) {
-            parse(channel, "checkpoint " + file).metadata().forEach((k, v) -> {
+            CheckpointHeader.parse(channel, "checkpoint " + file).metadata().forEach((k, v) -> {
                 if (k.startsWith(USER)) {
                     user.put(k.substring(USER.length()), v);
                 }
@@ -293,165 +289,6 @@ public final class Checkpoint {
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("checkpoint file " + file + " does not exist", e);
         }
-    }
-
-    /** One tensor of a file: type, shape and its byte range in the data. */
-    private record TensorInfo(DataType dataType, Shape shape, long begin, long end) {}
-
-    /** A validated file: its metadata, tensors and where the data starts. */
-    private record Parsed(Map<String, String> metadata, Map<String, TensorInfo> tensors,
-            long dataStart) {}
-
-    /**
-     * Reads the header from the start of the file and checks the container, the format, the
-     * version, the layout of the data and its checksum (streaming the data once).
-     */
-    private static Parsed parse(FileChannel channel, String what) throws IOException {
-        long size = channel.size();
-        channel.position(0);
-        InputStream in = new BufferedInputStream(Channels.newInputStream(channel), BUFFER);
-        byte[] start = in.readNBytes(9);
-        if (start.length >= OLD_MAGIC.length
-                && Arrays.equals(Arrays.copyOf(start, OLD_MAGIC.length), OLD_MAGIC)) {
-            throw new IllegalArgumentException(what + " has format version 1 (FishLeg4J's own"
-                    + " container) but this FishLeg4J reads version " + FORMAT_VERSION
-                    + " (safetensors); save it again with the version that wrote it");
-        }
-        if (start.length < 9 || start[8] != '{') {
-            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (a safetensors"
-                    + " file starts with an 8-byte header length and a JSON header)");
-        }
-        long headerLength = ByteBuffer.wrap(start, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        if (headerLength < 0 || headerLength > size - 8L) {
-            throw new IllegalArgumentException(
-                    what + " is truncated: its header needs " + Long.toUnsignedString(headerLength)
-                            + " bytes but the file has " + size + " bytes in all");
-        }
-        if (headerLength > MAX_HEADER) {
-            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (its header"
-                    + " length " + headerLength + " exceeds safetensors' limit of " + MAX_HEADER
-                    + " bytes)");
-        }
-        byte[] json = new byte[(int) headerLength];
-        json[0] = start[8];
-        readFully(in, json, 1, json.length - 1, what);
-        long dataStart = 8 + headerLength;
-        JsonObject header;
-        try {
-            header = JsonParser.parseString(new String(json, StandardCharsets.UTF_8))
-                    .getAsJsonObject();
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (its header"
-                    + " is not a safetensors JSON header: " + e.getMessage() + ")", e);
-        }
-        Map<String, String> md = new LinkedHashMap<>();
-        try {
-            JsonObject m = header.getAsJsonObject(METADATA);
-            if (m != null) {
-                m.entrySet().forEach(e -> md.put(e.getKey(), e.getValue().getAsString()));
-            }
-        } catch (ClassCastException | IllegalStateException | UnsupportedOperationException e) {
-            throw new IllegalArgumentException(
-                    what + " has malformed __metadata__ (it must map strings to strings)", e);
-        }
-        if (!FORMAT.equals(md.get("format"))) {
-            throw new IllegalArgumentException(what + " is not a FishLeg4J checkpoint (a"
-                    + " safetensors file without the metadata entry format = " + FORMAT + ")");
-        }
-        if (!Integer.toString(FORMAT_VERSION).equals(md.get("formatVersion"))) {
-            throw new IllegalArgumentException(what + " has format version "
-                    + md.get("formatVersion") + " but this FishLeg4J reads version "
-                    + FORMAT_VERSION);
-        }
-        Map<String, TensorInfo> tensors = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> e : header.entrySet()) {
-            if (!e.getKey().equals(METADATA)) {
-                tensors.put(e.getKey(), tensorInfo(e.getKey(), e.getValue(), what));
-            }
-        }
-        // The tensors must tile the data exactly (as safetensors readers require).
-        long dataLength = size - dataStart;
-        long end = 0;
-        for (Map.Entry<String, TensorInfo> t : inFileOrder(tensors)) {
-            if (t.getValue().begin() != end) {
-                throw new IllegalArgumentException(what + " has a malformed header: its tensors"
-                        + " do not tile the data (a gap or an overlap at data byte " + end + ")");
-            }
-            end = t.getValue().end();
-        }
-        if (end != dataLength) {
-            throw new IllegalArgumentException(what + " is truncated or has trailing bytes: its"
-                    + " tensors hold " + end + " bytes of data, the file has " + dataLength);
-        }
-        CRC32 crc = new CRC32();
-        byte[] chunk = new byte[CHUNK];
-        for (long left = dataLength; left > 0; ) {
-            int n = (int) Math.min(left, chunk.length);
-            readFully(in, chunk, 0, n, what);
-            crc.update(chunk, 0, n);
-            left -= n;
-        }
-        String sum = String.format(Locale.ROOT, "%08x", crc.getValue());
-        if (!sum.equals(md.get("crc32"))) {
-            throw new IllegalArgumentException(what + " is corrupt: the CRC-32 checksum of its data ("
-                    + sum + ") does not match the one it was saved with (" + md.get("crc32") + ")");
-        }
-        return new Parsed(md, tensors, dataStart);
-    }
-
-    /** The tensors of a file in the order of their data. */
-    private static List<Map.Entry<String, TensorInfo>> inFileOrder(Map<String, TensorInfo> tensors) {
-        return tensors.entrySet().stream()
-                .sorted(Comparator.comparingLong(e -> e.getValue().begin())).toList();
-    }
-
-    /** Reads exactly {@code n} bytes, or says that the file ended early. */
-    private static void readFully(InputStream in, byte[] into, int at, int n, String what)
-            throws IOException {
-        if (in.readNBytes(into, at, n) != n) {
-            throw new IllegalArgumentException(what + " is truncated (it ended while being read)");
-        }
-    }
-
-    private static TensorInfo tensorInfo(String name, JsonElement json, String what) {
-        try {
-            JsonObject o = json.getAsJsonObject();
-            DataType type = dataType(o.get("dtype").getAsString());
-            Shape shape = new Shape(GSON.fromJson(o.get("shape"), long[].class));
-            long[] offsets = GSON.fromJson(o.get("data_offsets"), long[].class);
-            long bytes = shape.size() * type.getNumOfBytes();
-            if (offsets.length != 2 || offsets[0] < 0 || offsets[1] - offsets[0] != bytes) {
-                throw new IllegalArgumentException("data_offsets do not fit " + bytes + " bytes");
-            }
-            return new TensorInfo(type, shape, offsets[0], offsets[1]);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(what + " has a malformed entry for tensor " + name
-                    + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** The safetensors name of a type this format carries. */
-    private static String dtypeName(DataType type, String tensor) {
-        return switch (type) {
-            case FLOAT32 -> "F32";
-            case FLOAT64 -> "F64";
-            case INT32 -> "I32";
-            case INT64 -> "I64";
-            default -> throw new IllegalArgumentException(
-                    "cannot checkpoint a tensor of type " + type.name() + " (" + tensor
-                            + "); supported: FLOAT32, FLOAT64, INT32, INT64");
-        };
-    }
-
-    private static DataType dataType(String name) {
-        return switch (name) {
-            case "F32" -> DataType.FLOAT32;
-            case "F64" -> DataType.FLOAT64;
-            case "I32" -> DataType.INT32;
-            case "I64" -> DataType.INT64;
-            default -> throw new IllegalArgumentException(
-                    "dtype " + name + " is not one of F32, F64, I32, I64");
-        };
     }
 
     private static int indexOf(byte[] haystack, byte[] needle) {
@@ -551,7 +388,7 @@ public final class Checkpoint {
         int per = chunk.length / width;
         for (int at = 0; at < length; at += per) {
             int n = Math.min(per, length - at);
-            readFully(in, chunk, 0, n * width, what);
+            CheckpointHeader.readFully(in, chunk, 0, n * width, what);
             take.move(at, n);
         }
     }
