@@ -88,7 +88,8 @@ public class QvBenchmark {
             for (NDArray g : grads.values()) {
                 g.attach(scope);
             }
-            block.auxChanged(); // an update changes λ, so the cached factors are rebuilt
+            // an update writes λ, which drops the cached factors; a write by 1 keeps λ's values
+            block.state().scale(block.getAuxParameters().keySet().iterator().next(), 1.0);
             return grads.size();
         }
     }

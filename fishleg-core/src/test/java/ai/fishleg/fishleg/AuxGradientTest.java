@@ -19,6 +19,7 @@ import ai.fishleg.likelihood.FishLikelihood;
 import ai.fishleg.likelihood.FisherLabels;
 import ai.fishleg.likelihood.GaussianLikelihood;
 import ai.fishleg.likelihood.NllFunction;
+import ai.fishleg.testing.BlockMatrices;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
@@ -66,16 +67,17 @@ class AuxGradientTest {
                     .likelihood(likelihood).damping(0.3).normalization(normalization)
                     .batchSpeedup(speedup).auxLr(STEP).auxEps(STEP).build()) {
                 for (CurvatureBlock block : opt.getBlocks()) {
-                    randomize(block.getAuxParameters(), rng, 0.5, 1.0);
-                    block.auxChanged();
+                    for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
+                        BlockMatrices.setAux(block, e.getKey(), draw(e.getValue(), rng, 0.5, 1.0));
+                    }
                     randomize(Map.of("u", opt.getStoredGradient(block.getName())), rng, 0, 1);
                 }
                 Map<NDArray, double[]> numeric = new IdentityHashMap<>();
                 Map<NDArray, double[]> before = new IdentityHashMap<>();
                 for (CurvatureBlock block : opt.getBlocks()) {
-                    for (NDArray a : block.getAuxParameters().values()) {
-                        numeric.put(a, finiteDifference(opt, block, a));
-                        before.put(a, Dense.values(a));
+                    for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
+                        numeric.put(e.getValue(), finiteDifference(opt, block, e.getKey()));
+                        before.put(e.getValue(), Dense.values(e.getValue()));
                     }
                 }
                 opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN); // one Adam step along the analytic gradient
@@ -117,11 +119,8 @@ class AuxGradientTest {
         for (Object o : tensors.values()) {
             List<NDArray> arrays = o instanceof NDList ? (NDList) o : List.of((NDArray) o);
             for (NDArray a : arrays) {
-                double[] v = rng.gaussians(Math.toIntExact(a.size()));
-                for (int i = 0; i < v.length; i++) {
-                    v[i] = mean + std * v[i];
-                }
-                try (NDArray r = Tensors.create(a.getManager(), v, a.getShape(), a.getDataType())) {
+                try (NDArray r = Tensors.create(a.getManager(), draw(a, rng, mean, std), a.getShape(),
+                        a.getDataType())) {
                     Tensors.assign(a, r);
                 }
             }
@@ -132,31 +131,31 @@ class AuxGradientTest {
         return opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN).auxLoss();
     }
 
-    private static double[] finiteDifference(FishLeg opt, CurvatureBlock block, NDArray tensor) {
-        double[] base = Dense.values(tensor);
+    /** @return mean + std·z for z standard normal, one value per entry of a */
+    private static double[] draw(NDArray a, Rng rng, double mean, double std) {
+        double[] v = rng.gaussians(Math.toIntExact(a.size()));
+        for (int i = 0; i < v.length; i++) {
+            v[i] = mean + std * v[i];
+        }
+        return v;
+    }
+
+    private static double[] finiteDifference(FishLeg opt, CurvatureBlock block, String name) {
+        double[] base = Dense.values(block.getAuxParameters().get(name));
         double[] grad = new double[base.length];
         double h = 1e-6;
         for (int i = 0; i < base.length; i++) {
             double[] plus = base.clone();
             plus[i] += h;
-            set(tensor, plus);
-            block.auxChanged();
+            BlockMatrices.setAux(block, name, plus);
             double fPlus = auxLoss(opt);
             double[] minus = base.clone();
             minus[i] -= h;
-            set(tensor, minus);
-            block.auxChanged();
+            BlockMatrices.setAux(block, name, minus);
             double fMinus = auxLoss(opt);
             grad[i] = (fPlus - fMinus) / (2 * h);
         }
-        set(tensor, base);
-        block.auxChanged();
+        BlockMatrices.setAux(block, name, base);
         return grad;
-    }
-
-    private static void set(NDArray tensor, double[] values) {
-        try (NDArray v = Tensors.create(tensor.getManager(), values, tensor.getShape(), tensor.getDataType())) {
-            Tensors.assign(tensor, v);
-        }
     }
 }

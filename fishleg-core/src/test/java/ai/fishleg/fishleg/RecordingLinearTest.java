@@ -164,11 +164,12 @@ class RecordingLinearTest {
                 for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
                     NDArray a = e.getValue();
                     try (NDArray r = Tensors.create(m, rng.gaussians((int) a.size()), a.getShape(),
-                            DataType.FLOAT64)) {
-                        a.addi(r.mul(0.3));
+                            DataType.FLOAT64);
+                            NDArray step = r.mul(0.3);
+                            NDArray moved = a.add(step)) {
+                        block.state().assign(e.getKey(), moved);
                     }
                 }
-                block.auxChanged();
                 // every pass, also where the factors do not pay off (block.startRecording would
                 // record only passes small enough for them to pay off)
                 ai.fishleg.curvature.LayerRecords.startRecording(layer);

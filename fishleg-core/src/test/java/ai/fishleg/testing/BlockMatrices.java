@@ -55,4 +55,18 @@ public final class BlockMatrices {
         }
         return q;
     }
+
+    /**
+     * Sets one tensor of a block's λ, through the block's state (which drops its cached products).
+     *
+     * @param block the block
+     * @param name the tensor's name in {@link CurvatureBlock#getAuxParameters()}
+     * @param values the new values, row-major
+     */
+    public static void setAux(CurvatureBlock block, String name, double[] values) {
+        NDArray aux = block.getAuxParameters().get(name);
+        try (NDArray v = Tensors.create(aux.getManager(), values, aux.getShape(), aux.getDataType())) {
+            block.state().assign(name, v);
+        }
+    }
 }

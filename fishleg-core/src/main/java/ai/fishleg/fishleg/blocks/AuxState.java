@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.fishleg.util.Tensors;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -17,9 +18,8 @@ import java.util.function.Supplier;
  * drops the cache, so that no writer can leave stale products behind: warm-up, the auxiliary
  * optimizer's step and a checkpoint's restore all write λ this way.
  *
- * <p>The arrays returned by {@link #get} and {@link #view} are the live tensors, for reading (the
- * products, checkpoints, diagnostics). Code that writes one of them directly instead (a test that
- * sets λ by hand, for instance) must call {@link #changed()} afterwards.
+ * <p>The arrays returned by {@link #get} and {@link #view} are the live tensors, for reading only
+ * (the products, checkpoints, diagnostics); λ is written through the write methods alone.
  */
 public final class AuxState {
 
@@ -28,7 +28,7 @@ public final class AuxState {
     private final Map<String, NDArray> view = Collections.unmodifiableMap(tensors);
     private final Map<String, NDArray> masks = new LinkedHashMap<>();
     private final Map<String, NDArray> masksView = Collections.unmodifiableMap(masks);
-    private final Map<String, NDArray> cache = new LinkedHashMap<>();
+    private final Map<CachedProduct, NDArray> cache = new EnumMap<>(CachedProduct.class);
 
     /** @param manager owns λ, the masks and the cached products (the block's manager) */
     AuxState(NDManager manager) {
@@ -130,7 +130,7 @@ public final class AuxState {
      * @param compute computes it (the state's manager takes ownership of the result)
      * @return the cached product
      */
-    NDArray cached(String key, Supplier<NDArray> compute) {
+    NDArray cached(CachedProduct key, Supplier<NDArray> compute) {
         NDArray value = cache.get(key);
         if (value == null) {
             value = compute.get();
@@ -140,8 +140,8 @@ public final class AuxState {
         return value;
     }
 
-    /** Drops every cached product: λ has changed. */
-    public void changed() {
+    /** Drops every cached product: λ has changed (called by each write method). */
+    private void changed() {
         if (cache.isEmpty()) {
             return;
         }

@@ -278,15 +278,6 @@ public abstract class CurvatureBlock implements AutoCloseable {
     }
 
     /**
-     * Tells the block that a live λ array was written directly rather than through {@link
-     * #state()} (for example by a test that sets λ by hand), so that the cached products are
-     * recomputed. Writes through the state need no such call.
-     */
-    public final void auxChanged() {
-        state.changed();
-    }
-
-    /**
      * The FLOPs of one natural gradient Q(λ)g on this block: its matrix products only (elementwise
      * work, such as the diagonal blocks do, counts zero).
      *

@@ -250,7 +250,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
 
     /** @return M = RᵀR, or the vector R² when the out factor is diagonal (cached) */
     protected NDArray outFactor() {
-        return state().cached("M", () -> outFactorDiagonal
+        return state().cached(CachedProduct.M, () -> outFactorDiagonal
                 ? getR().square() : TriangularProducts.gram(getR(), true));
     }
 
@@ -283,14 +283,15 @@ public abstract class KroneckerBlock extends CurvatureBlock {
 
     /** @return N = LLᵀ or LᵀL (cached; a view of the padded factor) */
     protected NDArray inFactor() {
-        return state().cached("N view", () -> width == cols
+        return state().cached(CachedProduct.N_VIEW, () -> width == cols
                 ? paddedInFactor()
                 : paddedInFactor().get(new NDIndex().addSliceDim(0, cols).addSliceDim(0, cols)));
     }
 
     /** @return N padded with zero rows and columns to width x width (cached) */
     protected final NDArray paddedInFactor() {
-        return state().cached("N", () -> TriangularProducts.gram(paddedL(), inFactorTransposed));
+        return state().cached(CachedProduct.N,
+                () -> TriangularProducts.gram(paddedL(), inFactorTransposed));
     }
 
     /**
@@ -301,7 +302,7 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         if (width == cols) {
             return getL();
         }
-        return state().cached("padded L",
+        return state().cached(CachedProduct.PADDED_L,
                 () -> getL().pad(new Shape(0, width - cols, 0, width - cols), 0));
     }
 
@@ -310,7 +311,8 @@ public abstract class KroneckerBlock extends CurvatureBlock {
         if (width == cols) {
             return getA();
         }
-        return state().cached("padded A", () -> getA().pad(new Shape(0, width - cols), 0));
+        return state().cached(CachedProduct.PADDED_A,
+                () -> getA().pad(new Shape(0, width - cols), 0));
     }
 
     @Override

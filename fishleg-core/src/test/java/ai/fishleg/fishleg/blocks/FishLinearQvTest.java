@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.fishleg.curvature.Bias;
+import ai.fishleg.testing.BlockMatrices;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
@@ -50,10 +51,9 @@ class FishLinearQvTest {
             NDArray a = e.getValue();
             double[] v = rng.gaussians(Math.toIntExact(a.size()));
             try (NDArray r = Tensors.create(a.getManager(), v, a.getShape(), a.getDataType())) {
-                Tensors.assign(a, r);
+                block.state().assign(e.getKey(), r);
             }
         }
-        block.auxChanged();
     }
 
     /** Dense Q of a Kronecker block from its λ, independent of the library's Qv. */
@@ -125,9 +125,8 @@ class FishLinearQvTest {
             if (triangular) {
                 zeroBelowDiagonal(l);
                 zeroBelowDiagonal(r);
-                set(block.getL(), l);
-                set(block.getR(), r);
-                block.auxChanged();
+                set(block, KroneckerBlock.L, l);
+                set(block, KroneckerBlock.R, r);
             }
             double[][] mm = Dense.mul(Dense.transpose(r), r);
             double[][] nn = Dense.mul(l, Dense.transpose(l));
@@ -158,15 +157,12 @@ class FishLinearQvTest {
         }
     }
 
-    private static void set(NDArray target, double[][] f) {
+    private static void set(KroneckerBlock block, String name, double[][] f) {
         double[] flat = new double[f.length * f.length];
         for (int i = 0; i < f.length; i++) {
             System.arraycopy(f[i], 0, flat, i * f.length, f.length);
         }
-        try (NDArray src = Tensors.create(target.getManager(), flat, target.getShape(),
-                DataType.FLOAT64)) {
-            Tensors.assign(target, src);
-        }
+        BlockMatrices.setAux(block, name, flat);
     }
 
     @ParameterizedTest(name = "in={0} out={1} bias={2} {3}")

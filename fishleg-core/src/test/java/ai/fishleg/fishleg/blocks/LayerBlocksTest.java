@@ -141,10 +141,10 @@ class LayerBlocksTest {
                 double[] base = Dense.values(aux);
                 double[] numeric = new double[base.length];
                 for (int i = 0; i < base.length; i++) {
-                    numeric[i] = (objective(block, aux, base, i, h, u, d)
-                            - objective(block, aux, base, i, -h, u, d)) / (2 * h);
+                    numeric[i] = (objective(block, e.getKey(), base, i, h, u, d)
+                            - objective(block, e.getKey(), base, i, -h, u, d)) / (2 * h);
                 }
-                setAux(block, aux, base);
+                BlockMatrices.setAux(block, e.getKey(), base);
                 assertThat(Dense.relError(analytic, numeric))
                         .as(c + ": gradient of " + e.getKey()).isLessThan(1e-7);
             }
@@ -269,29 +269,21 @@ class LayerBlocksTest {
 
     /** Sets every aux tensor to random values (away from the identity start). */
     static void randomizeAux(CurvatureBlock block, Rng rng) {
-        for (NDArray aux : block.getAuxParameters().values()) {
-            double[] z = rng.gaussians(Math.toIntExact(aux.size()));
-            double[] base = Dense.values(aux);
+        for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
+            double[] z = rng.gaussians(Math.toIntExact(e.getValue().size()));
+            double[] base = Dense.values(e.getValue());
             for (int i = 0; i < z.length; i++) {
                 z[i] = base[i] + 0.4 * z[i];
             }
-            setAux(block, aux, z);
+            BlockMatrices.setAux(block, e.getKey(), z);
         }
-    }
-
-    static void setAux(CurvatureBlock block, NDArray aux, double[] values) {
-        try (NDArray v = Tensors.create(
-                aux.getManager(), values, aux.getShape(), aux.getDataType())) {
-            Tensors.assign(aux, v);
-        }
-        block.auxChanged();
     }
 
     private static double objective(
-            CurvatureBlock block, NDArray aux, double[] base, int i, double h, NDList u, NDList d) {
+            CurvatureBlock block, String name, double[] base, int i, double h, NDList u, NDList d) {
         double[] x = base.clone();
         x[i] += h;
-        setAux(block, aux, x);
+        BlockMatrices.setAux(block, name, x);
         NDList q = block.qv(u);
         double f = Tensors.dot(d, q);
         q.close();

@@ -93,10 +93,9 @@ class QvPropertiesTest {
             NDArray a = e.getValue();
             try (NDArray r = Tensors.create(a.getManager(), rng.gaussians(Math.toIntExact(a.size())),
                     a.getShape(), a.getDataType())) {
-                Tensors.assign(a, r);
+                block.state().assign(e.getKey(), r);
             }
         }
-        block.auxChanged();
     }
 
     /** Shapes of a block's vectors, probed through diagQ (shaped like the parameters). */

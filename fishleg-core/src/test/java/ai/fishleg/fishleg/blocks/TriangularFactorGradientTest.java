@@ -48,7 +48,7 @@ class TriangularFactorGradientTest {
                             || i % cols >= i / cols;
                     v[i] += kept ? 0.3 * z[i] : 0;
                 }
-                LayerBlocksTest.setAux(block, aux, v);
+                BlockMatrices.setAux(block, name, v);
             }
             int size = Math.toIntExact(block.parameterSize());
             NDList u = BlockMatrices.unflatten(m, block, rng.gaussians(size));
@@ -115,7 +115,7 @@ class TriangularFactorGradientTest {
                         v[i * n + j] += 0.3 * z[i * n + j]; // random upper triangle
                     }
                 }
-                LayerBlocksTest.setAux(block, aux, v);
+                BlockMatrices.setAux(block, name, v);
             }
             NDArray a = block.getA();
             double[] av = Dense.values(a);
@@ -123,7 +123,7 @@ class TriangularFactorGradientTest {
             for (int i = 0; i < av.length; i++) {
                 av[i] += 0.3 * za[i];
             }
-            LayerBlocksTest.setAux(block, a, av);
+            BlockMatrices.setAux(block, KroneckerBlock.A, av);
             int size = Math.toIntExact(block.parameterSize());
             NDList u = BlockMatrices.unflatten(m, block, rng.gaussians(size));
             NDList d = BlockMatrices.unflatten(m, block, rng.gaussians(size));
@@ -145,28 +145,28 @@ class TriangularFactorGradientTest {
                     {half - 1, n - 1}, {0, n - 1}, {half, half}, {half + 3, n - 2},
                     {n - 1, n - 1}, {half - 2, half + 1}};
                 // rounding of the two evaluations, of size about |f| ε each, divided by 2h
-                double f0 = Math.abs(objective(block, aux, base, 0, 0, u, d));
+                double f0 = Math.abs(objective(block, name, base, 0, 0, u, d));
                 double rounding = 100 * Math.ulp(1.0) * f0 / h;
                 for (int[] e : entries) {
                     int i = e[0] * n + e[1];
-                    double plus = objective(block, aux, base, i, h, u, d);
-                    double minus = objective(block, aux, base, i, -h, u, d);
+                    double plus = objective(block, name, base, i, h, u, d);
+                    double minus = objective(block, name, base, i, -h, u, d);
                     double numeric = (plus - minus) / (2 * h);
                     assertThat(Math.abs(analytic[i] - numeric))
                             .as("%s(%d, %d): analytic %s, numeric %s", name, e[0], e[1],
                                     analytic[i], numeric)
                             .isLessThan(rounding + 1e-9 * Math.abs(numeric));
                 }
-                LayerBlocksTest.setAux(block, aux, base);
+                BlockMatrices.setAux(block, name, base);
             }
         }
     }
 
     private static double objective(
-            CurvatureBlock block, NDArray aux, double[] base, int i, double h, NDList u, NDList d) {
+            CurvatureBlock block, String name, double[] base, int i, double h, NDList u, NDList d) {
         double[] x = base.clone();
         x[i] += h;
-        LayerBlocksTest.setAux(block, aux, x);
+        BlockMatrices.setAux(block, name, x);
         NDList q = block.qv(u);
         double f = Tensors.dot(d, q);
         q.close();
