@@ -40,34 +40,8 @@ final class Backward {
         }
     }
 
-    /**
-     * Runs an in-place write to parameters outside autograd (PyTorch refuses in-place changes of a
-     * leaf that requires a gradient while grad mode is on, and grad mode is on by default in an
-     * executor's threads).
-     *
-     * @param manager a manager of the engine
-     * @param write the write
-     */
-    static void outsideAutograd(NDManager manager, Runnable write) {
-        if ("PyTorch".equals(manager.getEngine().getEngineName())) {
-            Torch.outsideAutograd(write);
-        } else {
-            write.run();
-        }
-    }
-
     /** Kept apart so that other engines never load PyTorch's classes. */
     private static final class Torch {
-        static void outsideAutograd(Runnable write) {
-            boolean before = JniUtils.isGradMode();
-            JniUtils.setGradMode(false);
-            try {
-                write.run();
-            } finally {
-                JniUtils.setGradMode(before);
-            }
-        }
-
         static double run(Supplier<NDArray> loss) {
             boolean before = JniUtils.isGradMode();
             JniUtils.setGradMode(true);

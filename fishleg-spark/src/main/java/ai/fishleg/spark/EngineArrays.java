@@ -11,9 +11,8 @@ import ai.fishleg.util.Tensors;
  * Java data and {@code set} of a buffer make the tensor's storage point at a direct {@code
  * ByteBuffer} that only the Java array object keeps alive; a native tensor that outlives that
  * object (a saved autograd tensor, a view, a second handle) reads freed memory after a garbage
- * collection (docs/SPARK.md, issue 25). Every array here is an engine copy ({@code duplicate},
- * PyTorch's {@code clone}) of such an array, which is closed at once. ({@code toType(t, true)} is
- * no such copy: to the same type, DJL 0.36 returns a second handle on the same tensor.)
+ * collection (docs/SPARK.md, issue 25). Every array here is an engine copy of such an array,
+ * which is closed at once.
  */
 final class EngineArrays {
 
@@ -28,13 +27,7 @@ final class EngineArrays {
      */
     static NDArray floats(NDManager manager, float[] values, Shape shape, DataType type) {
         try (NDArray aliased = manager.create(values, shape)) {
-            NDArray owned = aliased.duplicate();
-            if (owned.getDataType() == type) {
-                return owned;
-            }
-            try (owned) {
-                return owned.toType(type, false);
-            }
+            return aliased.toType(type, true);
         }
     }
 
@@ -45,7 +38,7 @@ final class EngineArrays {
      */
     static NDArray longs(NDManager manager, long[] values) {
         try (NDArray aliased = manager.create(values)) {
-            return aliased.duplicate();
+            return aliased.toType(DataType.INT64, true);
         }
     }
 
@@ -57,8 +50,8 @@ final class EngineArrays {
      */
     static void write(NDArray target, float[] values) {
         try (NDManager temporary = target.getManager().newSubManager()) {
-            NDArray owned = floats(temporary, values, target.getShape(), target.getDataType());
-            Backward.outsideAutograd(temporary, () -> Tensors.assign(target, owned));
+            Tensors.assign(target,
+                    floats(temporary, values, target.getShape(), target.getDataType()));
         }
     }
 }

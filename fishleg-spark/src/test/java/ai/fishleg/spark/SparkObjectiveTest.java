@@ -183,47 +183,6 @@ class SparkObjectiveTest {
         }
     }
 
-    /**
-     * Issue 25: arrays made from Java data alias a direct buffer that only the Java object keeps
-     * alive; garbage collections between tasks must not change a run. Twenty gradient-descent
-     * steps through the objective on two executor threads, once with a full collection before
-     * every task, give the losses and parameters of the run without, bit for bit.
-     */
-    @Test
-    void garbageCollectionsBetweenTasksDoNotChangeARun() {
-        List<List<float[]>> results = new ArrayList<>();
-        for (TaskHook hook : List.of(TaskHook.none(), (TaskHook) partition -> {
-            System.gc();
-            System.gc();
-        })) {
-            try (NDManager m = NDManager.newBaseManager();
-                    SparkExamples examples = SparkExamples.fromArrays(context, X, X, 2)) {
-                Block model = SPEC.initialised(m, 10);
-                float[] losses = new float[20];
-                try (SparkObjective objective = SparkObjective.builder(context, examples, SPEC, model)
-                        .seed(3).beforeEachTask(hook).build(); NDManager ids = m.newSubManager()) {
-                    BatchSource batches = objective.randomBatches(8, 4, ids);
-                    for (int i = 0; i < losses.length; i++) {
-                        try (NDManager step = m.newSubManager()) {
-                            losses[i] = (float) lossAndBackward(model, objective,
-                                    batches.next(step), step);
-                            for (var p : model.getParameters()) {
-                                NDArray w = p.getValue().getArray();
-                                try (NDArray g = w.getGradient(); NDArray next = w.sub(g.mul(0.5f))) {
-                                    Tensors.assign(w, next);
-                                }
-                            }
-                        }
-                    }
-                }
-                List<float[]> r = new ArrayList<>(TinyAutoencoder.values(model));
-                r.add(losses);
-                results.add(r);
-            }
-        }
-        assertClose(results.get(1), results.get(0), 0);
-    }
-
     @Test
     void aResumedRunTakesTheStepsOfAnUninterruptedOne(@TempDir Path dir) {
         List<List<float[]>> results = new ArrayList<>();
