@@ -127,7 +127,7 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
         for (int i = 0; i < all.length; i++) {
             all[i] = i;
         }
-        return EngineArrays.longs(owner, all);
+        return owner.create(all);
     }
 
     /**
@@ -136,7 +136,7 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
      * @return the batch of those examples, with their own labels
      */
     public static LabeledBatch batch(long[] ids, NDManager manager) {
-        NDArray a = EngineArrays.longs(manager, ids);
+        NDArray a = manager.create(ids);
         return LabeledBatch.of(a, a);
     }
 
@@ -152,15 +152,14 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
                 hook));
         NDManager m = batch.data().head().getManager();
         double n = total.examples();
-        NDArray out = EngineArrays.floats(m, new float[] {(float) (total.lossSum() / n)}, new Shape(),
-                DataType.FLOAT32);
+        NDArray out = m.create((float) (total.lossSum() / n));
         for (int i = 0; i < trainable.size(); i++) {
             NDArray p = trainable.get(i);
             float[] g = total.sums()[i];
             for (int j = 0; j < g.length; j++) {
                 g[j] /= n;
             }
-            NDArray term = EngineArrays.floats(m, g, p.getShape(), p.getDataType()).mul(p).sum();
+            NDArray term = m.create(g, p.getShape()).toType(p.getDataType(), false).mul(p).sum();
             out = out.add(term.sub(term.stopGradient()).toType(DataType.FLOAT32, false));
         }
         return out;
@@ -298,7 +297,7 @@ public final class SparkObjective implements RemoteStatistics, DrawFunction, Aut
 
     private static NDArray square(float[] values, NDManager manager, DataType type) {
         long k = Math.round(Math.sqrt(values.length));
-        return EngineArrays.floats(manager, values, new Shape(k, k), type);
+        return manager.create(values, new Shape(k, k)).toType(type, false);
     }
 
     /** Builds a {@link SparkObjective}. */

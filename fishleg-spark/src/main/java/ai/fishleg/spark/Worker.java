@@ -14,6 +14,7 @@ import ai.fishleg.likelihood.NllFunction;
 import ai.fishleg.core.GuardedPass;
 import ai.fishleg.util.Scope;
 import ai.fishleg.util.Tensors;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -165,7 +166,7 @@ final class Worker {
                             + p.size() + " values on the executor but " + values[i].length
                             + " on the driver; the ReplicaSpec must build the driver's architecture");
                 }
-                EngineArrays.write(p, values[i]);
+                p.set(FloatBuffer.wrap(values[i]));
             }
         }
 
@@ -174,12 +175,12 @@ final class Worker {
             Shape xs = spec.inputShape(n);
             Shape ys = spec.labelShape(n);
             float[] x = flatten(mine, xs.size(), true);
-            NDArray xa = EngineArrays.floats(step, x, xs, spec.dataType());
+            NDArray xa = step.create(x, xs).toType(spec.dataType(), false);
             if (mine.get(0).label() == mine.get(0).features()) {
                 return LabeledBatch.of(xa, xa);
             }
-            NDArray ya = EngineArrays.floats(step, flatten(mine, ys.size(), false), ys,
-                    spec.dataType());
+            NDArray ya = step.create(flatten(mine, ys.size(), false), ys)
+                    .toType(spec.dataType(), false);
             return LabeledBatch.of(xa, ya);
         }
 
