@@ -76,7 +76,8 @@ class AuxGradientTest {
                 Map<NDArray, double[]> before = new IdentityHashMap<>();
                 for (CurvatureBlock block : opt.getBlocks()) {
                     for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
-                        numeric.put(e.getValue(), finiteDifference(opt, block, e.getKey()));
+                        numeric.put(e.getValue(),
+                                AuxLossDifferences.finiteDifference(opt, block, e.getKey()));
                         before.put(e.getValue(), Dense.values(e.getValue()));
                     }
                 }
@@ -127,10 +128,6 @@ class AuxGradientTest {
         }
     }
 
-    private static double auxLoss(FishLeg opt) {
-        return opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN).auxLoss();
-    }
-
     /** @return mean + std·z for z standard normal, one value per entry of a */
     private static double[] draw(NDArray a, Rng rng, double mean, double std) {
         double[] v = rng.gaussians(Math.toIntExact(a.size()));
@@ -138,24 +135,5 @@ class AuxGradientTest {
             v[i] = mean + std * v[i];
         }
         return v;
-    }
-
-    private static double[] finiteDifference(FishLeg opt, CurvatureBlock block, String name) {
-        double[] base = Dense.values(block.getAuxParameters().get(name));
-        double[] grad = new double[base.length];
-        double h = 1e-6;
-        for (int i = 0; i < base.length; i++) {
-            double[] plus = base.clone();
-            plus[i] += h;
-            BlockMatrices.setAux(block, name, plus);
-            double fPlus = auxLoss(opt);
-            double[] minus = base.clone();
-            minus[i] -= h;
-            BlockMatrices.setAux(block, name, minus);
-            double fMinus = auxLoss(opt);
-            grad[i] = (fPlus - fMinus) / (2 * h);
-        }
-        BlockMatrices.setAux(block, name, base);
-        return grad;
     }
 }

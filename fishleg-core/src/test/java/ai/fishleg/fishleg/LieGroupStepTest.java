@@ -56,10 +56,11 @@ class LieGroupStepTest {
                 Map<String, double[]> gradient = new LinkedHashMap<>();
                 for (CurvatureBlock block : opt.getBlocks()) {
                     for (Map.Entry<String, NDArray> e : block.getAuxParameters().entrySet()) {
-                        gradient.put(key(block, e.getKey()), finiteDifference(opt, block, e.getKey()));
+                        gradient.put(key(block, e.getKey()),
+                                AuxLossDifferences.finiteDifference(opt, block, e.getKey()));
                     }
                 }
-                double f0 = auxLoss(opt);
+                double f0 = AuxLossDifferences.auxLoss(opt);
                 double predicted = 0; // Σ ⟨G, δX⟩ = −η Σ ‖T‖_F (and −η‖H‖²/max|H| for A)
                 Map<String, double[]> expectedStep = new LinkedHashMap<>();
                 for (CurvatureBlock block : opt.getBlocks()) {
@@ -84,7 +85,7 @@ class LieGroupStepTest {
                     assertThat(Dense.relError(actual, e.getValue())).as("step of " + e.getKey())
                             .isLessThan(1e-6);
                 }
-                double f1 = auxLoss(opt);
+                double f1 = AuxLossDifferences.auxLoss(opt);
                 assertThat((f1 - f0) / predicted).as("loss change / predicted first-order change")
                         .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-3));
             }
@@ -96,10 +97,10 @@ class LieGroupStepTest {
         try (NDManager m = NDManager.newBaseManager()) {
             Rng rng = new Rng(12);
             try (FishLeg opt = build(m, rng, 0.05)) {
-                double previous = auxLoss(opt);
+                double previous = AuxLossDifferences.auxLoss(opt);
                 for (int t = 0; t < 10; t++) {
                     opt.updateAux(AuxMode.LEARN, FisherLabels.DRAWN);
-                    double now = auxLoss(opt);
+                    double now = AuxLossDifferences.auxLoss(opt);
                     assertThat(now).as("auxiliary loss after update " + (t + 1)).isLessThan(previous);
                     previous = now;
                 }
@@ -239,10 +240,6 @@ class LieGroupStepTest {
         return d;
     }
 
-    private static double auxLoss(FishLeg opt) {
-        return opt.updateAux(AuxMode.EVALUATE, FisherLabels.DRAWN).auxLoss();
-    }
-
     /** (f(X + sδ) − f(X − sδ)) / 2s, rescaled to δ: the first-order change of the loss along δ. */
     private static double directionalDerivative(FishLeg opt, CurvatureBlock block, String name,
             double[] step) {
@@ -255,29 +252,10 @@ class LieGroupStepTest {
                 moved[i] += (side == 0 ? 1 : -1) * scale * step[i];
             }
             BlockMatrices.setAux(block, name, moved);
-            f[side] = auxLoss(opt);
+            f[side] = AuxLossDifferences.auxLoss(opt);
         }
         BlockMatrices.setAux(block, name, base);
         return (f[0] - f[1]) / (2 * scale);
-    }
-
-    private static double[] finiteDifference(FishLeg opt, CurvatureBlock block, String name) {
-        double[] base = Dense.values(block.getAuxParameters().get(name));
-        double[] grad = new double[base.length];
-        double h = 1e-6;
-        for (int i = 0; i < base.length; i++) {
-            double[] plus = base.clone();
-            plus[i] += h;
-            BlockMatrices.setAux(block, name, plus);
-            double fPlus = auxLoss(opt);
-            double[] minus = base.clone();
-            minus[i] -= h;
-            BlockMatrices.setAux(block, name, minus);
-            double fMinus = auxLoss(opt);
-            grad[i] = (fPlus - fMinus) / (2 * h);
-        }
-        BlockMatrices.setAux(block, name, base);
-        return grad;
     }
 
     private static void set(NDArray tensor, double[] values) {
