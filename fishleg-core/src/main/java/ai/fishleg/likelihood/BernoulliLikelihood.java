@@ -21,9 +21,12 @@ public final class BernoulliLikelihood extends AbstractLikelihood {
     public NDArray nll(NDArray preds, NDArray observations) {
         NDArray y = matchTargets(preds, observations);
         double n = preds.getShape().get(0);
-        // softplus(-f) = max(-f, 0) + log(1 + exp(-|f|)), stable for large |f|
-        NDArray softplusNeg = preds.neg().maximum(0).add(preds.abs().neg().exp().add(1).log());
-        return Tensors.mulConst(preds.mul(y.neg().add(1)).add(softplusNeg).sum(), 1 / n);
+        // softplus(-f) = max(-f, 0) + log(1 + exp(-|f|)), stable for large |f|; the 0 is an
+        // engine array because the backward pass of the maximum reads it (Tensors.constant)
+        try (NDArray zero = Tensors.constant(preds.getManager(), 0)) {
+            NDArray softplusNeg = preds.neg().maximum(zero).add(preds.abs().neg().exp().add(1).log());
+            return Tensors.mulConst(preds.mul(y.neg().add(1)).add(softplusNeg).sum(), 1 / n);
+        }
     }
 
     @Override

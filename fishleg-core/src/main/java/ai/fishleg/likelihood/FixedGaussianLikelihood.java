@@ -36,8 +36,11 @@ public final class FixedGaussianLikelihood extends AbstractLikelihood {
     public NDArray nll(NDArray preds, NDArray observations) {
         NDArray y = matchTargets(preds, observations);
         double n = examples(preds.getShape());
-        NDArray total = preds.sub(y).div(sigma).square().add(Math.log(sigma * sigma)).sum();
-        return Tensors.mulConst(total, 0.5 / n);
+        // σ as an engine array: the backward pass of the quotient reads it (Tensors.constant)
+        try (NDArray s = Tensors.constant(preds.getManager(), sigma)) {
+            NDArray total = preds.sub(y).div(s).square().add(Math.log(sigma * sigma)).sum();
+            return Tensors.mulConst(total, 0.5 / n);
+        }
     }
 
     @Override

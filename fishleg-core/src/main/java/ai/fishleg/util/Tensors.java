@@ -51,7 +51,31 @@ public final class Tensors {
      */
     public static NDArray mulConst(NDArray a, double factor) {
         Number n = a.getDataType() == DataType.FLOAT64 ? (Number) factor : (Number) (float) factor;
-        return a.mul(n);
+        try (NDArray c = constant(a.getManager(), n)) {
+            return a.mul(c);
+        }
+    }
+
+    /**
+     * A 0-dimensional array of a Java number, of the type DJL gives it ({@code manager.create(n)}),
+     * whose values the engine allocated. Use it instead of DJL's {@code NDArray} methods taking a
+     * {@code Number} wherever the result is differentiated. On PyTorch those methods ({@code
+     * mul}, {@code div}, {@code pow}, {@code maximum}, {@code minimum}, ...) wrap the number in an
+     * array whose values live in a Java direct buffer, and close that array right after the
+     * operation; the autograd graph still refers to the values (the backward pass of a product
+     * needs the other factor), but nothing on the Java side keeps the buffer, so a garbage
+     * collection between the forward and the backward pass frees it and the backward pass reads
+     * whatever the memory then holds. (Sums and differences do not keep their operands, and outside
+     * a backward pass the array is used at once; there {@code Number} arguments are safe.)
+     *
+     * @param manager owns the result
+     * @param n the number
+     * @return the number as a 0-dimensional array in engine-allocated memory
+     */
+    public static NDArray constant(NDManager manager, Number n) {
+        try (NDArray borrowed = manager.create(n)) {
+            return borrowed.duplicate();
+        }
     }
 
     /**

@@ -13,7 +13,15 @@ import ai.djl.training.GradientCollector;
 import ai.fishleg.testing.Dense;
 import ai.fishleg.util.Rng;
 import ai.fishleg.util.Tensors;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,16 +37,56 @@ class LikelihoodTest {
     record Eval(double nll, double[] grad) {}
 
     static Eval eval(NDManager m, FishLikelihood lik, double[] f, double[] y, Shape shape) {
+        return eval(m, lik, f, y, shape, false);
+    }
+
+    /** @param collect whether to collect garbage between the forward and the backward pass */
+    static Eval eval(NDManager m, FishLikelihood lik, double[] f, double[] y, Shape shape,
+            boolean collect) {
         NDArray preds = Tensors.create(m, f, shape, DataType.FLOAT64);
         preds.setRequiresGradient(true);
         NDArray obs = Tensors.create(m, y, shape, DataType.FLOAT64);
         double value;
         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            long buffers = collect ? freeUnreachableBuffers(Long.MAX_VALUE) : 0;
             NDArray nll = lik.nll(preds, obs);
             value = nll.getDouble();
+            if (collect) {
+                freeUnreachableBuffers(buffers);
+            }
             gc.backward(nll);
         }
         return new Eval(value, Dense.values(preds.getGradient()));
+    }
+
+    static BufferPoolMXBean directBuffers() {
+        return ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+                .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+    }
+
+    /**
+     * Collects garbage until the JVM holds at most {@code atMost} direct buffers and their number
+     * stopped changing (the unreferenced ones are freed), for at most about two seconds.
+     *
+     * @return the number of direct buffers then
+     */
+    static long freeUnreachableBuffers(long atMost) {
+        long last = -1;
+        for (int i = 0; i < 200; i++) {
+            System.gc();
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            long now = directBuffers().getCount();
+            if (now <= atMost && now == last) {
+                break;
+            }
+            last = now;
+        }
+        return directBuffers().getCount();
     }
 
     static double[] randn(Rng rng, int n, double scale) {
@@ -152,6 +200,49 @@ class LikelihoodTest {
             expected /= B;
             assertThat(e.nll()).isCloseTo(expected, offset(1e-12));
             assertThat(Dense.relError(e.grad(), grad)).isLessThan(1e-12);
+        }
+    }
+
+    /**
+     * A garbage collection between the forward and the backward pass does not change any
+     * gradient (issue 25). DJL's operations with a Java number ({@code mul(0.5)}, {@code
+     * maximum(0)}, ...) keep the number in a direct buffer that only a Java array they close at
+     * once refers to, while PyTorch's autograd graph keeps reading it; a collection freed it and
+     * the backward pass read freed memory ({@link Tensors#constant}). The gradients with a
+     * collection in between must be those without one (the tests above check these against the
+     * closed forms), to the bit.
+     */
+    @Test
+    void gradientsAreTheSameWhenGarbageIsCollectedBeforeTheBackwardPass() {
+        Rng rng = new Rng(9);
+        double[] f = randn(rng, B * D, 2);
+        double[] y = new Rng(10).uniforms(B * D);
+        Shape shape = new Shape(B, D);
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<String> changed = new ArrayList<>();
+            Map<String, Supplier<FishLikelihood>> all = new LinkedHashMap<>();
+            all.put("Bernoulli", BernoulliLikelihood::new);
+            all.put("fixed Gaussian", () -> new FixedGaussianLikelihood(0.7));
+            all.put("softmax", SoftMaxLikelihood::new);
+            for (Map.Entry<String, Supplier<FishLikelihood>> e : all.entrySet()) {
+                Eval plain = eval(m, e.getValue().get(), f, y, shape, false);
+                Eval collected = eval(m, e.getValue().get(), f, y, shape, true);
+                assertThat(collected.nll()).as(e.getKey()).isEqualTo(plain.nll());
+                if (!Arrays.equals(collected.grad(), plain.grad())) {
+                    changed.add(e.getKey());
+                }
+            }
+            GaussianLikelihood a = new GaussianLikelihood(m, 1.3, DataType.FLOAT64);
+            GaussianLikelihood b = new GaussianLikelihood(m, 1.3, DataType.FLOAT64);
+            Eval plain = eval(m, a, f, y, shape, false);
+            Eval collected = eval(m, b, f, y, shape, true);
+            if (!Arrays.equals(collected.grad(), plain.grad())) {
+                changed.add("Gaussian");
+            }
+            if (b.getSigma().getGradient().getDouble() != a.getSigma().getGradient().getDouble()) {
+                changed.add("Gaussian σ");
+            }
+            assertThat(changed).as("gradients changed by the collection").isEmpty();
         }
     }
 
