@@ -57,6 +57,53 @@ class TasksTest {
     }
 
     @Test
+    void theWideAutoencoderHasTheWiderLayersAndOtherwiseTheFmnistAutoencodersSetUp() {
+        Task wide = Tasks.get("fmnist-wide-autoencoder");
+        try (NDManager m = NDManager.newBaseManager()) {
+            Block model = wide.newModel();
+            // DJL's own initialisation: only the shapes matter here, and it is faster than the seeded one
+            model.initialize(m, DataType.FLOAT32, wide.inputShape(1));
+            // the widths as the parameters' shapes give them: weight (out, in), bias (out)
+            List<Long> widths = new ArrayList<>();
+            Shape lastWeight = null;
+            for (Pair<String, Parameter> p : model.getParameters()) {
+                Shape shape = p.getValue().getArray().getShape();
+                if (p.getValue().getType() == Parameter.Type.WEIGHT) {
+                    assertThat(shape.dimension()).as(p.getKey()).isEqualTo(2);
+                    if (widths.isEmpty()) {
+                        widths.add(shape.get(1));
+                    }
+                    assertThat(shape.get(1)).as("%s takes the previous layer's outputs", p.getKey())
+                            .isEqualTo(widths.get(widths.size() - 1));
+                    widths.add(shape.get(0));
+                    lastWeight = shape;
+                } else {
+                    assertThat(p.getValue().getType()).as(p.getKey()).isEqualTo(Parameter.Type.BIAS);
+                    assertThat(shape).as(p.getKey()).isEqualTo(new Shape(lastWeight.get(0)));
+                }
+            }
+            assertThat(widths).containsExactly(784L, 2000L, 1000L, 500L, 30L, 500L, 1000L, 2000L, 784L);
+            NDArray x = m.ones(wide.inputShape(2));
+            NDArray y = model.forward(new ParameterStore(m, false), new NDList(x), false).singletonOrThrow();
+            assertThat(y.getShape()).isEqualTo(new Shape(2, 784));
+        }
+        Task fmnist = Tasks.get("fmnist-autoencoder");
+        assertThat(wide.summary()).startsWith("Fashion-MNIST auto-encoder 784-2000-1000-500-30 (mirrored)");
+        assertThat(wide.kind()).isEqualTo(fmnist.kind());
+        assertThat(wide.source()).isEqualTo(fmnist.source());
+        assertThat(wide.newLikelihood()).hasSameClassAs(fmnist.newLikelihood());
+        assertThat(wide.batchSize()).isEqualTo(100).isEqualTo(fmnist.batchSize());
+        assertThat(wide.epochs()).isEqualTo(fmnist.epochs());
+        assertThat(wide.init()).isEqualTo(fmnist.init());
+        assertThat(wide.fishLegPreset()).isEqualTo(fmnist.fishLegPreset());
+        assertThat(wide.kfacPreset()).isEqualTo(fmnist.kfacPreset());
+        assertThat(wide.adamPreset()).isEqualTo(fmnist.adamPreset());
+        assertThat(wide.sgdPreset()).isEqualTo(fmnist.sgdPreset());
+        // MuonLayers has no equals: field by field
+        assertThat(wide.muonPreset()).usingRecursiveComparison().isEqualTo(fmnist.muonPreset());
+    }
+
+    @Test
     void cnnMapsImagesToClassLogits() {
         try (NDManager m = NDManager.newBaseManager()) {
             Task cnn = Tasks.get("fmnist-cnn");

@@ -14,6 +14,12 @@ public enum TaskPreset {
     FMNIST_AUTOENCODER("fmnist-autoencoder", 5e-3, 0.1, 3e-3, 0.1),
     /** MNIST auto-encoder, the same network and presets as Fashion-MNIST's. */
     MNIST_AUTOENCODER("mnist-autoencoder", 5e-3, 0.1, 3e-3, 0.1),
+    /**
+     * Fashion-MNIST auto-encoder with wider layers, 784-2000-1000-500-30 (mirrored), Bernoulli, for
+     * comparing FishLeg with K-FAC as the width grows. Not tuned for this network: FishLeg's and
+     * K-FAC's values are {@link #FMNIST_AUTOENCODER}'s.
+     */
+    FMNIST_WIDE_AUTOENCODER("fmnist-wide-autoencoder", 5e-3, 0.1, 3e-3, 0.1),
     /** Fashion-MNIST MLP classifier 784-512-256-10. */
     FMNIST_MLP("fmnist-mlp", 0.01, 0.03, 1e-2, 0.03),
     /** Fashion-MNIST CNN classifier. */

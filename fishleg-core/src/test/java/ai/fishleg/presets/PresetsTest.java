@@ -30,6 +30,7 @@ class PresetsTest {
         assertThat(FishLegPresets.kroneckerStart(5e-3, 0.1)).isEqualTo(written);
         assertThat(TaskPreset.FMNIST_AUTOENCODER.fishLeg()).isEqualTo(written);
         assertThat(TaskPreset.MNIST_AUTOENCODER.fishLeg()).isEqualTo(written);
+        assertThat(TaskPreset.FMNIST_WIDE_AUTOENCODER.fishLeg()).isEqualTo(written);
     }
 
     @Test
@@ -37,9 +38,9 @@ class PresetsTest {
         // docs/PRESETS.md: FishLeg fishLr, damping; K-FAC lr, damping
         double[][] table = {
             {3e-3, 0.03, 1e-3, 0.03}, {5e-3, 0.1, 3e-3, 0.1}, {5e-3, 0.1, 3e-3, 0.1},
-            {0.01, 0.03, 1e-2, 0.03}, {3e-3, 0.03, 3e-3, 0.03}};
+            {5e-3, 0.1, 3e-3, 0.1}, {0.01, 0.03, 1e-2, 0.03}, {3e-3, 0.03, 3e-3, 0.03}};
         String[] names = {"curves-autoencoder", "fmnist-autoencoder", "mnist-autoencoder",
-            "fmnist-mlp", "fmnist-cnn"};
+            "fmnist-wide-autoencoder", "fmnist-mlp", "fmnist-cnn"};
         for (int i = 0; i < names.length; i++) {
             TaskPreset p = TaskPreset.of(names[i]);
             assertThat(p.fishLeg().fishLr()).as(names[i]).isEqualTo(table[i][0]);
