@@ -113,7 +113,8 @@ final class FishLegOptions {
 
     @Option(names = "--quality-every", paramLabel = "N",
             description = "Every N steps, log how close Q is to the damped inverse on held-out"
-                    + " directions, beside K-FAC's inverse at the same point (QualityProbe; 0: never).")
+                    + " directions (Gaussian ones, and gradients of held-out batches), beside"
+                    + " K-FAC's inverse at the same point (QualityProbe; 0: never).")
     Integer qualityEvery;
 
     @Option(names = "--kl-clip", paramLabel = "K",

@@ -213,15 +213,38 @@ public final class FishLeg implements CurvatureOptimizer {
     }
 
     /**
-     * A probe of how close Q(λ) is to the damped inverse it learns ({@link QualityProbe}).
+     * A probe of how close Q(λ) is to the damped inverse it learns ({@link QualityProbe}), whose
+     * {@link ProbeDirections#GRADIENT} directions are the gradients of F̂'s own batch split into
+     * {@code directions} consecutive parts of equal size (the last takes the remainder).
      *
-     * @param heldOut the fixed batch F̂ is estimated on (the caller keeps it open while probing)
-     * @param directions the number of Gaussian directions v, >= 1
-     * @param seed seed of the directions and of the labels drawn for F̂
+     * @param heldOut the fixed batch F̂ is estimated on (the caller keeps it open while probing),
+     *     at least {@code directions} examples
+     * @param directions the number of directions v of each kind, >= 1
+     * @param seed seed of the Gaussian directions and of the labels drawn for F̂
      * @return the probe; its measurements change nothing of this optimizer
      */
     public QualityProbe qualityProbe(LabeledBatch heldOut, int directions, long seed) {
-        return new QualityProbe(p, heldOut, directions, seed);
+        return new QualityProbe(p, heldOut, null, directions, seed);
+    }
+
+    /**
+     * A probe of how close Q(λ) is to the damped inverse it learns ({@link QualityProbe}), whose
+     * {@link ProbeDirections#GRADIENT} directions are the gradients of the given batches.
+     *
+     * @param heldOut the fixed batch F̂ is estimated on (the caller keeps it open while probing)
+     * @param gradientBatches held-out batches with their observed labels, one gradient direction
+     *     each (the caller keeps them open while probing); at least one
+     * @param directions the number of Gaussian directions v, >= 1
+     * @param seed seed of the Gaussian directions and of the labels drawn for F̂
+     * @return the probe; its measurements change nothing of this optimizer
+     */
+    public QualityProbe qualityProbe(LabeledBatch heldOut, List<LabeledBatch> gradientBatches,
+            int directions, long seed) {
+        if (gradientBatches == null || gradientBatches.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "the quality probe needs at least 1 gradient batch, got none");
+        }
+        return new QualityProbe(p, heldOut, List.copyOf(gradientBatches), directions, seed);
     }
 
     /** @return the curvature blocks, in parameter-group order */

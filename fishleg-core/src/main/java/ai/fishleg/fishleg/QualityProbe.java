@@ -2,6 +2,7 @@ package ai.fishleg.fishleg;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import ai.fishleg.data.LabeledBatch;
 import ai.fishleg.curvature.Inverses;
 import ai.fishleg.fishleg.blocks.CurvatureBlock;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * How close FishLeg's learned Q(λ) is to the damped inverse it learns (issue 22, goal 3): on
@@ -23,9 +25,15 @@ import java.util.Map;
  * point (the Q a Kronecker start would set now, its statistics from one pass over the held-out
  * batch with labels drawn from the model). 0 means Q is the exact inverse of F̂ + γI along v; 1 is what Q = 0 gives.
  *
+ * <p>Two kinds of directions ({@link ProbeDirections}): Gaussian ones, the same at every
+ * measurement, which mostly probe where F̂ is noise or zero; and the gradients of the training nll
+ * on held-out batches with their observed labels, at the current parameters, which are what
+ * FishLeg's step applies Q to. The gradient batches are either given ({@link
+ * FishLeg#qualityProbe(LabeledBatch, List, int, long)}) or F̂'s own batch split into equal parts.
+ *
  * <p>A measurement changes nothing of the optimizer or the model: λ, the parameters, their
- * gradients and every random generator are as they were after it, so a run with probes takes the
- * same steps as one without. {@link FishLeg#qualityProbe} makes one.
+ * gradients, the running statistics and every random generator are as they were after it, so a
+ * run with probes takes the same steps as one without. {@link FishLeg#qualityProbe} makes one.
  */
 public final class QualityProbe {
 
@@ -43,46 +51,48 @@ public final class QualityProbe {
 
     private final FishLegParts p;
     private final LabeledBatch heldOut;
+    /** The batches of the gradient directions; null: {@link #heldOut} split into equal parts. */
+    private final List<LabeledBatch> gradientBatches;
     private final int directions;
     private final long seed;
 
     /**
      * @param parts the parts of the optimizer whose Q is probed
      * @param heldOut the fixed batch F̂ is estimated on (the caller keeps it open while probing)
-     * @param directions the number of Gaussian directions v, >= 1
-     * @param seed seed of the directions and of the labels drawn for F̂
+     * @param gradientBatches the batches whose gradients are the {@link ProbeDirections#GRADIENT}
+     *     directions, or null for {@code heldOut} split into {@code directions} parts
+     * @param directions the number of Gaussian directions v (and of parts of {@code heldOut}
+     *     when {@code gradientBatches} is null), >= 1
+     * @param seed seed of the Gaussian directions and of the labels drawn for F̂
      */
-    QualityProbe(FishLegParts parts, LabeledBatch heldOut, int directions, long seed) {
+    QualityProbe(FishLegParts parts, LabeledBatch heldOut, List<LabeledBatch> gradientBatches,
+            int directions, long seed) {
         if (directions < 1) {
             throw new IllegalArgumentException(
                     "the quality probe needs at least 1 direction, got " + directions);
         }
+        if (gradientBatches == null && heldOut.size() < directions) {
+            throw new IllegalArgumentException("the quality probe splits its held-out batch of "
+                    + heldOut.size() + " examples into " + directions
+                    + " gradient batches; it needs at least one example per batch");
+        }
         this.p = parts;
         this.heldOut = heldOut;
+        this.gradientBatches = gradientBatches;
         this.directions = directions;
         this.seed = seed;
     }
 
-    /** @return the errors along this probe's Gaussian directions (the same at every call) */
-    public Report measure() {
-        try (Scope scope = Scope.open(p.manager)) {
-            Rng rng = new Rng(seed);
-            List<List<NDList>> vs = new ArrayList<>(directions);
-            for (int d = 0; d < directions; d++) {
-                List<NDList> v = new ArrayList<>(p.blocks.size());
-                for (BlockState g : p.blocks) {
-                    NDList x = new NDList();
-                    for (NDArray param : g.block().getParameterArrays()) {
-                        x.add(Tensors.create(scope.manager(),
-                                rng.gaussians(Math.toIntExact(param.size())), param.getShape(),
-                                param.getDataType()));
-                    }
-                    v.add(x);
-                }
-                vs.add(v);
-            }
-            return measure(vs);
-        }
+    /**
+     * @param kind the directions: this probe's Gaussian ones (the same at every call), or the
+     *     gradients of its held-out batches at the current parameters
+     * @return the errors along them
+     */
+    public Report measure(ProbeDirections kind) {
+        return switch (kind) {
+            case GAUSSIAN -> measure(this::gaussians);
+            case GRADIENT -> measure(this::gradients);
+        };
     }
 
     /**
@@ -91,10 +101,74 @@ public final class QualityProbe {
      * @return the errors along them
      */
     public Report measure(List<List<NDList>> vs) {
+        return measure(scope -> vs);
+    }
+
+    /** The Gaussian directions, from {@link #seed}. */
+    private List<List<NDList>> gaussians(Scope scope) {
+        Rng rng = new Rng(seed);
+        List<List<NDList>> vs = new ArrayList<>(directions);
+        for (int d = 0; d < directions; d++) {
+            List<NDList> v = new ArrayList<>(p.blocks.size());
+            for (BlockState g : p.blocks) {
+                NDList x = new NDList();
+                for (NDArray param : g.block().getParameterArrays()) {
+                    x.add(Tensors.create(scope.manager(),
+                            rng.gaussians(Math.toIntExact(param.size())), param.getShape(),
+                            param.getDataType()));
+                }
+                v.add(x);
+            }
+            vs.add(v);
+        }
+        return vs;
+    }
+
+    /**
+     * The gradients of the training nll on the gradient batches with their observed labels
+     * (inside the measurement's isolation: the model's gradients and running statistics are
+     * restored after it).
+     */
+    private List<List<NDList>> gradients(Scope scope) {
+        List<List<NDList>> vs = new ArrayList<>();
+        for (LabeledBatch batch : gradientBatches(scope)) {
+            vs.add(p.passes.sampledGradients(batch, p.blocks, scope));
+        }
+        return vs;
+    }
+
+    /** The given gradient batches, or {@link #heldOut} cut into {@link #directions} parts. */
+    private List<LabeledBatch> gradientBatches(Scope scope) {
+        if (gradientBatches != null) {
+            return gradientBatches;
+        }
+        long n = heldOut.size();
+        long size = n / directions;
+        List<LabeledBatch> out = new ArrayList<>(directions);
+        for (int d = 0; d < directions; d++) {
+            long from = d * size;
+            NDIndex rows = new NDIndex(from + ":" + (d == directions - 1 ? n : from + size));
+            out.add(new LabeledBatch(slice(heldOut.data(), rows, scope),
+                    slice(heldOut.labels(), rows, scope)));
+        }
+        return out;
+    }
+
+    private static NDList slice(NDList arrays, NDIndex rows, Scope scope) {
+        NDList out = new NDList();
+        for (NDArray a : arrays) {
+            out.add(scope.own(a.get(rows)));
+        }
+        return out;
+    }
+
+    /** One measurement along the directions {@code directionsOf} makes in the scope. */
+    private Report measure(Function<Scope, List<List<NDList>>> directionsOf) {
         Map<Rng, Long> saved = new LinkedHashMap<>();
         p.state.rngs.values().forEach(r -> saved.put(r, r.getState()));
         try (Scope scope = Scope.open(p.manager);
                 ModelPasses.Isolation isolated = p.passes.isolate(scope, true)) {
+            List<List<NDList>> vs = directionsOf.apply(scope);
             long k = 0;
             for (Rng r : saved.keySet()) {
                 r.setState(seed + 7919 * ++k); // the same labels at every measurement
