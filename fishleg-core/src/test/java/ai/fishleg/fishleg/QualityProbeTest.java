@@ -53,13 +53,20 @@ class QualityProbeTest {
     static final int B = 12;
     static final double GAMMA = 0.2;
 
+    /** n examples of IN Gaussian inputs and OUT Gaussian labels, inputs drawn first. */
+    static LabeledBatch gaussianBatch(NDManager m, Rng rng, int n) {
+        NDArray x = m.create(rng.gaussians(n * IN), new Shape(n, IN));
+        NDArray y = m.create(rng.gaussians(n * OUT), new Shape(n, OUT));
+        return LabeledBatch.of(x, y);
+    }
+
     @Test
     void relativeErrorsMatchTheDenseComputationAndTheProbeChangesNothing() {
         try (NDManager m = NDManager.newBaseManager()) {
             Rng rng = new Rng(5);
-            NDArray x = m.create(rng.gaussians(B * IN), new Shape(B, IN));
-            NDArray y = m.create(rng.gaussians(B * OUT), new Shape(B, OUT));
-            LabeledBatch batch = LabeledBatch.of(x, y);
+            LabeledBatch batch = gaussianBatch(m, rng, B);
+            NDArray x = batch.data().head();
+            NDArray y = batch.label();
             Block model = RecordingLinear.builder().setUnits(OUT).build();
             model.initialize(m, DataType.FLOAT64, new Shape(1, IN));
             FixedGaussianLikelihood likelihood = new FixedGaussianLikelihood(1.0);
@@ -108,14 +115,13 @@ class QualityProbeTest {
     void gradientDirectionsMatchTheDenseComputation() {
         try (NDManager m = NDManager.newBaseManager()) {
             Rng rng = new Rng(6);
-            NDArray x = m.create(rng.gaussians(B * IN), new Shape(B, IN));
-            NDArray y = m.create(rng.gaussians(B * OUT), new Shape(B, OUT));
-            LabeledBatch batch = LabeledBatch.of(x, y);
+            LabeledBatch batch = gaussianBatch(m, rng, B);
+            NDArray x = batch.data().head();
+            NDArray y = batch.label();
             int n2 = 5;
             List<LabeledBatch> heldOut = new ArrayList<>();
             for (int k = 0; k < 2; k++) { // held-out examples with labels of their own
-                heldOut.add(LabeledBatch.of(m.create(rng.gaussians(n2 * IN), new Shape(n2, IN)),
-                        m.create(rng.gaussians(n2 * OUT), new Shape(n2, OUT))));
+                heldOut.add(gaussianBatch(m, rng, n2));
             }
             Block model = RecordingLinear.builder().setUnits(OUT).build();
             model.initialize(m, DataType.FLOAT64, new Shape(1, IN));
@@ -180,11 +186,10 @@ class QualityProbeTest {
     void aRunWithProbesTakesTheStepsOfARunWithout(@TempDir Path dir) throws IOException {
         try (NDManager m = NDManager.newBaseManager()) {
             Rng rng = new Rng(7);
-            NDArray x = m.create(rng.gaussians(60 * IN), new Shape(60, IN));
-            NDArray y = m.create(rng.gaussians(60 * OUT), new Shape(60, OUT));
-            LabeledBatch heldOut = LabeledBatch.of(
-                    m.create(rng.gaussians(24 * IN), new Shape(24, IN)),
-                    m.create(rng.gaussians(24 * OUT), new Shape(24, OUT)));
+            LabeledBatch all = gaussianBatch(m, rng, 60);
+            NDArray x = all.data().head();
+            NDArray y = all.label();
+            LabeledBatch heldOut = gaussianBatch(m, rng, 24);
             byte[][] saved = new byte[2][];
             List<List<Double>> losses = new ArrayList<>();
             for (boolean probing : new boolean[] {false, true}) {
