@@ -224,7 +224,7 @@ public final class FishLeg implements CurvatureOptimizer {
      * @return the probe; its measurements change nothing of this optimizer
      */
     public QualityProbe qualityProbe(LabeledBatch heldOut, int directions, long seed) {
-        return new QualityProbe(p, heldOut, null, directions, seed);
+        return QualityProbe.splitting(p, heldOut, directions, seed);
     }
 
     /**

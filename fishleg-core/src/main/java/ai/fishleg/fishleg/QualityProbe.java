@@ -51,7 +51,7 @@ public final class QualityProbe {
 
     private final FishLegParts p;
     private final LabeledBatch heldOut;
-    /** The batches of the gradient directions; null: {@link #heldOut} split into equal parts. */
+    /** The batches whose gradients are the {@link ProbeDirections#GRADIENT} directions. */
     private final List<LabeledBatch> gradientBatches;
     private final int directions;
     private final long seed;
@@ -60,22 +60,13 @@ public final class QualityProbe {
      * @param parts the parts of the optimizer whose Q is probed
      * @param heldOut the fixed batch F̂ is estimated on (the caller keeps it open while probing)
      * @param gradientBatches the batches whose gradients are the {@link ProbeDirections#GRADIENT}
-     *     directions, or null for {@code heldOut} split into {@code directions} parts
-     * @param directions the number of Gaussian directions v (and of parts of {@code heldOut}
-     *     when {@code gradientBatches} is null), >= 1
+     *     directions ({@link #split} makes them from {@code heldOut})
+     * @param directions the number of Gaussian directions v, >= 1
      * @param seed seed of the Gaussian directions and of the labels drawn for F̂
      */
     QualityProbe(FishLegParts parts, LabeledBatch heldOut, List<LabeledBatch> gradientBatches,
             int directions, long seed) {
-        if (directions < 1) {
-            throw new IllegalArgumentException(
-                    "the quality probe needs at least 1 direction, got " + directions);
-        }
-        if (gradientBatches == null && heldOut.size() < directions) {
-            throw new IllegalArgumentException("the quality probe splits its held-out batch of "
-                    + heldOut.size() + " examples into " + directions
-                    + " gradient batches; it needs at least one example per batch");
-        }
+        requireDirections(directions);
         this.p = parts;
         this.heldOut = heldOut;
         this.gradientBatches = gradientBatches;
@@ -131,33 +122,56 @@ public final class QualityProbe {
      */
     private List<List<NDList>> gradients(Scope scope) {
         List<List<NDList>> vs = new ArrayList<>();
-        for (LabeledBatch batch : gradientBatches(scope)) {
+        for (LabeledBatch batch : gradientBatches) {
             vs.add(p.passes.sampledGradients(batch, p.blocks, scope));
         }
         return vs;
     }
 
-    /** The given gradient batches, or {@link #heldOut} cut into {@link #directions} parts. */
-    private List<LabeledBatch> gradientBatches(Scope scope) {
-        if (gradientBatches != null) {
-            return gradientBatches;
+    /**
+     * A probe whose gradient directions are {@code heldOut}'s own examples, split into {@code
+     * directions} parts ({@link #split}).
+     */
+    static QualityProbe splitting(FishLegParts parts, LabeledBatch heldOut, int directions,
+            long seed) {
+        requireDirections(directions);
+        return new QualityProbe(parts, heldOut, split(heldOut, directions), directions, seed);
+    }
+
+    private static void requireDirections(int directions) {
+        if (directions < 1) {
+            throw new IllegalArgumentException(
+                    "the quality probe needs at least 1 direction, got " + directions);
         }
+    }
+
+    /**
+     * @param heldOut a batch
+     * @param parts the number of parts, >= 1 (checked by the caller)
+     * @return the batch cut into {@code parts} consecutive parts of equal size (the last takes the
+     *     remainder), views of its arrays
+     */
+    static List<LabeledBatch> split(LabeledBatch heldOut, int parts) {
         long n = heldOut.size();
-        long size = n / directions;
-        List<LabeledBatch> out = new ArrayList<>(directions);
-        for (int d = 0; d < directions; d++) {
+        if (n < parts) {
+            throw new IllegalArgumentException("the quality probe splits its held-out batch of "
+                    + n + " examples into " + parts
+                    + " gradient batches; it needs at least one example per batch");
+        }
+        long size = n / parts;
+        List<LabeledBatch> out = new ArrayList<>(parts);
+        for (int d = 0; d < parts; d++) {
             long from = d * size;
-            NDIndex rows = new NDIndex(from + ":" + (d == directions - 1 ? n : from + size));
-            out.add(new LabeledBatch(slice(heldOut.data(), rows, scope),
-                    slice(heldOut.labels(), rows, scope)));
+            NDIndex rows = new NDIndex(from + ":" + (d == parts - 1 ? n : from + size));
+            out.add(new LabeledBatch(slice(heldOut.data(), rows), slice(heldOut.labels(), rows)));
         }
         return out;
     }
 
-    private static NDList slice(NDList arrays, NDIndex rows, Scope scope) {
+    private static NDList slice(NDList arrays, NDIndex rows) {
         NDList out = new NDList();
         for (NDArray a : arrays) {
-            out.add(scope.own(a.get(rows)));
+            out.add(a.get(rows));
         }
         return out;
     }

@@ -50,12 +50,11 @@ public final class GaussianLikelihood extends AbstractLikelihood implements Auto
         if (var.getDataType() != preds.getDataType()) {
             var = var.toType(preds.getDataType(), false);
         }
-        NDArray logVar;
         // the size as an engine array: the backward pass of the product reads it (Tensors.constant)
         try (NDArray size = Tensors.constant(preds.getManager(), preds.size())) {
-            logVar = var.log().mul(size);
+            NDArray logVar = var.log().mul(size);
+            return Tensors.mulConst(preds.sub(y).square().div(var).sum().add(logVar), 0.5 / n);
         }
-        return Tensors.mulConst(preds.sub(y).square().div(var).sum().add(logVar), 0.5 / n);
     }
 
     @Override
